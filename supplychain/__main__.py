@@ -1,0 +1,3 @@
+from supplychain.cli import main
+
+main()

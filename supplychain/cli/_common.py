@@ -1,0 +1,85 @@
+"""Shared plumbing of the click layer: global options, error rendering, output."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from supplychain.errors import EXIT_TOOL_FAILED, EXIT_USAGE, Error, NotBuiltYet
+from supplychain.progress import Progress, SilentProgress, StderrProgress
+
+
+@dataclass
+class Options:
+    json: bool = False
+    verbose: bool = False
+    quiet: bool = False
+
+    def progress(self) -> Progress:
+        return SilentProgress() if self.quiet else StderrProgress()
+
+
+pass_options = click.make_pass_decorator(Options, ensure=True)
+
+
+def emit(opts: Options, result: Any, human: Callable[[Any], str] | None = None) -> None:
+    """Write a command's result: JSON on stdout with --json, else the human rendering."""
+    if opts.json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
+    elif human is not None:
+        text = human(result)
+        if text:
+            click.echo(text)
+
+
+def fail(opts: Options, err: Error) -> None:
+    """Render an sccheck error once and exit with its code."""
+    if opts.verbose:
+        traceback.print_exception(err, file=sys.stderr)
+    if opts.json:
+        click.echo(json.dumps({"ok": False, **err.to_dict()}, indent=2, sort_keys=True))
+    click.echo(err.diagnostics(), err=True)
+    sys.exit(err.exit_code)
+
+
+def not_built(opts: Options, command: str, issue: str) -> None:
+    fail(
+        opts,
+        NotBuiltYet(
+            f"'sccheck {command}' is part of the CLI contract but is not built yet",
+            expected=f"a working '{command}' command",
+            found="a placeholder",
+            fix=f"follow {issue} in the issue tracker; until then use the peer tool",
+        ),
+    )
+
+
+def run_guarded(opts: Options, fn: Callable[[], Any]) -> Any:
+    """Call into the library; turn sccheck errors into diagnostics and exit codes."""
+    try:
+        return fn()
+    except Error as err:
+        fail(opts, err)
+    except click.exceptions.Exit:
+        raise
+    except click.ClickException:
+        raise
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug of ours: say so plainly, with the traceback on --verbose
+        if opts.verbose:
+            traceback.print_exc()
+        click.echo(f"internal error: {type(exc).__name__}: {exc}\n  (run with --verbose for the "
+                   "traceback, and report it)", err=True)
+        sys.exit(EXIT_TOOL_FAILED)
+    return None
+
+
+__all__ = ["EXIT_USAGE", "Options", "emit", "fail", "not_built", "pass_options", "run_guarded"]

@@ -1,0 +1,185 @@
+"""OCI descriptors, media types, digests and defensive manifest parsing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from supplychain.errors import ImageError
+
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$")
+
+
+class MediaType:
+    OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+    OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+    OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+    OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+    OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+    OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+    DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+    DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+    DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+    DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    SIGSTORE_BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+
+    INDEXES = frozenset({OCI_INDEX, DOCKER_LIST})
+    MANIFESTS = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+    ALL_MANIFESTS = INDEXES | MANIFESTS
+
+
+# The empty JSON object `{}` used as config of artifact manifests.
+EMPTY_JSON = b"{}"
+EMPTY_JSON_DIGEST = "sha256:" + hashlib.sha256(EMPTY_JSON).hexdigest()
+
+
+def compute_digest(data: bytes, algorithm: str = "sha256") -> str:
+    if algorithm not in ("sha256", "sha512"):
+        raise ImageError(f"unsupported digest algorithm {algorithm!r}", expected="sha256 or sha512")
+    return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+
+
+def validate_digest(digest: str) -> str:
+    if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
+        raise ImageError(
+            "malformed digest",
+            expected="sha256:<64 lowercase hex> (or sha512:<128 hex>)",
+            found=repr(digest)[:200],
+        )
+    return digest
+
+
+def verify_digest(data: bytes, digest: str, what: str = "content") -> None:
+    """Raise unless `data` hashes to `digest`. Never trust a digest a server reports."""
+    validate_digest(digest)
+    actual = compute_digest(data, digest.split(":", 1)[0])
+    if actual != digest:
+        raise ImageError(
+            f"{what} does not match its digest",
+            expected=digest,
+            found=actual,
+            fix="the source served different bytes than it claims; do not use it",
+        )
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    media_type: str
+    digest: str
+    size: int
+    annotations: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    platform: dict[str, str] | None = field(default=None, hash=False, compare=False)
+    artifact_type: str | None = None
+
+    @classmethod
+    def for_bytes(cls, media_type: str, data: bytes, **kw: Any) -> Descriptor:
+        return cls(media_type=media_type, digest=compute_digest(data), size=len(data), **kw)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Descriptor:
+        if not isinstance(raw, dict):
+            raise ImageError("descriptor is not an object", found=repr(raw)[:200])
+        try:
+            media_type = raw["mediaType"]
+            digest = validate_digest(raw["digest"])
+            size = raw["size"]
+        except KeyError as exc:
+            raise ImageError(f"descriptor lacks {exc.args[0]!r}", found=json.dumps(raw)[:300]) from None
+        if not isinstance(media_type, str) or not isinstance(size, int) or size < 0:
+            raise ImageError("descriptor has a bad mediaType or size", found=json.dumps(raw)[:300])
+        annotations = raw.get("annotations") or {}
+        platform = raw.get("platform")
+        artifact_type = raw.get("artifactType")
+        return cls(media_type, digest, size, dict(annotations), platform, artifact_type)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
+        if self.platform:
+            out["platform"] = self.platform
+        if self.annotations:
+            out["annotations"] = dict(sorted(self.annotations.items()))
+        return out
+
+    @property
+    def platform_string(self) -> str | None:
+        if not self.platform:
+            return None
+        text = f"{self.platform.get('os')}/{self.platform.get('architecture')}"
+        if self.platform.get("variant"):
+            text += f"/{self.platform['variant']}"
+        return text
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Deterministic JSON for manifests and configs we write (stable digests)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ImageError(f"duplicate JSON key {key!r}", fix="refuse ambiguous documents")
+        out[key] = value
+    return out
+
+
+def loads_strict(data: bytes, what: str = "document") -> Any:
+    """Parse JSON, refusing duplicate keys (an attacker's favourite ambiguity)."""
+    try:
+        return json.loads(data, object_pairs_hook=_reject_duplicates)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ImageError(f"{what} is not valid JSON: {exc}") from None
+
+
+def parse_manifest(data: bytes, declared_media_type: str | None = None) -> dict[str, Any]:
+    """Parse a manifest or index defensively: size cap, strict JSON, unambiguous kind,
+    and the declared media type (e.g. a registry's Content-Type) must match the body."""
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ImageError(
+            "manifest is too large",
+            expected=f"at most {MAX_MANIFEST_BYTES} bytes",
+            found=f"{len(data)} bytes",
+        )
+    doc = loads_strict(data, "manifest")
+    if not isinstance(doc, dict):
+        raise ImageError("manifest is not a JSON object")
+    if "layers" in doc and "manifests" in doc:
+        raise ImageError(
+            "ambiguous manifest: it has both 'layers' and 'manifests'",
+            fix="refuse it; a well-formed manifest is either an image or an index",
+        )
+    body_type = doc.get("mediaType")
+    if body_type is None:
+        body_type = MediaType.OCI_INDEX if "manifests" in doc else MediaType.OCI_MANIFEST
+        doc["mediaType"] = body_type
+    if body_type not in MediaType.ALL_MANIFESTS:
+        raise ImageError("unsupported manifest media type", found=str(body_type)[:200])
+    is_index = body_type in MediaType.INDEXES
+    if is_index and "manifests" not in doc:
+        raise ImageError("index without 'manifests'", found=body_type)
+    if not is_index and "layers" not in doc:
+        raise ImageError("image manifest without 'layers'", found=body_type)
+    if declared_media_type:
+        declared = declared_media_type.split(";", 1)[0].strip()
+        if declared and declared != body_type:
+            raise ImageError(
+                "manifest media type does not match its body",
+                expected=f"the declared {declared}",
+                found=f"a body of type {body_type}",
+            )
+    return doc
+
+
+def manifest_children(doc: dict[str, Any]) -> list[Descriptor]:
+    """Descriptors a manifest points at: config + layers, or the child manifests of an index."""
+    if doc["mediaType"] in MediaType.INDEXES:
+        return [Descriptor.from_dict(m) for m in doc.get("manifests", [])]
+    children = [Descriptor.from_dict(doc["config"])] if "config" in doc else []
+    return children + [Descriptor.from_dict(layer) for layer in doc.get("layers", [])]

@@ -1,0 +1,82 @@
+"""Session-wide fixtures: real registries and the Docker engine on this machine.
+
+A service that cannot start makes the tests that need it fail (never skip): CI must see it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.registries import Registry, start_distribution, start_referrers_registry
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("service-logs")
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """Distribution 2.8 (Debian docker-registry): no referrers API, anonymous."""
+    reg = start_distribution(tmp_path_factory.mktemp("distribution"))
+    yield reg
+    reg.service.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """Distribution 2.8 with htpasswd basic auth."""
+    reg = start_distribution(tmp_path_factory.mktemp("distribution-auth"), auth=True)
+    yield reg
+    reg.service.stop()
+
+
+@pytest.fixture(scope="session")
+def referrers_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """go-containerregistry's in-memory registry with the OCI 1.1 referrers API on."""
+    reg = start_referrers_registry(tmp_path_factory.mktemp("ggcr"))
+    yield reg
+    reg.service.stop()
+
+
+@pytest.fixture(params=["distribution", "referrers"])
+def any_registry(request: pytest.FixtureRequest) -> Registry:
+    """Each test runs once against a registry without and once with the referrers API."""
+    name = "registry" if request.param == "distribution" else "referrers_registry"
+    reg: Registry = request.getfixturevalue(name)
+    return reg
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> object:
+    """The Docker engine started by scripts/services; fails (not skips) when it is down."""
+    import docker
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:
+        pytest.fail(f"the Docker engine is not reachable ({exc}); scripts/services starts it")
+    return client
+
+
+def run_sccheck(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                input: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess (`python -m supplychain`), this checkout first on the path."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "supplychain", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, input=input, timeout=timeout)
+
+
+@pytest.fixture
+def sccheck():
+    return run_sccheck
