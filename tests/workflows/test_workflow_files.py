@@ -1,0 +1,90 @@
+"""Structure of the reusable GitHub workflows and the GitLab / Tekton templates."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from supplychain.tools import find_tool
+from tests.conftest import ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+
+
+def _load(path: Path) -> Any:
+    # PyYAML reads the key `on` as True (YAML 1.1); normalise it for the checks.
+    doc = yaml.safe_load(path.read_text())
+    if True in doc:
+        doc["on"] = doc.pop(True)
+    return doc
+
+
+def test_actionlint_accepts_every_workflow() -> None:
+    actionlint = find_tool("actionlint")
+    assert actionlint
+    files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
+    assert len(files) >= 3
+    result = subprocess.run([actionlint, *files], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["build-and-sign.yml", "promote.yml"])
+def test_reusable_workflows_are_minimal_and_pinned(name: str) -> None:
+    doc = _load(WORKFLOWS / name)
+    assert list(doc["on"]) == ["workflow_call"]
+    assert doc["permissions"] == {}
+    for job in doc["jobs"].values():
+        assert job["permissions"] == {"id-token": "write", "packages": "write", "contents": "read"}
+        for step in job["steps"]:
+            if "uses" in step:
+                assert PINNED.match(step["uses"]), f"{step['uses']} is not pinned by commit SHA"
+            if "run" in step:
+                # inputs reach scripts through env:, never by ${{ }} interpolation (script injection)
+                assert "${{" not in step["run"], step.get("name")
+
+
+def test_build_and_sign_inputs_and_outputs() -> None:
+    doc = _load(WORKFLOWS / "build-and-sign.yml")
+    call = doc["on"]["workflow_call"]
+    assert {"path", "image-repository", "platforms", "base", "policy", "go-version"} <= set(call["inputs"])
+    assert call["inputs"]["image-repository"]["required"] is True
+    assert {"digest", "reference", "bundle-refs"} <= set(call["outputs"])
+    job = doc["jobs"]["build-and-sign"]
+    chain = next(s for s in job["steps"] if s.get("id") == "chain")
+    assert "sccheck --json" in chain["run"] and "build-and-sign" in chain["run"]
+    for output in call["outputs"].values():
+        step_output = re.search(r"jobs\.build-and-sign\.outputs\.([\w-]+)", output["value"])
+        assert step_output and step_output.group(1) in job["outputs"]
+
+
+def test_gitlab_template_uses_sigstore_id_token() -> None:
+    doc = yaml.safe_load((ROOT / "pipelines" / "gitlab-ci.yml").read_text())
+    job = doc["sccheck-build-and-sign"]
+    assert job["stage"] in doc["stages"]
+    assert job["id_tokens"]["SIGSTORE_ID_TOKEN"]["aud"] == "sigstore"
+    assert any("sccheck --json" in line and "build-and-sign" in " ".join(job["script"])
+               for line in job["script"])
+    promote = doc["sccheck-promote"]
+    assert promote["needs"] == ["sccheck-build-and-sign"]
+    assert any("promote" in line and "--policy" in line for line in promote["script"])
+
+
+def test_tekton_task_declares_what_it_uses() -> None:
+    doc = yaml.safe_load((ROOT / "pipelines" / "tekton-task.yaml").read_text())
+    assert doc["apiVersion"] == "tekton.dev/v1" and doc["kind"] == "Task"
+    spec = doc["spec"]
+    params = {p["name"] for p in spec["params"]}
+    results = {r["name"] for r in spec["results"]}
+    workspaces = {w["name"] for w in spec["workspaces"]}
+    text = yaml.safe_dump(spec)
+    assert set(re.findall(r"\$\(params\.([\w-]+)\)", text)) <= params
+    assert set(re.findall(r"\$\(results\.([\w-]+)\.path\)", text)) == results == {"digest", "reference"}
+    assert set(re.findall(r"\$\(workspaces\.([\w-]+)\.path\)", text)) <= workspaces
+    for step in spec["steps"]:
+        assert step["image"] and "sccheck" in step["script"]
