@@ -1,0 +1,99 @@
+"""Side-by-side measurement helpers: medians of repeated runs, ratios, machine facts, reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / "work"
+
+
+@dataclass
+class Row:
+    task: str
+    sccheck: float
+    peer_name: str
+    peer: float
+    unit: str = "s"
+    note: str = ""
+    extra: dict[str, float | str] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        """sccheck / peer: below 1 means sccheck is faster (or smaller)."""
+        return self.sccheck / self.peer if self.peer else float("nan")
+
+
+def median_time(fn: Callable[[], object], repeat: int, setup: Callable[[], object] | None = None) -> float:
+    samples = []
+    for _ in range(repeat):
+        if setup is not None:
+            setup()
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def sh(argv: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+       input: str | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(list(argv), cwd=cwd, env={**os.environ, **(env or {})}, input=input,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+def machine_facts() -> dict[str, str]:
+    go = subprocess.run(["go", "version"], capture_output=True, text=True).stdout.strip()
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) // (1024 * 1024)} GiB"
+    except OSError:
+        pass
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpus": str(os.cpu_count()), "cpu": cpu, "memory": mem, "go": go,
+            "python": platform.python_version(), "kernel": platform.release(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def write_reports(rows: list[Row], facts: dict[str, str], repeat: int) -> tuple[Path, Path]:
+    lines = ["# sccheck benchmarks", "",
+             f"Medians of {repeat} runs, side by side in one run on one machine. "
+             "Ratio = sccheck / peer (below 1: sccheck is faster or smaller).", "",
+             "| task | sccheck | peer | peer value | ratio | note |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row.task} | {_fmt(row.sccheck, row.unit)} | {row.peer_name} | "
+                     f"{_fmt(row.peer, row.unit)} | {row.ratio:.2f} | {row.note} |")
+    lines += ["", "Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), ""]
+    md = ROOT / "benchmarks" / "results.md"
+    md.write_text("\n".join(lines))
+    js = ROOT / "benchmarks" / "results.json"
+    js.write_text(json.dumps({"machine": facts, "repeat": repeat,
+                              "rows": [{**asdict(r), "ratio": r.ratio} for r in rows]}, indent=2) + "\n")
+    return md, js
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value:.2f} s"
+    if unit == "B":
+        return f"{value / 1024:.1f} KiB"
+    return f"{value:g} {unit}"
