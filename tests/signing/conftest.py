@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from supplychain.devstack import StackInfo, down, fetch_token, status, up
+from supplychain.errors import DevStackError
 from tests.helpers.procs import free_port
 
 
@@ -66,10 +68,17 @@ def sigstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sigstore]:
             yield Sigstore(info)
             return
     directory = tmp_path_factory.mktemp("dev-stack")
-    try:
-        info = up(directory)
-    except Exception as exc:
-        pytest.fail(f"the local Sigstore did not start: {exc}")
+    deadline = time.monotonic() + 300
+    while True:  # another stack on this machine holds :2112 for a while: wait our turn
+        try:
+            info = up(directory)
+            break
+        except DevStackError as exc:
+            if "2112" not in exc.message or time.monotonic() > deadline:
+                pytest.fail(f"the local Sigstore did not start: {exc.diagnostics()}")
+            time.sleep(2)
+        except Exception as exc:
+            pytest.fail(f"the local Sigstore did not start: {exc}")
     try:
         yield Sigstore(info)
     finally:
