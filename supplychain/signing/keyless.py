@@ -168,4 +168,20 @@ def sign_keyless(statement: Statement, token: IdentityTokenSource, trust_config:
     finally:
         policy_logger.removeFilter(quiet)
     return SignedBundle(data, "keyless", facts.log_index, facts.timestamps,
-                        token.identity or None, token.issuer or None)
+                        certificate_identity(bundle.signing_certificate) or token.identity or None,
+                        token.issuer or None)
+
+
+def certificate_identity(cert: Any) -> str | None:
+    """The identity Fulcio bound: the first email or URI of the certificate's SAN."""
+    from cryptography import x509
+
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    for kind in (x509.RFC822Name, x509.UniformResourceIdentifier):
+        values = san.get_values_for_type(kind)
+        if values:
+            return str(values[0])
+    return None

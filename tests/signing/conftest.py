@@ -48,6 +48,15 @@ class Sigstore:
         """What `eval $(sccheck dev-stack env)` sets: enough for `sccheck sign IMAGE`."""
         return {"SCCHECK_TRUST_CONFIG": self.trust_config, "SCCHECK_DEV_TOKEN_URL": self.info.token_url}
 
+    def actions_env(self) -> dict[str, str]:
+        """What a GitHub Actions runner with `id-token: write` exports, pointed at this stack."""
+        from supplychain.devstack.keys import KeyPaths
+        from supplychain.devstack.state import StateDir
+
+        secret = KeyPaths.of(StateDir.at(self.info.dir)).actions_token.read_text().strip()
+        return {"ACTIONS_ID_TOKEN_REQUEST_URL": self.info.actions_token_request_url,
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": secret}
+
     def broken_trust_config(self, directory: Path, service: str) -> str:
         """The trust config with one service (caUrls, rekorTlogUrls, tsaUrls) on a closed port."""
         doc = json.loads(Path(self.trust_config).read_text())
