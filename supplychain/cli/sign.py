@@ -39,7 +39,8 @@ def _key_password(key: str | None) -> str | None:
 
 
 def _human(result: dict[str, Any]) -> str:
-    lines = [f"signed {result['reference']}",
+    verb = "signed" if result["predicate_type"] == "https://sigstore.dev/cosign/sign/v1" else "attested"
+    lines = [f"{verb} {result['reference']}",
              f"  predicate: {result['predicate_type']}",
              f"  mode:      {result['mode']}" + (f" ({result['identity']}, {result['issuer']})"
                                                  if result["mode"] == "keyless" else ""),
