@@ -1,8 +1,8 @@
 """The local Sigstore for signing tests.
 
-Only one dev-stack can run per machine (the timestamp authority's metrics port 2112 is fixed),
-so a running stack named by SCCHECK_DEV_STACK_DIR is reused; otherwise the session starts its
-own and stops it at the end. A stack that cannot start fails the tests (never skips).
+A running stack named by SCCHECK_DEV_STACK_DIR is reused; otherwise the session starts its own
+and stops it at the end (retrying for a while if an older stack holds the TSA's :2112). A stack
+that cannot start fails the tests (never skips).
 """
 
 from __future__ import annotations
