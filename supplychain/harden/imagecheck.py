@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import posixpath
 import re
 import tarfile
@@ -17,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from supplychain.errors import ImageError
-from supplychain.harden.config import CheckOptions
+from supplychain.harden.config import CheckOptions, make_options
+from supplychain.harden.fileio import atomic_write
 from supplychain.harden.report import Finding, HardenReport, PlatformStats
 from supplychain.harden.rules import RULES
 from supplychain.harden.secrets import SNIFF_BYTES, looks_textual, scan_text
@@ -65,6 +67,19 @@ def check_image(ref: str, options: CheckOptions, progress: Progress | None = Non
     when = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return HardenReport(str(image_ref.with_digest(desc.digest)), desc.digest, options.threshold,
                         tuple(kept), tuple(stats), len(findings) - len(kept), when)
+
+
+def run_check(image: str, *, threshold: str | None = None, allow: tuple[str, ...] = (),
+              config: str | None = None, max_size: str | None = None, scan_cap: str | None = None,
+              predicate_out: str | None = None, progress: Progress | None = None) -> HardenReport:
+    """What `sccheck harden check` does: options from flags and config, the check, the predicate."""
+    options = make_options(threshold=threshold, max_size=max_size, scan_cap=scan_cap, allow=allow,
+                           config=config)
+    report = check_image(image, options, progress)
+    if predicate_out:
+        text = json.dumps(report.predicate(), indent=2, sort_keys=True) + "\n"
+        atomic_write(predicate_out, text.encode(), "--predicate-out")
+    return report
 
 
 def _allowlisted(finding: Finding, options: CheckOptions) -> bool:
