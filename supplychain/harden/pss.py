@@ -8,6 +8,7 @@ field in its document, e.g. `spec.template.spec.containers[0].securityContext.al
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -105,10 +106,10 @@ def _check(meta: dict[str, Any], spec: dict[str, Any], meta_path: str, spec_path
         for j, port in enumerate(_list(c.get("ports"))):
             if _obj(port).get("hostPort") not in (None, 0):
                 yield Violation("hostPorts", BASELINE, f"{cpath}.ports[{j}].hostPort",
-                                f"must be unset or 0, found {_obj(port).get('hostPort')!r}")
+                                f"must be unset or 0, found {_shown(_obj(port).get('hostPort'))}")
         if sc.get("procMount") not in (None, "Default"):
             yield Violation("procMount", RESTRICTED if user_namespace else BASELINE, f"{scp}.procMount",
-                            f"must be unset or Default, found {sc.get('procMount')!r}")
+                            f"must be unset or Default, found {_shown(sc.get('procMount'))}")
         yield from _selinux(sc, scp)
         yield from _apparmor(sc, scp)
         yield from _probe_hosts(c, cpath)
@@ -118,12 +119,12 @@ def _check(meta: dict[str, Any], spec: dict[str, Any], meta_path: str, spec_path
         if str(key).startswith(APPARMOR_ANNOTATION) and value and value != "runtime/default" \
                 and not str(value).startswith("localhost/"):
             yield Violation("appArmorProfile", BASELINE, f"{meta_path}.annotations[{key!r}]",
-                            f"must be runtime/default or localhost/*, found {value!r}")
+                            f"must be runtime/default or localhost/*, found {_shown(value)}")
     for j, sysctl in enumerate(_list(psc.get("sysctls"))):
         name = _obj(sysctl).get("name")
         if name not in SYSCTLS_ALLOWED:
             yield Violation("sysctls", BASELINE, f"{psc_path}.sysctls[{j}].name",
-                            f"sysctl {name!r} is not in the safe set")
+                            f"sysctl {_shown(name)} is not in the safe set")
 
     # -- restricted -----------------------------------------------------------------------------
     for j, volume in enumerate(_list(spec.get("volumes"))):
@@ -131,7 +132,7 @@ def _check(meta: dict[str, Any], spec: dict[str, Any], meta_path: str, spec_path
         bad = [k for k in kinds if k not in VOLUME_TYPES_ALLOWED]
         for kind in bad:
             yield Violation("restrictedVolumes", RESTRICTED, f"{spec_path}.volumes[{j}].{kind}",
-                            f"volume {_obj(volume).get('name')!r} uses the restricted type {kind}")
+                            f"volume {_shown(_obj(volume).get('name'))} uses the restricted type {kind}")
     if not user_namespace:
         yield from _run_as(psc, psc_path, containers)
     if not windows:
@@ -148,11 +149,12 @@ def _check(meta: dict[str, Any], spec: dict[str, Any], meta_path: str, spec_path
             for j, cap in enumerate(_list(caps.get("add"))):
                 if cap not in CAPABILITIES_ALLOWED_ADD:
                     yield Violation("capabilities", RESTRICTED, f"{scp}.capabilities.add[{j}]",
-                                    f"only NET_BIND_SERVICE may be added, found {cap!r}")
+                                    f"only NET_BIND_SERVICE may be added, found {_shown(cap)}")
 
 
 def _shown(value: Any) -> str:
-    return "unset" if value is None else repr(value)
+    """A value as YAML/JSON writes it (false, "Unmasked", ["NET_RAW"]), or unset."""
+    return "unset" if value is None else json.dumps(value)
 
 
 def _selinux(sc: dict[str, Any], scp: str) -> Iterator[Violation]:
@@ -160,7 +162,7 @@ def _selinux(sc: dict[str, Any], scp: str) -> Iterator[Violation]:
     if opts.get("type", "") not in SELINUX_TYPES_ALLOWED:
         yield Violation("seLinuxOptions", BASELINE, f"{scp}.seLinuxOptions.type",
                         f"must be one of container_t, container_init_t, container_kvm_t, "
-                        f"container_engine_t; found {opts.get('type')!r}")
+                        f"container_engine_t; found {_shown(opts.get('type'))}")
     for field in ("user", "role"):
         if opts.get(field):
             yield Violation("seLinuxOptions", BASELINE, f"{scp}.seLinuxOptions.{field}", "must not be set")
@@ -189,7 +191,7 @@ def _run_as(psc: dict[str, Any], psc_path: str,
     pod_non_root = psc.get("runAsNonRoot")
     if pod_non_root is not None and pod_non_root is not True:
         yield Violation("runAsNonRoot", RESTRICTED, f"{psc_path}.runAsNonRoot",
-                        f"must be true, found {pod_non_root!r}")
+                        f"must be true, found {_shown(pod_non_root)}")
     if psc.get("runAsUser") == 0:
         yield Violation("runAsUser", RESTRICTED, f"{psc_path}.runAsUser", "must not be 0")
     for cpath, _c, sc in containers:
@@ -200,7 +202,7 @@ def _run_as(psc: dict[str, Any], psc_path: str,
                             f"must be true (here or at {psc_path}.runAsNonRoot), found unset")
         elif value is not None and value is not True:
             yield Violation("runAsNonRoot", RESTRICTED, f"{scp}.runAsNonRoot",
-                            f"must be true, found {value!r}")
+                            f"must be true, found {_shown(value)}")
         if sc.get("runAsUser") == 0:
             yield Violation("runAsUser", RESTRICTED, f"{scp}.runAsUser", "must not be 0")
 
