@@ -3,7 +3,9 @@ timed, tested and reused alone; `build_and_publish` is the one small function th
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 from supplychain.build import outputs
 from supplychain.build.model import BuildRequest, BuildResult, PublishResult, PublishTarget
@@ -32,9 +34,24 @@ def check_target(target: PublishTarget) -> None:
     """Validate where the image goes before spending time on building it."""
     if target.output is not None:
         ref = parse_image_ref(target.output)
-        if not ref.is_layout or ref.digest:
+        if not ref.is_layout or ref.digest or ref.layout_dir is None:
             raise UsageError(f"--output {target.output!r} is not an OCI layout destination",
                              expected="oci:DIR", fix="e.g. --output oci:dist/oci")
+        ancestor = Path(ref.layout_dir)
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+            why = "Not a directory" if not ancestor.is_dir() else "Permission denied"
+            raise UsageError(f"cannot create the OCI layout at {ref.layout_dir}: {why}",
+                             expected="a writable directory", found=f"{ancestor}",
+                             fix="choose a writable --output directory")
+    if target.tarball is not None:
+        parent = Path(target.tarball).parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise UsageError(f"cannot write the tarball {target.tarball}: "
+                             + ("no such directory" if not parent.exists() else "not a writable directory"),
+                             expected=f"an existing writable directory {parent}",
+                             fix="create the directory first or choose another --tarball path")
     if target.push is not None:
         parse_image_ref(target.push)
     if not (target.output or target.tarball or target.push or target.load):

@@ -188,7 +188,7 @@ def _compile_error(req: CompileRequest, platform: Platform, argv: list[str], out
             found='import "C" in ' + ", ".join(cgo_files),
             fix="replace the cgo dependency with a pure-Go one (e.g. modernc.org/sqlite for "
                 "mattn/go-sqlite3) or move the C code out of the service",
-            facts={"command": shlex.join(argv[1:]), "compiler output": output.strip()},
+            facts={"command": "go " + shlex.join(argv[1:]), "compiler output": output.strip()},
         )
     return BuildError(
         f"go build failed for {platform}",
