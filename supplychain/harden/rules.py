@@ -83,8 +83,8 @@ _RULES = (
     Rule("SCH012", "base image not pinned by digest", "low",
          "Without org.opencontainers.image.base.digest nobody can tell which base the image was "
          "built on, nor rebuild it reproducibly.",
-         "build FROM base@sha256:... and set the label org.opencontainers.image.base.digest "
-         "(sccheck build sets it)"),
+         "build FROM base@sha256:... and set the label org.opencontainers.image.base.digest; "
+         "an image built FROM nothing should say org.opencontainers.image.base.name=scratch"),
     Rule("SCH013", "privileged port exposed", "low",
          "Ports below 1024 need CAP_NET_BIND_SERVICE, a capability the restricted profile "
          "asks you to justify.",
