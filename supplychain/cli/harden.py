@@ -1,19 +1,89 @@
-"""`sccheck harden`: placeholder until issue 10 lands."""
+"""`sccheck harden`: lint an image (`check`), emit or check restricted Kubernetes manifests (`k8s`)."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from supplychain.cli._common import Options, not_built, pass_options
+from supplychain.cli._common import Options, emit, pass_options, run_guarded
+from supplychain.errors import EXIT_CHECK_FAILED
+from supplychain.harden.imagecheck import run_check
+from supplychain.harden.k8s import (
+    GeneratedManifests,
+    ManifestCheck,
+    check_manifests,
+    generate_manifests,
+    render_check,
+)
+from supplychain.harden.report import HardenReport, render_human
+from supplychain.harden.rules import SEVERITIES
 
 
-@click.command("harden", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.group("harden")
+def harden_group() -> None:
+    """Lint an image and run it at the Pod Security Standards "restricted" level."""
+
+
+@harden_group.command("check")
+@click.argument("image")
+@click.option("--threshold", type=click.Choice(SEVERITIES), default=None,
+              help="Fail (exit 1) on findings at or above this severity [default: medium].")
+@click.option("--allow", "allow", multiple=True, metavar="path:GLOB|rule:ID|value:REGEX",
+              help="Allowlist a path, a whole rule, or secret values (repeatable).")
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="YAML/JSON file with threshold, max_size, scan_cap and allow.")
+@click.option("--max-size", default=None, help="Largest acceptable image (e.g. 100MiB) [default: 250MiB].")
+@click.option("--scan-cap", default=None, help="Largest text file scanned for secrets [default: 1MiB].")
+@click.option("--predicate-out", type=click.Path(dir_okay=False), default=None,
+              help="Write the harden predicate (for 'sccheck attest --type harden') to this file.")
 @pass_options
-def harden_cmd(opts: Options, args: tuple[str, ...]) -> None:
-    """harden check|k8s IMAGE (not built yet)."""
-    not_built(opts, "harden", "issue 10")
+def check_cmd(opts: Options, image: str, threshold: str | None, allow: tuple[str, ...],
+              config: str | None, max_size: str | None, scan_cap: str | None,
+              predicate_out: str | None) -> None:
+    """Lint IMAGE (host/repo:tag, host/repo@sha256:..., oci:DIR[:tag]) for hardening problems."""
+
+    report: HardenReport = run_guarded(opts, lambda: run_check(
+        image, threshold=threshold, allow=allow, config=config, max_size=max_size, scan_cap=scan_cap,
+        predicate_out=predicate_out, progress=opts.progress()))
+    emit(opts, report.to_dict(), lambda _r: render_human(report))
+    if not report.passed:
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+@harden_group.command("k8s")
+@click.argument("image", required=False)
+@click.option("--check", "check_file", type=click.Path(dir_okay=False), default=None,
+              help="Check this manifest file against the restricted level instead of generating.")
+@click.option("--name", default=None, help="Workload name [default: the repository's last part].")
+@click.option("--port", type=int, default=None, help="Container port [default: first exposed, else 8080].")
+@click.option("--repository", default=None,
+              help="Where the cluster pulls the image from (required for an oci: layout).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write the manifests to this file instead of stdout.")
+@pass_options
+def k8s_cmd(opts: Options, image: str | None, check_file: str | None, name: str | None,
+            port: int | None, repository: str | None, output: str | None) -> None:
+    """Generate a Deployment and a Pod for IMAGE@DIGEST at the restricted level, or --check FILE."""
+    if check_file:
+        if image:
+            raise click.UsageError("give either IMAGE@DIGEST or --check FILE, not both")
+        result: ManifestCheck = run_guarded(opts, lambda: check_manifests(check_file))
+        emit(opts, result.to_dict(), lambda _r: render_check(result))
+        if not result.passed:
+            sys.exit(EXIT_CHECK_FAILED)
+        return
+    if not image:
+        raise click.UsageError("missing IMAGE@DIGEST (or --check FILE)")
+    generated: GeneratedManifests = run_guarded(
+        opts, lambda: generate_manifests(image, name=name, port=port, repository=repository, output=output))
+    if opts.json:
+        emit(opts, generated.to_dict())
+    elif output:
+        click.echo(f"wrote Deployment and Pod {generated.name} for {generated.image} to {output}", err=True)
+    else:
+        click.echo(generated.yaml, nl=False)
 
 
 def register(group: click.Group) -> None:
-    group.add_command(harden_cmd)
+    group.add_command(harden_group)

@@ -1,0 +1,101 @@
+"""`build` makes an image; `publish` puts it somewhere. Kept apart (like ko) so each can be
+timed, tested and reused alone; `build_and_publish` is the one small function that wires them."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from supplychain.build import outputs
+from supplychain.build.model import BuildRequest, BuildResult, PublishResult, PublishTarget
+from supplychain.errors import UsageError
+from supplychain.image.reference import parse_image_ref
+from supplychain.progress import Progress, SilentProgress
+
+BUILDERS = ("oci", "docker")
+
+
+def build(request: BuildRequest, progress: Progress | None = None) -> BuildResult:
+    progress = progress or SilentProgress()
+    if request.builder == "oci":
+        from supplychain.build.daemonless import build_daemonless
+
+        return build_daemonless(request, progress)
+    if request.builder == "docker":
+        from supplychain.build.docker_backend import build_with_docker
+
+        return build_with_docker(request, progress)
+    raise UsageError(f"unknown builder {request.builder!r}", expected=" or ".join(BUILDERS),
+                     fix="--builder oci (daemonless, default) or --builder docker")
+
+
+def check_target(target: PublishTarget) -> None:
+    """Validate where the image goes before spending time on building it."""
+    if target.output is not None:
+        ref = parse_image_ref(target.output)
+        if not ref.is_layout or ref.digest or ref.layout_dir is None:
+            raise UsageError(f"--output {target.output!r} is not an OCI layout destination",
+                             expected="oci:DIR", fix="e.g. --output oci:dist/oci")
+        ancestor = Path(ref.layout_dir)
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+            why = "Not a directory" if not ancestor.is_dir() else "Permission denied"
+            raise UsageError(f"cannot create the OCI layout at {ref.layout_dir}: {why}",
+                             expected="a writable directory", found=f"{ancestor}",
+                             fix="choose a writable --output directory")
+    if target.tarball is not None:
+        parent = Path(target.tarball).parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise UsageError(f"cannot write the tarball {target.tarball}: "
+                             + ("no such directory" if not parent.exists() else "not a writable directory"),
+                             expected=f"an existing writable directory {parent}",
+                             fix="create the directory first or choose another --tarball path")
+    if target.push is not None:
+        parse_image_ref(target.push)
+    if not (target.output or target.tarball or target.push or target.load):
+        raise UsageError("nowhere to put the image", expected="--output, --tarball, --push or --load")
+
+
+def publish(result: BuildResult, target: PublishTarget, progress: Progress | None = None) -> PublishResult:
+    progress = progress or SilentProgress()
+    check_target(target)
+    timings: dict[str, float] = {}
+    output = tarball = reference = loaded = loaded_platform = None
+    if target.output is not None:
+        t0 = time.monotonic()
+        ref = parse_image_ref(target.output)
+        assert ref.layout_dir is not None
+        progress.step("write", target.output)
+        output = outputs.write_layout(result, ref.layout_dir, ref.tag or outputs.tag_part(target.tag))
+        progress.done("write", output)
+        timings["output"] = time.monotonic() - t0
+    if target.tarball is not None:
+        t0 = time.monotonic()
+        progress.step("tarball", target.tarball)
+        repo_tag, img = outputs.write_tarball(result, target.tarball, target.tag)
+        tarball = target.tarball
+        progress.done("tarball", f"{repo_tag} ({img.platform})")
+        timings["tarball"] = time.monotonic() - t0
+    if target.load:
+        t0 = time.monotonic()
+        progress.step("load")
+        loaded, img = outputs.load_into_engine(result, target.tag)
+        loaded_platform = str(img.platform)
+        progress.done("load", f"{loaded} ({img.platform})")
+        timings["load"] = time.monotonic() - t0
+    if target.push is not None:
+        t0 = time.monotonic()
+        progress.step("push", target.push)
+        reference = outputs.push(result, target.push, progress)
+        progress.done("push", reference)
+        timings["push"] = time.monotonic() - t0
+    return PublishResult(result.digest, output, tarball, reference, loaded, loaded_platform, timings)
+
+
+def build_and_publish(request: BuildRequest, target: PublishTarget,
+                      progress: Progress | None = None) -> tuple[BuildResult, PublishResult]:
+    check_target(target)
+    result = build(request, progress)
+    return result, publish(result, target, progress)
