@@ -25,7 +25,6 @@ from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.output import make_outputter
 from cyclonedx.schema import OutputFormat, SchemaVersion
-from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 
 from supplychain import __version__
@@ -170,6 +169,11 @@ def build_bom(inv: Inventory) -> Any:
         if prog.go_version:
             depend(main, add(_stdlib_component(prog.go_version)))
 
+    if inv.os_release is not None:
+        distro, distro_version = inv.os_release
+        os_comp = add(Component(type=ComponentType.OPERATING_SYSTEM, name=distro,
+                                version=distro_version or None, bom_ref=f"os:{distro}@{distro_version}"))
+        depend(root, os_comp)
     by_name: dict[tuple[str, str], Component] = {}
     for pkg in inv.os_packages:
         comp = add(_os_component(pkg))
@@ -197,14 +201,24 @@ def build_bom(inv: Inventory) -> Any:
     return bom
 
 
-def render(bom: Any, spec: str = "1.6") -> str:
-    """JSON text of the BOM, checked against the CycloneDX schema of `spec`."""
+def render(bom: Any, spec: str = "1.6", *, validate: bool = False) -> str:
+    """JSON text of the BOM; with `validate`, checked against the CycloneDX schema of `spec`
+    (off by default: loading the schema validator costs seconds, and the tests validate every
+    kind of BOM sccheck writes)."""
     version = schema_version(spec)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         text: str = make_outputter(bom, OutputFormat.JSON, version).output_as_string(indent=2)
-    problem = JsonStrictValidator(version).validate_str(text)
+    if validate:
+        validate_json(text, spec)
+    return text + "\n"
+
+
+def validate_json(text: str, spec: str) -> None:
+    """Raise SbomError unless `text` is valid CycloneDX `spec` JSON."""
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    problem = JsonStrictValidator(schema_version(spec)).validate_str(text)
     if problem is not None:
         raise SbomError(f"the generated SBOM is not valid CycloneDX {spec} (a bug in sccheck)",
                         found=str(problem)[:1000], fix="report it with the input that caused it")
-    return text + "\n"

@@ -51,14 +51,14 @@ def _env_time() -> datetime | None:
     return None
 
 
-def _document(inv: Inventory, spec: str, skipped: int = 0) -> SbomDocument:
-    text = render(build_bom(inv), spec)
+def _document(inv: Inventory, spec: str, validate: bool, skipped: int = 0) -> SbomDocument:
+    text = render(build_bom(inv), spec, validate=validate)
     return SbomDocument(inv.subject, spec, text, len(inv.programs),
                         len({(m.path, m.version) for p in inv.programs for m in p.deps}),
                         len(inv.os_packages), tuple(p.main.version for p in inv.programs), skipped)
 
 
-def _from_binary(path: Path, spec: str) -> SbomDocument:
+def _from_binary(path: Path, spec: str, validate: bool) -> SbomDocument:
     try:
         size = path.stat().st_size
         if size > MAX_BINARY_BYTES:
@@ -75,10 +75,11 @@ def _from_binary(path: Path, spec: str) -> SbomDocument:
     if when is None:
         when = datetime.fromtimestamp(int(path.stat().st_mtime), UTC)
     subject = Subject("binary", program.main.path, program.main.version, timestamp=when)
-    return _document(Inventory(subject, (program,), ()), spec)
+    return _document(Inventory(subject, (program,), ()), spec, validate)
 
 
-def _from_image(ref: ImageRef, spec: str, platform: str | None, progress: Progress) -> list[SbomDocument]:
+def _from_image(ref: ImageRef, spec: str, platform: str | None, validate: bool,
+                progress: Progress) -> list[SbomDocument]:
     store = open_store(ref)
     top = store.resolve(ref.identifier)
     images = platform_images(store, ref.identifier)
@@ -99,8 +100,8 @@ def _from_image(ref: ImageRef, spec: str, platform: str | None, progress: Progre
         contents = scan_image(store, image, progress)
         subject = Subject("image", ref.name, ref.tag or "", image.digest, index_digest,
                           image.platform or "", image_created(image.config) or _env_time())
-        doc = _document(Inventory(subject, contents.programs, contents.os_packages), spec,
-                        contents.executables_skipped)
+        doc = _document(Inventory(subject, contents.programs, contents.os_packages, contents.os_release),
+                        spec, validate, contents.executables_skipped)
         progress.done("sbom", f"{doc.go_programs} Go program(s), {doc.go_modules} module(s), "
                               f"{doc.os_packages} OS package(s)")
         docs.append(doc)
@@ -108,20 +109,24 @@ def _from_image(ref: ImageRef, spec: str, platform: str | None, progress: Progre
 
 
 def generate_sbom(target: str, *, spec_version: str = "1.6", platform: str | None = None,
-                  use_go: bool = True, progress: Progress | None = None) -> list[SbomDocument]:
-    """SBOMs for an image reference (`oci:DIR[:tag]`, `host/repo:tag`), a Go binary or a source tree."""
+                  use_go: bool = True, validate: bool = False,
+                  progress: Progress | None = None) -> list[SbomDocument]:
+    """SBOMs for an image reference (`oci:DIR[:tag]`, `host/repo:tag`), a Go binary or a source tree.
+
+    `validate` checks each BOM against the CycloneDX JSON schema (slow to load: about 2 s).
+    """
     progress = progress or SilentProgress()
     schema_version(spec_version)
     path = Path(target)
     if not target.startswith("oci:") and path.exists():
         if path.is_dir() and (path / "oci-layout").is_file():
-            return _from_image(parse_image_ref(f"oci:{path}"), spec_version, platform, progress)
+            return _from_image(parse_image_ref(f"oci:{path}"), spec_version, platform, validate, progress)
         if path.is_dir():
             program = program_from_source(path, use_go=use_go)
             subject = Subject("source", program.main.path, program.main.version,
                               timestamp=_env_time() or datetime.now(UTC).replace(microsecond=0))
-            return [_document(Inventory(subject, (program,), ()), spec_version)]
-        return [_from_binary(path, spec_version)]
+            return [_document(Inventory(subject, (program,), ()), spec_version, validate)]
+        return [_from_binary(path, spec_version, validate)]
     try:
         ref = parse_image_ref(target)
     except UsageError:
@@ -132,7 +137,7 @@ def generate_sbom(target: str, *, spec_version: str = "1.6", platform: str | Non
             fix="check the spelling of the path or reference",
         ) from None
     try:
-        return _from_image(ref, spec_version, platform, progress)
+        return _from_image(ref, spec_version, platform, validate, progress)
     except Error:
         raise
     except OSError as exc:

@@ -19,7 +19,7 @@ from supplychain.image.store import ContentStore
 from supplychain.progress import Progress, SilentProgress
 from supplychain.sbom.buildinfo import ELF_MAGIC, MAGIC, read_buildinfo
 from supplychain.sbom.model import GoProgram, program_from_binary
-from supplychain.sbom.ospkgs import OsPackage, is_os_db_path, os_packages
+from supplychain.sbom.ospkgs import OsPackage, is_os_db_path, os_packages, read_os_release
 
 MAX_BINARY_BYTES = 512 * 1024 * 1024     # larger executables are not read
 MAX_CANDIDATES = 256                      # executables read per image
@@ -32,6 +32,7 @@ class ImageContents:
     programs: tuple[GoProgram, ...]
     os_packages: tuple[OsPackage, ...]
     executables_skipped: int      # over the count or size bounds
+    os_release: tuple[str, str] | None = None
 
 
 def _resolve_link(fs: ImageFilesystem, path: str) -> str | None:
@@ -108,7 +109,9 @@ def scan_image(store: ContentStore, image: PlatformImage,
         info = read_buildinfo(data, f"{path} in the image")
         programs.append(program_from_binary(info, data, path))
     packages = os_packages(list(fs.files), fs.read)
-    return ImageContents(tuple(programs), tuple(packages), skipped)
+    release = read_os_release(fs.read)
+    distro = (release["ID"], release.get("VERSION_ID", "")) if release.get("ID") else None
+    return ImageContents(tuple(programs), tuple(packages), skipped, distro)
 
 
 def image_created(config: dict[str, Any]) -> datetime | None:

@@ -50,6 +50,7 @@ class Inventory:
     subject: Subject
     programs: tuple[GoProgram, ...]
     os_packages: tuple[OsPackage, ...]
+    os_release: tuple[str, str] | None = None    # (ID, VERSION_ID) from os-release
 
 
 def pseudo_version(revision: str, when: str) -> str | None:
@@ -70,7 +71,10 @@ def main_version(info: BuildInfo, data: bytes | None) -> tuple[str, str]:
         return version, "build info (VCS tag stamped by go build)"
     injected = injected_version(info, data)
     if injected is not None:
-        return injected
+        value, where = injected
+        if value[:1].isdigit():  # Go module versions always start with "v"
+            return f"v{value}", f'{where} ("{value}")'
+        return value, where
     pseudo = pseudo_version(info.setting("vcs.revision") or "", info.setting("vcs.time") or "")
     if pseudo is not None:
         if info.setting("vcs.modified") == "true":

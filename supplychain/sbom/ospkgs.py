@@ -147,14 +147,17 @@ def is_os_db_path(path: str) -> bool:
             or (path.startswith(DPKG_STATUS_D) and not path.endswith(".md5sums")))
 
 
-def os_packages(paths: list[str], read: Callable[[str], bytes | None]) -> list[OsPackage]:
-    """Every OS package of a file system, given its file list and a reader for wanted files."""
-    release: dict[str, str] = {}
+def read_os_release(read: Callable[[str], bytes | None]) -> dict[str, str]:
     for candidate in OS_RELEASE:
         raw = read(candidate)
         if raw is not None:
-            release = parse_os_release(raw.decode("utf-8", "replace"))
-            break
+            return parse_os_release(raw.decode("utf-8", "replace"))
+    return {}
+
+
+def os_packages(paths: list[str], read: Callable[[str], bytes | None]) -> list[OsPackage]:
+    """Every OS package of a file system, given its file list and a reader for wanted files."""
+    release = read_os_release(read)
     found: list[OsPackage] = []
     apk = read(APK_DB)
     if apk is not None:
