@@ -159,7 +159,11 @@ def write_sboms(docs: list[SbomDocument], output: str) -> list[str]:
     """Write every document, all or nothing: temporary files renamed into place at the end."""
     targets = output_paths(docs, output)
     temps: list[tuple[str, Path]] = []
+    placed: list[Path] = []
     try:
+        for target in targets:
+            if target.is_dir():
+                raise IsADirectoryError(21, "Is a directory", str(target))
         for doc, target in zip(docs, targets, strict=True):
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
             temps.append((tmp, target))
@@ -169,10 +173,11 @@ def write_sboms(docs: list[SbomDocument], output: str) -> list[str]:
                 os.fsync(fh.fileno())
         for tmp, target in temps:
             os.replace(tmp, target)
+            placed.append(target)
     except OSError as exc:
-        for tmp, _ in temps:
+        for leftover in [Path(tmp) for tmp, _ in temps] + placed:  # all or nothing
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+                leftover.unlink()
         raise UsageError(
             f"cannot write the SBOM to {output}: {exc.strerror or exc}",
             expected="a writable file path in an existing directory",
