@@ -35,12 +35,14 @@ class Built:
     logtext_arm64: Path
 
 
+GIT_ENV = {"GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z", "GIT_AUTHOR_DATE": "2026-01-02T03:04:05Z",
+           "PATH": "/usr/bin:/bin"}
+
+
 def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-c", "user.name=sccheck", "-c", "user.email=sccheck@example.com",
                     "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args],
-                   cwd=repo, check=True, capture_output=True, env={"GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z",
-                                                                  "GIT_AUTHOR_DATE": "2026-01-02T03:04:05Z",
-                                                                  "PATH": "/usr/bin:/bin"})
+                   cwd=repo, check=True, capture_output=True, env=GIT_ENV)
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +75,8 @@ def images(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Images:
     binary_image(root / "hello", built.hello, base=alpine_base(), at="/app/hello")
     binary_image(root / "cobra", built.cobrayaml, base=debian_base(), at="/usr/local/bin/cobrayaml")
     write_image(root / "logtext", [
-        PlatformSpec(arch, [[Entry("/ko-app", None, 0o755), Entry("/ko-app/logtext", binary.read_bytes(), 0o755)]],
+        PlatformSpec(arch, [[Entry("/ko-app", None, 0o755),
+                             Entry("/ko-app/logtext", binary.read_bytes(), 0o755)]],
                      entrypoint=["/ko-app/logtext"])
         for arch, binary in (("amd64", built.logtext), ("arm64", built.logtext_arm64))
     ])

@@ -44,7 +44,8 @@ def test_modules_and_replacement(built: Built) -> None:
 def test_main_version_sources(built: Built) -> None:
     hello = built.hello.read_bytes()
     version, where = main_version(read_buildinfo(hello), hello)
-    assert (version, where) == (f"v{HELLO_VERSION}", f'the string variable main.version in the binary ("{HELLO_VERSION}")')
+    assert version == f"v{HELLO_VERSION}"
+    assert where == f'the string variable main.version in the binary ("{HELLO_VERSION}")'
     cobra = built.cobrayaml.read_bytes()  # stripped (-s -w): only the recorded -ldflags tell
     info = read_buildinfo(cobra)
     assert info.setting("-ldflags") == f"-s -w -X main.version={COBRA_VERSION}"
@@ -94,7 +95,7 @@ def test_corrupt_and_old_buildinfo(built: Built) -> None:
     at = data.find(MAGIC)
     pointer_based = bytearray(data)
     pointer_based[at + 15] = 0  # Go < 1.18 layout: strings behind pointers
-    with pytest.raises(SbomError, match="Go < 1.18"):
+    with pytest.raises(SbomError, match=r"Go < 1\.18"):
         read_buildinfo(bytes(pointer_based))
     huge = bytearray(data)
     huge[at + 32:at + 37] = b"\xff\xff\xff\xff\x0f"  # a version length past the end of the file

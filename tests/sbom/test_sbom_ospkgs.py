@@ -16,7 +16,8 @@ from tests.sbom.images import (
 
 
 def test_alpine_packages_and_purls() -> None:
-    files = {"/lib/apk/db/installed": ALPINE_INSTALLED.encode(), "/etc/os-release": ALPINE_OS_RELEASE.encode()}
+    files = {"/lib/apk/db/installed": ALPINE_INSTALLED.encode(),
+             "/etc/os-release": ALPINE_OS_RELEASE.encode()}
     pkgs = os_packages(list(files), files.get)
     assert [(p.name, p.version, p.arch) for p in pkgs] == [
         ("musl", "1.2.5-r0", "x86_64"), ("busybox", "1.36.1-r29", "x86_64"),
@@ -56,8 +57,8 @@ def test_epoch_versions_and_removed_packages() -> None:
 
 
 def test_malformed_databases_fail_clearly() -> None:
-    with pytest.raises(SbomError, match="apk database .* is malformed") as err:
+    with pytest.raises(SbomError, match=r"apk database .* is malformed") as err:
         parse_apk_installed("P:musl\nA:x86_64\n")
     assert "V:" in str(err.value.expected)
-    with pytest.raises(SbomError, match="dpkg status file .* is malformed"):
+    with pytest.raises(SbomError, match=r"dpkg status file .* is malformed"):
         parse_dpkg_status("Package: libc6\nStatus: install ok installed\n")
