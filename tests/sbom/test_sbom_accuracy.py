@@ -113,8 +113,8 @@ def test_speed_against_syft_is_recorded(images: Images, tmp_path: Path) -> None:
                         f"cyclonedx-json={tmp_path / 'syft.json'}", "-q"], check=True, env=env)
         syft = time.monotonic() - began
         began = time.monotonic()
-        subprocess.run([sys.executable, "-m", "supplychain", "-q", "sbom", f"oci:{layout}", "--platform", platform,
-                        "--output", str(tmp_path / "ours.json")], check=True, env=env)
+        subprocess.run([sys.executable, "-m", "supplychain", "-q", "sbom", f"oci:{layout}",
+                        "--platform", platform, "--output", str(tmp_path / "ours.json")], check=True, env=env)
         ours = time.monotonic() - began
         rows.append((case, ours, syft))
     for case, ours, syft in rows:
