@@ -260,10 +260,18 @@ def _find_header(elf: _Elf) -> int:
     section = elf.section(".go.buildinfo")
     if section is not None and elf.data[section.offset:section.offset + len(MAGIC)] == MAGIC:
         return section.offset
+    # No section headers: the header is 16-byte aligned and, unlike a copy of the magic that a
+    # program may hold as a string constant, followed by a sane flags byte and a "go" version.
+    first = -1
     pos = elf.data.find(MAGIC)
-    while pos >= 0 and pos % 16:
+    while pos >= 0:
+        if pos % 16 == 0:
+            if first < 0:
+                first = pos
+            if elf.data[pos + 15:pos + 16] in (b"\x02", b"\x03") and elf.data[pos + 33:pos + 35] == b"go":
+                return pos
         pos = elf.data.find(MAGIC, pos + 1)
-    return pos
+    return first
 
 
 def read_buildinfo(data: bytes, what: str = "the file") -> BuildInfo:

@@ -14,7 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from supplychain.errors import SbomError
-from supplychain.image.filesystem import ImageFilesystem, PlatformImage, image_filesystem, normalise
+from supplychain.image.filesystem import (
+    ImageFilesystem,
+    PlatformImage,
+    image_filesystem,
+    normalise,
+    read_filesystem,
+)
 from supplychain.image.store import ContentStore
 from supplychain.progress import Progress, SilentProgress
 from supplychain.sbom.buildinfo import ELF_MAGIC, MAGIC, read_buildinfo
@@ -25,6 +31,7 @@ MAX_BINARY_BYTES = 512 * 1024 * 1024     # larger executables are not read
 MAX_CANDIDATES = 256                      # executables read per image
 MAX_CANDIDATE_BYTES = 2 * 1024 * 1024 * 1024
 MIN_BINARY_BYTES = 1024
+MAX_CACHED_LAYERS = 1024 * 1024 * 1024   # compressed layers kept in memory between the two passes
 
 
 @dataclass(frozen=True)
@@ -96,11 +103,17 @@ def _select(fs: ImageFilesystem, config: dict[str, Any]) -> tuple[list[str], int
 def scan_image(store: ContentStore, image: PlatformImage,
                progress: Progress | None = None) -> ImageContents:
     progress = progress or SilentProgress()
-    listing = image_filesystem(store, image)
+    # Fetch (and verify) each layer once when the image is of a reasonable size; else read twice.
+    blobs = ([store.read_blob(layer) for layer in image.layers]
+             if sum(layer.size for layer in image.layers) <= MAX_CACHED_LAYERS else None)
+    listing = read_filesystem(blobs) if blobs is not None else image_filesystem(store, image)
     executables, skipped = _select(listing, image.config)
     wanted = set(executables) | {p for p in listing.files if is_os_db_path(p)}
     progress.info(f"{image.platform or 'image'}: reading {len(executables)} executable(s)")
-    fs = image_filesystem(store, image, want_content=wanted.__contains__, content_cap=MAX_BINARY_BYTES)
+    if blobs is not None:
+        fs = read_filesystem(blobs, want_content=wanted.__contains__, content_cap=MAX_BINARY_BYTES)
+    else:
+        fs = image_filesystem(store, image, want_content=wanted.__contains__, content_cap=MAX_BINARY_BYTES)
     programs = []
     for path in executables:
         data = fs.read(path)

@@ -110,3 +110,11 @@ def test_corrupt_and_old_buildinfo(built: Built) -> None:
     stripped = bytes(data[:at]) + b"\0" * len(MAGIC) + bytes(data[at + len(MAGIC):])
     with pytest.raises(SbomError, match="has no Go build info"):
         read_buildinfo(stripped)
+
+
+def test_without_section_headers_a_decoy_magic_is_skipped(built: Built) -> None:
+    data = bytearray(built.hello.read_bytes())
+    data[0x28:0x30] = b"\0" * 8  # e_shoff = 0: no section headers, so the file is scanned
+    data[0x1000:0x1000 + 32] = MAGIC + b"\x08\x00" + b"\0" * 16  # a 16-aligned copy of the magic, as a
+    info = read_buildinfo(bytes(data))                          # string constant would be
+    assert info == read_buildinfo(built.hello.read_bytes())
