@@ -39,6 +39,7 @@ def syft_layout(layout: Path, platform: str, scratch: Path) -> Path:
         shutil.copytree(layout, view, copy_function=os.link)
         child = next(d for d in manifest_children(json.loads(store.read_blob(top)))
                      if d.platform_string == platform)
+        (view / "index.json").unlink()  # a hard link to the original's: replace, never write through
         (view / "index.json").write_bytes(canonical_json(
             {"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX, "manifests": [child.to_dict()]}))
     return view
