@@ -1,23 +1,135 @@
-"""`sccheck sign`, `attest`, `generate-key-pair`: placeholders until issue 7 lands."""
+"""`sccheck sign`, `sccheck attest`, `sccheck generate-key-pair`."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from typing import Any
+
 import click
 
-from supplychain.cli._common import Options, not_built, pass_options
+from supplychain.cli._common import Options, emit, pass_options, run_guarded
+
+try:
+    from supplychain.cli._registry import registry_options
+except ImportError:  # the registry layer's flags are not merged yet
+    def registry_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return fn(*args, registry=None, **kwargs)
+        wrapper.__name__ = fn.__name__
+        wrapper.__doc__ = fn.__doc__
+        return wrapper
 
 
-def _placeholder(name: str, usage: str) -> click.Command:
-    @click.command(name, context_settings={"ignore_unknown_options": True}, help=f"{usage} (not built yet).")
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    @pass_options
-    def command(opts: Options, args: tuple[str, ...]) -> None:
-        not_built(opts, name, "issue 7")
+def _signing_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--trust-config", type=click.Path(dir_okay=False),
+                     help="Sigstore client trust config (env SCCHECK_TRUST_CONFIG; default: public good)."),
+        click.option("--identity-token", envvar=None,
+                     help="OIDC token for keyless signing (else env SIGSTORE_ID_TOKEN / "
+                          "SCCHECK_IDENTITY_TOKEN, SCCHECK_DEV_TOKEN_URL, or GitHub Actions)."),
+        click.option("--key", type=click.Path(dir_okay=False),
+                     help="Sign with this encrypted private key (from generate-key-pair) instead."),
+        click.option("--rekor-url", help="With --key: also log the signature in this Rekor v2."),
+    ]):
+        fn = option(fn)
+    return fn
 
-    return command
+
+def _key_password(key: str | None) -> str | None:
+    from supplychain.signing.keys import password_from_env
+
+    if not key:
+        return None
+    password = password_from_env()
+    if password is None and sys.stdin.isatty():
+        password = click.prompt(f"Password for {key}", hide_input=True, err=True)
+    return password
+
+
+def _human(result: dict[str, Any]) -> str:
+    lines = [f"signed {result['reference']}",
+             f"  predicate: {result['predicate_type']}",
+             f"  mode:      {result['mode']}" + (f" ({result['identity']}, {result['issuer']})"
+                                                 if result["mode"] == "keyless" else ""),
+             f"  bundle:    {result['bundle_digest']}",
+             f"  referrer:  {result['referrer_digest']}"]
+    if len(result["referrers"]) > 1:
+        lines.append(f"  also attached to {len(result['referrers']) - 1} platform manifest(s)")
+    lines.append("  log index: " + (str(result["log_index"]) if result["log_index"] is not None else "none"))
+    return "\n".join(lines)
+
+
+@click.command("sign")
+@click.argument("image")
+@_signing_options
+@registry_options
+@pass_options
+def sign_cmd(opts: Options, image: str, trust_config: str | None, identity_token: str | None,
+             key: str | None, rekor_url: str | None, registry: Any) -> None:
+    """Sign IMAGE (IMAGE@DIGEST, or IMAGE:TAG resolved once) keyless or with --key."""
+    from supplychain.signing import sign_image
+
+    password = _key_password(key)
+    result = run_guarded(opts, lambda: sign_image(
+        image, trust_config=trust_config, identity_token=identity_token, key=key, key_password=password,
+        rekor_url=rekor_url, registry_options=registry, progress=opts.progress()))
+    emit(opts, result.to_dict(), _human)
+
+
+@click.command("attest")
+@click.argument("image")
+@click.option("--type", "type_", required=True,
+              help="slsa | sbom | vuln | test | harden | a predicate type URI.")
+@click.option("--predicate", required=True, type=click.Path(dir_okay=False),
+              help="The predicate as a JSON file.")
+@_signing_options
+@registry_options
+@pass_options
+def attest_cmd(opts: Options, image: str, type_: str, predicate: str, trust_config: str | None,
+               identity_token: str | None, key: str | None, rekor_url: str | None, registry: Any) -> None:
+    """Attest a predicate about IMAGE: an in-toto statement in a signed DSSE bundle."""
+    from supplychain.attest import load_predicate, resolve_predicate_type
+    from supplychain.signing import attest_image
+
+    password = _key_password(key)
+
+    def work() -> Any:
+        predicate_type = resolve_predicate_type(type_)
+        return attest_image(image, predicate_type, load_predicate(predicate), trust_config=trust_config,
+                            identity_token=identity_token, key=key, key_password=password,
+                            rekor_url=rekor_url, registry_options=registry, progress=opts.progress())
+
+    result = run_guarded(opts, work)
+    emit(opts, result.to_dict(), _human)
+
+
+@click.command("generate-key-pair")
+@click.option("--output-prefix", default="cosign", show_default=True,
+              help="Writes PREFIX.key (encrypted) and PREFIX.pub.")
+@pass_options
+def generate_key_pair_cmd(opts: Options, output_prefix: str) -> None:
+    """An ECDSA P-256 key pair in cosign's encrypted format (password: env
+    SCCHECK_KEY_PASSWORD or COSIGN_PASSWORD, else a prompt)."""
+    from supplychain.signing import generate_key_pair
+    from supplychain.signing.keys import password_from_env
+
+    password = password_from_env()
+    if password is None:
+        if not sys.stdin.isatty():
+            password = None
+        else:
+            password = click.prompt("Password for the private key", hide_input=True,
+                                    confirmation_prompt=True, err=True)
+    result = run_guarded(opts, lambda: generate_key_pair(output_prefix, password))  # type: ignore[arg-type]
+    emit(opts, {"private_key": result.private_key, "public_key": result.public_key,
+                "key_id": result.key_id},
+         lambda r: f"wrote {r['private_key']} (encrypted) and {r['public_key']}\n"
+                   f"  verify with: cosign verify --key {r['public_key']} --insecure-ignore-tlog IMAGE")
 
 
 def register(group: click.Group) -> None:
-    group.add_command(_placeholder("sign", "sign IMAGE@DIGEST"))
-    group.add_command(_placeholder("attest", "attest IMAGE@DIGEST --type T --predicate F"))
-    group.add_command(_placeholder("generate-key-pair", "generate-key-pair"))
+    group.add_command(sign_cmd)
+    group.add_command(attest_cmd)
+    group.add_command(generate_key_pair_cmd)
+
