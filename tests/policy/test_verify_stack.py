@@ -231,7 +231,7 @@ def test_key_signed_bundle_with_log_entry(sigstore_stack: DevStack, registry: Re
     from supplychain.signing.keys import generate_key_pair
 
     ref = repo(registry)
-    img = push_tiny_image(open_store(ref), "v1")
+    push_tiny_image(open_store(ref), "v1")
     generate_key_pair(tmp_path / "cosign", "pw")
     pub = (tmp_path / "cosign.pub").read_text()
     sign_image(ref + ":v1", key=str(tmp_path / "cosign.key"), key_password="pw",
