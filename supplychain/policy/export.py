@@ -12,6 +12,7 @@ silently dropped.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,7 +134,7 @@ def to_kyverno(policy: m.Policy, opts: ExportOptions) -> ExportResult:
     attestors = [{"count": 1, "entries": entries}]
     attestations = []
     for rule in policy.attestation_rules:
-        entry: dict[str, Any] = {"type": rule.predicate_type, "attestors": attestors}
+        entry: dict[str, Any] = {"type": rule.predicate_type, "attestors": copy.deepcopy(attestors)}
         conds = _kyverno_conditions(rule, notes)
         if conds:
             entry["conditions"] = [{"all": conds}]
@@ -235,7 +236,7 @@ def to_policy_controller(policy: m.Policy, opts: ExportOptions) -> ExportResult:
         if opts.rekor_url:
             auth["ctlog"] = {"url": opts.rekor_url}
         if attestations:
-            auth["attestations"] = attestations
+            auth["attestations"] = copy.deepcopy(attestations)
         authorities.append(auth)
     if policy.rule(m.BaseImageRule) or policy.rule(m.PlatformsRule):
         notes.append("policy-controller: base image and platform rules are checked by sccheck only")
