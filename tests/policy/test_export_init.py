@@ -109,3 +109,18 @@ def test_init_email_identity_quotes_safely() -> None:
     assert re.search(r"^name: mine$", text, re.M)
     with pytest.raises(UsageError, match="--issuer must be the OIDC issuer URL"):
         init_policy("a@example.com", "accounts.example.com")
+
+
+def test_cli_policy_init_and_export(sccheck, tmp_path: Path) -> None:
+    out = sccheck("policy", "init", "--identity", "release@example.com", "--issuer", "https://accounts.example.com")
+    assert out.returncode == 0, out.stderr
+    (tmp_path / "p.yaml").write_text(out.stdout)
+    assert load_policy(tmp_path / "p.yaml").name == "starter"
+    exp = sccheck("policy", "export", "--policy", str(tmp_path / "p.yaml"), "--format", "policy-controller",
+                  "--image", "registry.example.com/prod/**")
+    assert exp.returncode == 0, exp.stderr
+    doc = yaml.safe_load(exp.stdout)
+    assert doc["kind"] == "ClusterImagePolicy"
+    assert doc["spec"]["images"] == [{"glob": "registry.example.com/prod/**"}]
+    bad = sccheck("policy", "export", "--policy", str(tmp_path / "p.yaml"), "--format", "opa")
+    assert bad.returncode == 2

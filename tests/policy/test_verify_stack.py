@@ -7,6 +7,7 @@ specific message."""
 from __future__ import annotations
 
 import itertools
+import json
 import textwrap
 from pathlib import Path
 
@@ -250,3 +251,42 @@ def test_key_signed_bundle_with_log_entry(sigstore_stack: DevStack, registry: Re
                                          "(the policy would need UnsafeNoTransparencyLog: true)")
     unsafe = key_policy.replace("    publicKey: |", "    UnsafeNoTransparencyLog: true\n    publicKey: |")
     assert verify_image(ref + ":v2", parse_policy(unsafe.encode())).passed
+
+
+def test_registry_returning_a_manifest_not_matching_its_digest(sigstore_stack: DevStack, registry: Registry) -> None:
+    from supplychain.errors import VerificationFailed
+    from tests.policy.tamper import tampering_proxy
+
+    ref = repo(registry)
+    img = push_tiny_image(open_store(ref), "v1")
+    repo_path = ref.split("/", 1)[1]
+    with tampering_proxy(registry.url) as host, pytest.raises(VerificationFailed) as info:
+        verify(f"{host}/{repo_path}@{img.digest}", policy_for(sigstore_stack), sigstore_stack)
+    assert info.value.message == f"{host}/{repo_path} returned a manifest that does not match its digest"
+    assert info.value.expected == img.digest
+    assert info.value.exit_code == 1
+
+
+def test_cli_verify_table_json_and_exit_codes(sigstore_stack: DevStack, registry: Registry, sccheck, tmp_path: Path) -> None:
+    ref = repo(registry)
+    push_tiny_image(open_store(ref), "v1")
+    sign_image(ref + ":v1", trust_config=str(sigstore_stack.trust_config), identity_token=sigstore_stack.mint_token())
+    pol = tmp_path / "p.yaml"
+    pol.write_text(f"apiVersion: sccheck.dev/v1\nkind: Policy\nname: cli\nidentities:\n  - issuer: '{sigstore_stack.issuer}'\n"
+                   f"    subject: '{sigstore_stack.identity}'\nsignature: {{}}\nattestations:\n  tests: {{}}\n")
+    env = {"SCCHECK_TRUST_CONFIG": str(sigstore_stack.trust_config)}
+    out = sccheck("verify", ref + ":v1", "--policy", str(pol), env=env)
+    assert out.returncode == 1, out.stderr
+    assert "signature  PASS" in out.stdout
+    assert "tests      NO EVIDENCE  expected: test results with every test passed" in out.stdout
+    assert out.stdout.rstrip().endswith("FAILED: tests - fix the evidence or the policy, then verify again")
+    js = sccheck("--json", "verify", ref + ":v1", "--policy", str(pol), env=env)
+    doc = json.loads(js.stdout)
+    assert js.returncode == 1 and doc["ok"] is False
+    assert [(r["rule"], r["status"]) for r in doc["results"]] == [("signature", "pass"), ("tests", "no-evidence")]
+    pol.write_text(pol.read_text().replace("attestations:\n  tests: {}\n", ""))
+    ok = sccheck("--json", "verify", ref + ":v1", "--policy", str(pol), env=env)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["ok"] is True
+    bad = sccheck("verify", ref + ":v1", "--policy", str(Path(__file__).parent / "assets/policy_unknown_field.yaml"))
+    assert bad.returncode == 2
+    assert "unknown field 'builderID' at $.attestations.provenance" in bad.stderr
