@@ -115,7 +115,8 @@ def _kyverno_conditions(rule: m.AttestationRule, notes: list[str]) -> list[dict[
             query = "length(buildDefinition.resolvedDependencies[?digest.gitCommit] || `[]`)"
             conds.append({"key": "{{ " + query + " }}", "operator": "GreaterThan", "value": 0})
     elif isinstance(rule, m.TestResultRule):
-        conds.append({"key": "{{ result }}", "operator": "Equals", "value": "PASSED"})
+        conds.append({"key": "{{ result }}", "operator": "AnyIn", "value": ["PASSED", "WARNED"]})
+        conds.append({"key": "{{ length(failedTests || `[]`) }}", "operator": "Equals", "value": 0})
     elif isinstance(rule, m.HardenRule):
         conds.append({"key": "{{ passed }}", "operator": "Equals", "value": True})
     elif isinstance(rule, m.VulnerabilityRule):
@@ -185,7 +186,8 @@ def _rego(rule: m.AttestationRule, notes: list[str]) -> str | None:
         if rule.source_repository:
             notes.append("policy-controller: the source repository condition is checked by sccheck only")
     elif isinstance(rule, m.TestResultRule):
-        body.append('input.predicate.result == "PASSED"')
+        body.append('input.predicate.result in {"PASSED", "WARNED"}')
+        body.append("count(object.get(input.predicate, \"failedTests\", [])) == 0")
     elif isinstance(rule, m.HardenRule):
         body.append("input.predicate.passed == true")
     elif isinstance(rule, m.VulnerabilityRule):

@@ -161,7 +161,7 @@ def test_failed_tests_and_dirty_harden_report() -> None:
     r = results(full_evidence(drop=(m.PREDICATE_TEST, m.PREDICATE_HARDEN),
                               extra=[stmt(6, m.PREDICATE_TEST, (INDEX,), tests),
                                      stmt(7, m.PREDICATE_HARDEN, (INDEX,), harden)]))
-    assert r["tests"].details == ("test result is 'FAILED', expected 'PASSED' (bundle sha256:000000000000…)",
+    assert r["tests"].details == ("test result is 'FAILED', expected 'PASSED' (or 'WARNED') (bundle sha256:000000000000…)",
                                   "2 failed test(s): TestA, TestB (bundle sha256:000000000000…)")
     assert r["harden"].status == FAIL
     assert any("H010 (high): runs as root" in d for d in r["harden"].details)
@@ -184,3 +184,17 @@ def test_base_image_and_platforms() -> None:
     assert results(full_evidence(manifests=pinned))["base-image"].status == PASS
     none = (ManifestFacts(AMD, "linux/amd64"),)
     assert results(full_evidence(manifests=none))["base-image"].status == NO_EVIDENCE
+
+
+def test_vuln_report_in_the_shape_sccheck_check_writes() -> None:
+    predicate = {"scanner": {"uri": "pkg:golang/golang.org/x/vuln@v1.1.4", "result": {
+        "format": "govulncheck", "vulnerabilities": [
+            {"id": "GO-2025-0042", "aliases": ["CVE-2025-1234"], "module": "golang.org/x/net", "severity": "high"},
+            {"id": "GO-2025-0043", "aliases": [], "module": "stdlib", "severity": "info"}]}},
+        "metadata": {"scanStartedOn": "2026-11-28T10:00:00Z", "scanFinishedOn": "2026-11-28T10:01:00Z"}}
+    r = results(full_evidence(drop=(m.PREDICATE_VULN,), extra=[stmt(5, m.PREDICATE_VULN, (INDEX,), predicate)]))
+    assert r["vulnerabilities"].details == (
+        "GO-2025-0042 (high) in golang.org/x/net is above medium and not allowlisted (bundle sha256:000000000000…)",)
+    warned = {"result": "WARNED", "failedTests": [], "warnedTests": ["staticcheck SA1019"]}
+    r = results(full_evidence(drop=(m.PREDICATE_TEST,), extra=[stmt(6, m.PREDICATE_TEST, (INDEX,), warned)]))
+    assert r["tests"].status == PASS
