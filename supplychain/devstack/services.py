@@ -12,6 +12,8 @@ import contextlib
 import errno
 import hashlib
 import os
+import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,6 +36,25 @@ TSA_METRICS_PORT = 2112  # fixed inside timestamp-server v2.1.3 (pkg/server/prom
 PORT_NAMES = ("oidc", "ct", "rekor", "rekor_grpc", "rekor_metrics", "tsa", "fulcio", "fulcio_grpc",
               "fulcio_metrics")
 START_ORDER = ("oidc", "ct", "rekor", "tsa", "fulcio")
+ALL_NAMES = (*START_ORDER, "tsa_proxy")
+NETNS_ENV = "SCCHECK_DEV_STACK_TSA_NETNS"
+
+
+def tsa_socket(state: StateDir) -> Path:
+    return state.run / "tsa.sock"
+
+
+def tsa_isolation_available(state: StateDir) -> bool:
+    """Can the TSA run in its own network namespace (`unshare --net`, root or user namespaces)?"""
+    if os.environ.get(NETNS_ENV, "1") == "0" or len(str(tsa_socket(state))) > 100:
+        return False
+    unshare = shutil.which("unshare")
+    if not unshare:
+        return False
+    try:
+        return subprocess.run([unshare, "--net", "true"], capture_output=True, timeout=5).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -66,7 +87,22 @@ def port_free(port: int, host: str = HOST) -> bool:
         return True
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def pick_free_port() -> int:
+    """A free port below the ephemeral range, so that after `down` no client connection of
+    this machine takes it by chance and the next `up` gets the same URLs back."""
+    high = _ephemeral_low()
+    low = max(1024, min(20000, high - 4000))
+    for _ in range(200):
+        port = random.randrange(low, high)  # noqa: S311 - not a secret
+        if port != TSA_METRICS_PORT and port_free(port):
+            return port
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
@@ -102,7 +138,10 @@ def check_tsa_metrics_port() -> None:
     )
 
 
-def server_specs(state: StateDir, keys: KeyPaths, ports: Ports, ct_origin: str) -> list[ServerSpec]:
+def server_specs(state: StateDir, keys: KeyPaths, ports: Ports, ct_origin: str, *,
+                 isolate_tsa: bool = False) -> list[ServerSpec]:
+    """What to run. With `isolate_tsa` the timestamp-server runs in a network namespace of its
+    own (so its fixed :2112 cannot collide) on a unix socket, and a forwarder serves its URL."""
     tag = hashlib.sha256(str(state.root).encode()).hexdigest()[:12]
     fulcio = ServerSpec("fulcio", [
         find_tool("fulcio") or "fulcio", "serve", "--host", HOST, "--port", str(ports["fulcio"]),
@@ -141,8 +180,16 @@ def server_specs(state: StateDir, keys: KeyPaths, ports: Ports, ct_origin: str) 
         "--request-token-file", str(keys.actions_token), "--host", HOST, "--port", str(ports["oidc"]),
     ], f"{ports.url('oidc')}/.well-known/openid-configuration",
         env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])})
-    by_name = {s.name: s for s in (fulcio, ct, rekor, tsa, oidc)}
-    return [by_name[n] for n in START_ORDER]
+    specs = [oidc, ct, rekor, tsa, fulcio]
+    if isolate_tsa:
+        sock = str(tsa_socket(state))
+        isolated = [shutil.which("unshare") or "unshare", "--net", "--", *tsa.argv[:2],
+                    "--scheme", "unix", "--socket-path", sock, *tsa.argv[6:]]
+        specs[3] = ServerSpec("tsa", isolated, tsa.ready_url)
+        specs.append(ServerSpec("tsa_proxy", [
+            sys.executable, "-m", "supplychain.devstack.proxy", "--host", HOST,
+            "--listen", str(ports["tsa"]), "--unix", sock], tsa.ready_url, env=oidc.env))
+    return specs
 
 
 def read_pid(state: StateDir, name: str) -> int | None:
@@ -166,7 +213,7 @@ def owned_and_alive(state: StateDir, pid: int) -> bool:
 
 def running(state: StateDir) -> dict[str, int]:
     found = {}
-    for name in START_ORDER:
+    for name in ALL_NAMES:
         pid = read_pid(state, name)
         if pid is not None and owned_and_alive(state, pid):
             found[name] = pid
@@ -256,7 +303,7 @@ def stop_all(state: StateDir, timeout: float = 10.0) -> list[str]:
                 os.kill(pid, signal.SIGKILL)
         _reap(pid)
         stopped.append(name)
-    for name in START_ORDER:
+    for name in ALL_NAMES:
         with contextlib.suppress(FileNotFoundError):
             state.pid_file(name).unlink()
     return stopped

@@ -42,6 +42,7 @@ class StackInfo:
     actions_token_request_url: str
     running: dict[str, int] = field(default_factory=dict)
     already_running: bool = False
+    tsa_isolated: bool = False
     created_keys: bool = False
     seconds: float = 0.0
 
@@ -51,6 +52,7 @@ class StackInfo:
 
 def _info(state: StateDir, ports: Ports, **extra: Any) -> StackInfo:
     oidc = ports.url("oidc")
+    extra.setdefault("tsa_isolated", bool(state.read_stack().get("tsa_isolated")))
     return StackInfo(
         dir=str(state.root), trust_config=str(state.trust_config), trusted_root=str(state.trusted_root),
         urls={"fulcio": ports.url("fulcio"), "rekor": ports.url("rekor"), "ct": ports.url("ct"),
@@ -88,8 +90,9 @@ def up(directory: Path | str | None = None, *, progress: Progress | None = None,
     alive = services.running(state)
     if alive:
         ports = _saved_ports(state)
-        specs = services.server_specs(state, KeyPaths.of(state), ports, CT_ORIGIN)
-        if set(alive) == set(services.START_ORDER) and all(services.probe(s.ready_url) for s in specs):
+        specs = services.server_specs(state, KeyPaths.of(state), ports, CT_ORIGIN,
+                                      isolate_tsa=bool(state.read_stack().get("tsa_isolated")))
+        if set(alive) == {s.name for s in specs} and all(services.probe(s.ready_url) for s in specs):
             return _info(state, ports, running=alive, already_running=True)
         progress.info(f"restarting a partly running stack ({', '.join(sorted(alive))} alive)")
         services.stop_all(state)
@@ -98,11 +101,16 @@ def up(directory: Path | str | None = None, *, progress: Progress | None = None,
     progress.done("keys", "created" if created_keys else "reused")
     created = _created(state)
     ports = services.allocate_ports(state.read_stack().get("ports") or {})
-    services.check_tsa_metrics_port()
-    state.write_stack({"ports": ports.values, "created": created.isoformat(), "ct_origin": CT_ORIGIN})
+    isolate = services.tsa_isolation_available(state)
+    if isolate:
+        services.tsa_socket(state).unlink(missing_ok=True)
+    else:
+        services.check_tsa_metrics_port()
+    state.write_stack({"ports": ports.values, "created": created.isoformat(), "ct_origin": CT_ORIGIN,
+                       "tsa_isolated": isolate})
     write_fulcio_config(state, ports)
     write_trust_config(state, keys, ports, created)
-    specs = services.server_specs(state, keys, ports, CT_ORIGIN)
+    specs = services.server_specs(state, keys, ports, CT_ORIGIN, isolate_tsa=isolate)
     progress.step("servers", ", ".join(s.name for s in specs))
     pids = services.start_all(state, specs, timeout, on_ready=lambda n: progress.info(f"{n} ready"))
     progress.done("servers")

@@ -7,8 +7,11 @@ TesseraCT v0.1.1, rekor-tiles v2.3.0, timestamp-authority v2.1.3, our OIDC issue
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore.dsse import DigestSet, Statement, StatementBuilder, Subject
 from sigstore.errors import VerificationError
-from sigstore.models import Bundle, ClientTrustConfig
+from sigstore.models import Bundle, ClientTrustConfig, InvalidBundle
 from sigstore.oidc import IdentityError, IdentityToken
 from sigstore.sign import SigningContext
 from sigstore.verify import Verifier, policy
@@ -71,7 +74,7 @@ def test_up_is_quick_and_idempotent(dev_stack: DevStack) -> None:
     again = devstack.up(dev_stack.dir)
     assert again.already_running is True
     assert again.urls == dev_stack.urls
-    assert set(again.running) == {"oidc", "ct", "rekor", "tsa", "fulcio"}
+    assert set(again.running) == {"oidc", "ct", "rekor", "tsa", "tsa_proxy", "fulcio"}
     assert dev_stack.healthy()
 
 
@@ -224,19 +227,36 @@ def test_a_good_token_gets_a_certificate_straight_from_fulcio(dev_stack: DevStac
     assert root.public_bytes(serialization.Encoding.DER) == ca_der
 
 
-def test_busy_tsa_metrics_port_is_reported(dev_stack: DevStack) -> None:
-    # the running stack's timestamp-server holds :2112, so a second stack must say so
-    with pytest.raises(DevStackError) as info:
-        services.check_tsa_metrics_port()
+def test_busy_tsa_metrics_port_is_reported() -> None:
+    # without a network namespace for the TSA, a taken :2112 must be named before starting
+    holder = socket.socket()
+    with contextlib.suppress(OSError):  # taken already (another stack's TSA): fine too
+        holder.bind(("0.0.0.0", services.TSA_METRICS_PORT))
+        holder.listen()
+    try:
+        with pytest.raises(DevStackError) as info:
+            services.check_tsa_metrics_port()
+    finally:
+        holder.close()
     assert "port 2112 is busy" in info.value.message
     assert "sccheck dev-stack down" in (info.value.fix or "")
+
+
+def test_tsa_runs_in_its_own_network_namespace(dev_stack: DevStack) -> None:
+    """So that its fixed metrics port :2112 never collides with another stack's."""
+    info = devstack.status(dev_stack.dir)
+    assert info.tsa_isolated is True
+    assert set(info.running) == {"oidc", "ct", "rekor", "tsa", "tsa_proxy", "fulcio"}
+    assert os.readlink(f"/proc/{info.running['tsa']}/ns/net") != os.readlink("/proc/self/ns/net")
+    assert requests.get(dev_stack.urls["tsa"] + "/api/v1/timestamp/certchain", timeout=5).text.count(
+        "BEGIN CERTIFICATE") == 2
 
 
 def test_restart_keeps_keys_and_old_bundles_verify(dev_stack: DevStack, email_bundle: Path) -> None:
     """Runs last in this module: down, then up on the same directory."""
     keys_before = {p.name: p.read_bytes() for p in (dev_stack.dir / "keys").iterdir()}
     root_before = dev_stack.trusted_root.read_bytes()
-    assert sorted(devstack.down(dev_stack.dir)) == ["ct", "fulcio", "oidc", "rekor", "tsa"]
+    assert sorted(devstack.down(dev_stack.dir)) == ["ct", "fulcio", "oidc", "rekor", "tsa", "tsa_proxy"]
     assert devstack.status(dev_stack.dir).running == {}
     info = devstack.up(dev_stack.dir)
     assert info.already_running is False and info.created_keys is False
@@ -248,3 +268,21 @@ def test_restart_keeps_keys_and_old_bundles_verify(dev_stack: DevStack, email_bu
     test_cosign_accepts_a_bundle_signed_on_the_stack(dev_stack, email_bundle)
     # and the restarted stack signs again
     verify(dev_stack, sign(dev_stack, dev_stack.mint_token()), dev_stack.identity, dev_stack.issuer)
+
+
+def test_sigstore_python_quirk_a_dead_tsa_gives_a_confusing_error(
+        dev_stack: DevStack, caplog: pytest.LogCaptureFixture) -> None:
+    """Why sccheck's signer must check the TSA itself (documented in docs/devstack.md).
+
+    sigstore-python 4.5.1 only logs a warning when the TSA fails, uploads the entry to Rekor
+    anyway, and then fails building the bundle with an error that never names the TSA.
+    """
+    config = json.loads(dev_stack.trust_config.read_text())
+    dead = f"http://127.0.0.1:{services.pick_free_port()}/api/v1/timestamp"
+    config["signingConfig"]["tsaUrls"][0]["url"] = dead
+    trust = ClientTrustConfig.from_json(json.dumps(config))
+    with pytest.raises(InvalidBundle, match="must contain an inclusion promise or signed timestamp"), \
+            SigningContext.from_trust_config(trust).signer(IdentityToken(dev_stack.mint_token())) as signer:
+        signer.sign_dsse(statement())
+    assert any(f"Unable to use {dead} to timestamp" in r.getMessage() and r.levelname == "WARNING"
+               for r in caplog.records)
