@@ -9,16 +9,7 @@ from typing import Any
 import click
 
 from supplychain.cli._common import Options, emit, pass_options, run_guarded
-
-try:
-    from supplychain.cli._registry import registry_options
-except ImportError:  # the registry layer's flags are not merged yet
-    def registry_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return fn(*args, registry=None, **kwargs)
-        wrapper.__name__ = fn.__name__
-        wrapper.__doc__ = fn.__doc__
-        return wrapper
+from supplychain.cli._registry import registry_options
 
 
 def _signing_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,7 +39,8 @@ def _key_password(key: str | None) -> str | None:
 
 
 def _human(result: dict[str, Any]) -> str:
-    lines = [f"signed {result['reference']}",
+    verb = "signed" if result["predicate_type"] == "https://sigstore.dev/cosign/sign/v1" else "attested"
+    lines = [f"{verb} {result['reference']}",
              f"  predicate: {result['predicate_type']}",
              f"  mode:      {result['mode']}" + (f" ({result['identity']}, {result['issuer']})"
                                                  if result["mode"] == "keyless" else ""),

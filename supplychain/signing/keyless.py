@@ -80,6 +80,11 @@ class _Warnings(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+class _Quiet(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "no-op" not in record.getMessage()
+
+
 def _service_urls(trust_config: Any) -> dict[str, str]:
     sc = trust_config.signing_config._inner
     out = {}
@@ -106,6 +111,18 @@ def _failure(phase: str, exc: BaseException, token: str, urls: dict[str, str]) -
     )
 
 
+def _no_timestamp(messages: list[str], token: str, urls: dict[str, str]) -> SigningError:
+    return SigningError(
+        "keyless signing produced no verified time: the timestamp authority failed",
+        expected=f"an RFC 3161 timestamp from {urls.get('tsa', 'the TSA of the signing config')} "
+                 "(Rekor v2 entries carry no time of their own)",
+        found=scrub("; ".join(messages), token)[:400] or "no timestamp in the bundle",
+        fix="start the timestamp authority ('sccheck dev-stack up') or fix tsaUrls in the trust config; "
+            "nothing was attached",
+        facts={"service": "TSA", "url": urls.get("tsa", "")},
+    )
+
+
 def sign_keyless(statement: Statement, token: IdentityTokenSource, trust_config: Any) -> SignedBundle:
     from sigstore import dsse
     from sigstore.oidc import IdentityToken
@@ -129,26 +146,42 @@ def sign_keyless(statement: Statement, token: IdentityTokenSource, trust_config:
             phase = "log"
             bundle = signer.sign_dsse(dsse.Statement(statement.payload))
     except Exception as exc:
+        if phase == "log" and any("timestamp" in m for m in warnings.messages):
+            raise _no_timestamp(warnings.messages, token.token, urls) from None
         raise _failure(phase, exc, token.token, urls) from None
     finally:
         sign_logger.removeHandler(warnings)
     data = bundle.to_json().encode()
     facts = bundle_facts(data)
     if facts.integrated_time == 0 and facts.timestamps == 0:
-        raise SigningError(
-            "keyless signing produced no verified time: the timestamp authority failed",
-            expected=f"an RFC 3161 timestamp from {urls.get('tsa', 'the TSA of the signing config')} "
-                     "(Rekor v2 entries carry no time of their own)",
-            found=scrub("; ".join(warnings.messages), token.token)[:400] or "no timestamp in the bundle",
-            fix="start the timestamp authority ('sccheck dev-stack up') or fix tsaUrls in the trust config; "
-                "nothing was attached",
-            facts={"service": "TSA", "url": urls.get("tsa", "")},
-        )
+        raise _no_timestamp(warnings.messages, token.token, urls)
+    # The identity is the caller's business (verify); here: chain, SCT, log inclusion, timestamp.
+    policy_logger = logging.getLogger("sigstore.verify.policy")
+    quiet = _Quiet()
+    policy_logger.addFilter(quiet)
     try:
         Verifier(trusted_root=trust_config.trusted_root).verify_dsse(bundle, UnsafeNoOp())
     except Exception as exc:
         raise SigningError("the new bundle does not verify against the trusted root",
                            found=scrub(str(exc), token.token)[:400],
                            fix="the trust config's trustedRoot does not match its services") from None
+    finally:
+        policy_logger.removeFilter(quiet)
     return SignedBundle(data, "keyless", facts.log_index, facts.timestamps,
-                        token.identity or None, token.issuer or None)
+                        certificate_identity(bundle.signing_certificate) or token.identity or None,
+                        token.issuer or None)
+
+
+def certificate_identity(cert: Any) -> str | None:
+    """The identity Fulcio bound: the first email or URI of the certificate's SAN."""
+    from cryptography import x509
+
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    for kind in (x509.RFC822Name, x509.UniformResourceIdentifier):
+        values = san.get_values_for_type(kind)
+        if values:
+            return str(values[0])
+    return None

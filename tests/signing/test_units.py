@@ -129,6 +129,24 @@ def test_attest_an_index_attaches_to_index_and_platforms(tmp_path: Path) -> None
     assert list_bundles(layout, index.digest, predicate_type="https://cyclonedx.org/bom") == []
 
 
+def test_generate_key_pair_without_a_password_is_refused(tmp_path: Path, sccheck) -> None:  # type: ignore[no-untyped-def]
+    out = sccheck("generate-key-pair", "--output-prefix", str(tmp_path / "k"), input="",
+                  env={"SCCHECK_KEY_PASSWORD": "", "COSIGN_PASSWORD": ""})
+    assert out.returncode == 0, out.stderr  # an empty password is a password (as in cosign)
+    env = {k: v for k, v in os.environ.items() if k not in ("SCCHECK_KEY_PASSWORD", "COSIGN_PASSWORD")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    out = subprocess.run([*sccheck_argv(), "generate-key-pair", "--output-prefix", str(tmp_path / "n")],
+                         env=env, input="", capture_output=True, text=True)
+    assert out.returncode == 2 and "no password" in out.stderr
+    assert not (tmp_path / "n.key").exists() and not (tmp_path / "n.pub").exists()
+
+
+def sccheck_argv() -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "supplychain"]
+
+
 def test_wrong_key_password_attaches_nothing(tmp_path: Path) -> None:
     keys = generate_key_pair(tmp_path / "k", PASSWORD)
     layout = OCILayout(tmp_path / "oci", create=True)
