@@ -1,23 +1,183 @@
-"""`sccheck verify`, `promote`, `policy`: placeholders until issue 8 lands."""
+"""`sccheck verify`, `sccheck promote` (+ `--batch`), `sccheck policy init|export`."""
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
-from supplychain.cli._common import Options, not_built, pass_options
+from supplychain.cli._common import Options, emit, pass_options, run_guarded
+from supplychain.cli._registry import registry_options
+
+_STATUS = {"pass": "PASS", "fail": "FAIL", "no-evidence": "NO EVIDENCE"}
 
 
-def _placeholder(name: str, usage: str) -> click.Command:
-    @click.command(name, context_settings={"ignore_unknown_options": True}, help=f"{usage} (not built yet).")
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    @pass_options
-    def command(opts: Options, args: tuple[str, ...]) -> None:
-        not_built(opts, name, "issue 8")
+def render_report(report: dict[str, Any]) -> str:
+    lines = [f"image   {report['reference']}",
+             f"policy  {report['policy']} ({report['policyDigest'][:19]}…)", ""]
+    width = max([len(r["rule"]) for r in report["results"]] + [4])
+    lines.append(f"{'RULE':<{width}}  {'RESULT':<11}  EXPECTED / FOUND")
+    for r in report["results"]:
+        status = _STATUS.get(r["status"], r["status"])
+        lines.append(f"{r['rule']:<{width}}  {status:<11}  expected: {r['expected']}")
+        lines.append(f"{'':<{width}}  {'':<11}  found:    {r['found']}")
+        for d in r["details"][:20] if r["status"] != "pass" else []:
+            lines.append(f"{'':<{width}}  {'':<11}    - {d}")
+    if report["rejected"]:
+        lines.append("")
+        lines.append(f"{len(report['rejected'])} bundle(s) rejected:")
+        for b in report["rejected"][:20]:
+            lines.append(f"  {b['bundle'][:19]}… ({b['predicateType'] or 'unknown type'}) [{b['stage']}]: "
+                         f"{b['reason']}")
+    failed = [r["rule"] for r in report["results"] if r["status"] != "pass"]
+    lines.append("")
+    lines.append("PASSED: every rule holds" if report["ok"] else
+                 f"FAILED: {', '.join(failed)} - fix the evidence or the policy, then verify again")
+    return "\n".join(lines)
 
-    return command
+
+def _finish(opts: Options, payload: dict[str, Any], human: Any) -> None:
+    emit(opts, payload, human)
+    if not payload["ok"]:
+        sys.exit(1)
+
+
+@click.command("verify")
+@click.argument("image")
+@click.option("--policy", "policy_file", required=True, type=click.Path(dir_okay=False),
+              help="Policy file (YAML, see policies/).")
+@click.option("--trust-config", type=click.Path(dir_okay=False),
+              help="Sigstore client trust config (env SCCHECK_TRUST_CONFIG).")
+@registry_options
+@pass_options
+def verify_cmd(opts: Options, image: str, policy_file: str, trust_config: str | None, registry: Any) -> None:
+    """Verify IMAGE's signatures and attestations against a policy (exit 1 when it fails)."""
+    from supplychain.policy import load_policy
+    from supplychain.verify import verify_image
+
+    def work() -> dict[str, Any]:
+        policy = load_policy(policy_file)
+        return verify_image(image, policy, trust_config=trust_config, registry_options=registry,
+                            progress=opts.progress()).to_dict()
+
+    _finish(opts, run_guarded(opts, work), render_report)
+
+
+def _render_promotion(result: dict[str, Any]) -> str:
+    lines = [f"{result['status'].upper()}: {result['message']}"]
+    if result.get("vsa"):
+        lines.append(f"  verification summary: {result['vsa']}")
+    for key in ("sourceReport", "destinationReport"):
+        report = result.get(key)
+        if report and not report["ok"]:
+            lines += ["", f"{'source' if key == 'sourceReport' else 'destination'}:", render_report(report)]
+    return "\n".join(lines)
+
+
+def _render_batch(result: dict[str, Any]) -> str:
+    lines = [f"{'STATUS':<10} SOURCE -> DESTINATION"]
+    for r in result["results"]:
+        lines.append(f"{r['status']:<10} {r['source']} -> {r['destination']}")
+        if not r["ok"]:
+            lines.append(f"{'':<10}   {r['message']}")
+    s = result["summary"]
+    lines.append(f"\n{s['total']} promotion(s): {s['promoted']} promoted, {s['unchanged']} unchanged, "
+                 f"{s['refused']} refused, {s['error']} failed")
+    return "\n".join(lines)
+
+
+@click.command("promote")
+@click.argument("src", required=False)
+@click.argument("dst", required=False)
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False), help="Policy file (YAML).")
+@click.option("--batch", "batch_file", type=click.Path(dir_okay=False),
+              help="YAML/JSON file listing promotions: "
+                   "{promotions: [{source, destination, policy?, force?}]}.")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 16),
+              help="Batch: promotions run at once.")
+@click.option("--force", is_flag=True, help="Move DST's tag even when it names another image.")
+@click.option("--trust-config", type=click.Path(dir_okay=False), help="Sigstore client trust config.")
+@click.option("--no-vsa", is_flag=True, help="Do not attach a signed verification summary.")
+@click.option("--identity-token", help="OIDC token to sign the verification summary keyless.")
+@click.option("--key", type=click.Path(dir_okay=False), help="Sign the verification summary with this key.")
+@click.option("--rekor-url", help="With --key: log the summary's signature in this Rekor v2.")
+@registry_options
+@pass_options
+def promote_cmd(opts: Options, src: str | None, dst: str | None, policy_file: str | None,
+                batch_file: str | None, concurrency: int, force: bool, trust_config: str | None, no_vsa: bool,
+                identity_token: str | None, key: str | None, rekor_url: str | None, registry: Any) -> None:
+    """Verify SRC, copy it by digest with its referrers to DST, re-verify there, sign a
+    verification summary, then move DST's tag. Or run many with --batch FILE."""
+    from supplychain.errors import UsageError
+    from supplychain.policy import load_policy
+    from supplychain.promote import VsaSigning, load_batch, promote, promote_batch
+    from supplychain.signing.keys import password_from_env
+
+    vsa = VsaSigning(identity_token, key, password_from_env() if key else None, rekor_url, not no_vsa)
+    common = {"trust_config": trust_config, "registry_options": registry, "vsa": vsa}
+
+    def work() -> dict[str, Any]:
+        policy = load_policy(policy_file) if policy_file else None
+        if batch_file:
+            if src or dst:
+                raise UsageError("--batch and SRC DST exclude each other")
+            return promote_batch(load_batch(batch_file), policy, concurrency=concurrency,
+                                 progress=opts.progress(), **common).to_dict()
+        if not (src and dst and policy):
+            raise UsageError("promote needs SRC, DST and --policy (or --batch FILE)",
+                             fix="sccheck promote reg/staging/app:v1 reg/prod/app:v1 "
+                                 "--policy policies/default.yaml")
+        return promote(src, dst, policy, force=force, progress=opts.progress(), **common).to_dict()
+
+    result = run_guarded(opts, work)
+    _finish(opts, result, _render_batch if batch_file else _render_promotion)
+
+
+@click.group("policy")
+def policy_group() -> None:
+    """Write and export policies."""
+
+
+@policy_group.command("init")
+@click.option("--identity", required=True,
+              help="Signer identity (e-mail or workflow URI in the certificate).")
+@click.option("--issuer", required=True, help="OIDC issuer URL of that identity.")
+@click.option("--name", default="starter", show_default=True, help="Policy name.")
+@pass_options
+def policy_init_cmd(opts: Options, identity: str, issuer: str, name: str) -> None:
+    """Print a starter policy for one signer."""
+    from supplychain.policy.init import init_policy
+
+    text = run_guarded(opts, lambda: init_policy(identity, issuer, name))
+    emit(opts, {"ok": True, "policy": text}, lambda r: r["policy"].rstrip("\n"))
+
+
+@policy_group.command("export")
+@click.option("--policy", "policy_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", required=True, type=click.Choice(["kyverno", "policy-controller"]))
+@click.option("--image", "images", multiple=True,
+              help="Image glob the cluster policy applies to (default *).")
+@click.option("--rekor-url", help="Rekor URL for the cluster verifier.")
+@click.option("--ctlog-url", help="CT log URL (Kyverno).")
+@click.option("--fulcio-url", help="Fulcio URL (policy-controller).")
+@pass_options
+def policy_export_cmd(opts: Options, policy_file: str, fmt: str, images: tuple[str, ...],
+                      rekor_url: str | None, ctlog_url: str | None, fulcio_url: str | None) -> None:
+    """Export a policy as a Kyverno ClusterPolicy or a policy-controller ClusterImagePolicy (YAML)."""
+    from supplychain.policy import load_policy
+    from supplychain.policy.export import ExportOptions, export_policy
+
+    def work() -> dict[str, Any]:
+        result = export_policy(load_policy(policy_file), fmt,
+                               ExportOptions(images or ("*",), rekor_url, ctlog_url, fulcio_url))
+        return {"ok": True, "format": fmt, "document": result.document, "notes": list(result.notes),
+                "yaml": result.to_yaml()}
+
+    emit(opts, run_guarded(opts, work), lambda r: r["yaml"].rstrip("\n"))
 
 
 def register(group: click.Group) -> None:
-    group.add_command(_placeholder("verify", "verify IMAGE --policy F"))
-    group.add_command(_placeholder("promote", "promote SRC DST --policy F"))
-    group.add_command(_placeholder("policy", "policy init|export"))
+    group.add_command(verify_cmd)
+    group.add_command(promote_cmd)
+    group.add_command(policy_group)

@@ -1,0 +1,243 @@
+"""Load a policy file: strict YAML → JSON Schema → the frozen model.
+
+Strict means: an unknown field, a duplicate key, a YAML alias or custom tag, a regex that does
+not compile, an impossible date or a malformed key is an error that names its place in the
+document (`$.attestations.vulnerabilities.allow[0].expires`). Nothing is silently ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from supplychain.errors import PolicyError
+from supplychain.policy import model as m
+
+MAX_POLICY_BYTES = 256 * 1024
+
+
+@functools.cache
+def policy_schema() -> dict[str, Any]:
+    text = resources.files("supplychain.policy").joinpath("schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader without aliases, merge keys, duplicate keys or implicit timestamps."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise PolicyError(
+                f"YAML aliases are not supported in a policy (line {event.start_mark.line + 1})",
+                fix="write the value out in full; a policy must read the same to people and tools",
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                line = key_node.start_mark.line + 1
+                raise PolicyError(f"YAML merge keys (<<) are not supported (line {line})")
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise PolicyError(f"duplicate key {key!r} (line {key_node.start_mark.line + 1})",
+                                  fix="a policy key may appear once; remove one of them")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _path(parts: Any) -> str:
+    text = "$"
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _schema_error(err: jsonschema.ValidationError, source: str) -> PolicyError:
+    where = _path(err.absolute_path)
+    schema: dict[str, Any] = dict(err.schema) if isinstance(err.schema, dict) else {}
+    if err.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
+        return PolicyError(
+            f"{source}: unknown field {', '.join(repr(e) for e in extra)} at {where}",
+            expected=f"only these fields: {', '.join(allowed)}",
+            found=", ".join(extra),
+            fix="remove or correct the field; unknown fields are never ignored",
+            facts={"path": where},
+        )
+    if err.validator == "oneOf" and where.endswith(tuple("]")) and "identities" in where:
+        return PolicyError(
+            f"{source}: identity at {where} is neither a keyless identity nor a public key",
+            expected="{issuer, subject[, github]} or {publicKey[, name, UnsafeNoTransparencyLog]}",
+            found=json.dumps(err.instance, default=str)[:300],
+            facts={"path": where},
+        )
+    return PolicyError(
+        f"{source}: invalid value at {where}: {err.message}",
+        expected=json.dumps({k: v for k, v in schema.items() if k != "description"}, default=str)[:300],
+        found=json.dumps(err.instance, default=str)[:300],
+        facts={"path": where},
+    )
+
+
+def _match(raw: Any, where: str) -> m.Pattern:
+    if isinstance(raw, str):
+        return m.Pattern(raw)
+    try:
+        return m.Pattern(raw["regexp"], regex=True)
+    except PolicyError as err:
+        raise PolicyError(f"{err.message} at {where}", fix="fix the regular expression (Python syntax)",
+                          facts={"path": where}) from None
+
+
+def _opt_match(raw: dict[str, Any], key: str, where: str) -> m.Pattern | None:
+    return _match(raw[key], f"{where}.{key}") if key in raw else None
+
+
+_DURATION = re.compile(r"^([1-9][0-9]*)(m|h|d)$")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    found = _DURATION.match(text)
+    if not found:
+        raise PolicyError(f"bad duration {text!r}", expected="e.g. 30m, 24h, 7d")
+    n = int(found.group(1))
+    units = {"m": dt.timedelta(minutes=1), "h": dt.timedelta(hours=1), "d": dt.timedelta(days=1)}
+    return n * units[found.group(2)]
+
+
+def _identity(raw: dict[str, Any], where: str) -> m.Identity:
+    if "publicKey" in raw:
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        try:
+            load_pem_public_key(raw["publicKey"].encode())
+        except ValueError as exc:
+            raise PolicyError(f"public key at {where}.publicKey does not parse: {exc}",
+                              expected="a PEM 'PUBLIC KEY' (ECDSA P-256 or Ed25519)",
+                              facts={"path": f"{where}.publicKey"}) from None
+        return m.KeyIdentity(raw["publicKey"], raw.get("name", "key"),
+                             bool(raw.get("UnsafeNoTransparencyLog", False)))
+    github = None
+    if "github" in raw:
+        g = raw["github"]
+        gw = f"{where}.github"
+        github = m.GitHubClaims(_opt_match(g, "repository", gw), _opt_match(g, "workflowRef", gw),
+                                _opt_match(g, "ref", gw), _opt_match(g, "trigger", gw))
+    return m.KeylessIdentity(raw["issuer"], _match(raw["subject"], f"{where}.subject"), github)
+
+
+def _date(text: str, where: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise PolicyError(f"{where}: {text!r} is not a real date", expected="YYYY-MM-DD",
+                          facts={"path": where}) from None
+
+
+def _attestations(raw: dict[str, Any]) -> list[m.Rule]:
+    rules: list[m.Rule] = []
+    w = "$.attestations"
+    if "provenance" in raw:
+        p = raw["provenance"]
+        pw = f"{w}.provenance"
+        rules.append(m.ProvenanceRule(_opt_match(p, "builderId", pw), _opt_match(p, "sourceRepository", pw),
+                                      bool(p.get("commitPresent", True)), _opt_match(p, "buildType", pw)))
+    if "sbom" in raw:
+        rules.append(m.SbomRule(every_platform=bool(raw["sbom"].get("everyPlatform", True))))
+    if "vulnerabilities" in raw:
+        v = raw["vulnerabilities"]
+        allow = []
+        ids: set[str] = set()
+        for i, a in enumerate(v.get("allow", [])):
+            aw = f"{w}.vulnerabilities.allow[{i}]"
+            if a["id"] in ids:
+                raise PolicyError(f"{aw}: vulnerability {a['id']!r} is allowed twice", facts={"path": aw})
+            ids.add(a["id"])
+            allow.append(m.AllowedVulnerability(a["id"], a["reason"], _date(a["expires"], f"{aw}.expires")))
+        max_age = parse_duration(v["maxAge"]) if "maxAge" in v else None
+        rules.append(m.VulnerabilityRule(v.get("maxSeverity", "medium"), tuple(allow), max_age))
+    if "tests" in raw:
+        rules.append(m.TestResultRule())
+    if "harden" in raw:
+        rules.append(m.HardenRule())
+    return rules
+
+
+def build_policy(doc: dict[str, Any], raw: bytes = b"", source: str = "policy") -> m.Policy:
+    """Validate a parsed document against the schema, then build the model."""
+    validator = jsonschema.Draft202012Validator(policy_schema())
+    errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        # The deepest error is the most specific one for a person to fix.
+        deepest = max(errors, key=lambda e: len(e.absolute_path))
+        if deepest.context:
+            deepest = max(deepest.context, key=lambda e: len(e.absolute_path))
+        raise _schema_error(deepest, source)
+    identities = tuple(_identity(r, f"$.identities[{i}]") for i, r in enumerate(doc["identities"]))
+    rules: list[m.Rule] = []
+    if "signature" in doc:
+        rules.append(m.SignatureRule(every_platform=bool(doc["signature"].get("everyPlatform", True))))
+    rules += _attestations(doc.get("attestations", {}))
+    if "baseImages" in doc:
+        rules.append(m.BaseImageRule(tuple(m.BaseImage(b.get("digest"), b.get("repository"))
+                                           for b in doc["baseImages"])))
+    if "platforms" in doc:
+        rules.append(m.PlatformsRule(tuple(doc["platforms"])))
+    if not rules:
+        raise PolicyError(f"{source}: the policy requires nothing",
+                          expected="at least one of signature, attestations, baseImages, platforms",
+                          fix="add 'signature: {}' to require a verified signature")
+    limits = doc.get("limits", {})
+    return m.Policy(
+        name=doc["name"], identities=m.AnyOf(identities), requirements=m.AllOf(tuple(rules)),
+        description=doc.get("description", ""), max_bundles=limits.get("maxBundles", 64),
+        max_bundle_bytes=limits.get("maxBundleBytes", 1 << 20),
+        source_digest="sha256:" + hashlib.sha256(raw).hexdigest(), raw=raw,
+    )
+
+
+def parse_policy(raw: bytes, source: str = "policy") -> m.Policy:
+    if len(raw) > MAX_POLICY_BYTES:
+        raise PolicyError(f"{source} is too large", expected=f"at most {MAX_POLICY_BYTES} bytes",
+                          found=f"{len(raw)} bytes")
+    try:
+        doc = yaml.load(raw.decode("utf-8"), Loader=_StrictLoader)  # noqa: S506 - strict SafeLoader
+    except PolicyError as err:
+        err.message = f"{source}: {err.message}"
+        raise
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{source} is not valid YAML: {exc}",
+                          fix="check indentation and quoting") from None
+    if not isinstance(doc, dict):
+        raise PolicyError(f"{source} is not a YAML mapping",
+                          expected="apiVersion, kind, name, identities, ...", found=type(doc).__name__)
+    return build_policy(doc, raw, source)
+
+
+def load_policy(path: str | Path) -> m.Policy:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy {p}: {exc.strerror}",
+                          fix="pass an existing file to --policy") from None
+    return parse_policy(raw, str(p))

@@ -1,0 +1,251 @@
+"""The policy model: frozen, composable rules that say what may ship.
+
+A `Policy` is built by `supplychain.policy.loader` from a YAML file. Its parts:
+
+- `identities`: who may sign. An `AnyOf` of `KeylessIdentity` (OIDC issuer + subject, exact or
+  a regex matched in full, + GitHub workflow claims) and `KeyIdentity` (a public key).
+- `requirements`: an `AllOf` of rules evaluated against verified evidence (signatures,
+  attestations with conditions, base images, platforms).
+
+Like sigstore-python's policies, an empty `AllOf`/`AnyOf` is an error, never "trivially true",
+and anything that weakens verification is named `Unsafe...`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from supplychain.errors import PolicyError
+
+API_VERSION = "sccheck.dev/v1"
+KIND = "Policy"
+
+PREDICATE_SIGNATURE = "https://sigstore.dev/cosign/sign/v1"
+PREDICATE_SLSA = "https://slsa.dev/provenance/v1"
+PREDICATE_SBOM = "https://cyclonedx.org/bom"
+PREDICATE_VULN = "https://cosign.sigstore.dev/attestation/vuln/v1"
+PREDICATE_TEST = "https://in-toto.io/attestation/test-result/v0.1"
+PREDICATE_HARDEN = "https://sccheck.dev/attestation/harden/v1"
+PREDICATE_VSA = "https://slsa.dev/verification_summary/v1"
+
+SEVERITIES = ("negligible", "low", "medium", "high", "critical")
+Severity = Literal["negligible", "low", "medium", "high", "critical"]
+
+
+def severity_rank(name: str) -> int:
+    """Rank of a severity name; unknown names rank as 'critical' (fail closed)."""
+    low = name.strip().lower()
+    aliases = {"moderate": "medium", "important": "high", "unknown": "critical", "none": "negligible",
+               "info": "negligible", "informational": "negligible"}
+    low = aliases.get(low, low)
+    return SEVERITIES.index(low) if low in SEVERITIES else len(SEVERITIES) - 1
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A string matched exactly, or a regex matched in FULL (`re.fullmatch`): an unanchored-looking
+    pattern such as `https://github.com/org/.*` still has to cover the whole value."""
+
+    value: str
+    regex: bool = False
+
+    def __post_init__(self) -> None:
+        if self.regex:
+            try:
+                re.compile(self.value)
+            except re.error as exc:
+                raise PolicyError(f"regular expression {self.value!r} does not compile: {exc}") from None
+
+    def matches(self, text: str | None) -> bool:
+        if text is None:
+            return False
+        if self.regex:
+            return re.fullmatch(self.value, text) is not None
+        return text == self.value
+
+    def describe(self) -> str:
+        return f"/{self.value}/ (matched in full)" if self.regex else repr(self.value)
+
+
+@dataclass(frozen=True)
+class GitHubClaims:
+    """Claims that Fulcio copies from a GitHub Actions token into certificate extensions."""
+
+    repository: Pattern | None = None       # "org/repo"
+    workflow_ref: Pattern | None = None     # "org/repo/.github/workflows/release.yml@refs/heads/main"
+    ref: Pattern | None = None              # "refs/heads/main", "refs/tags/v1.2.3"
+    trigger: Pattern | None = None          # "push", "workflow_dispatch", ...
+
+    def items(self) -> list[tuple[str, Pattern]]:
+        pairs = [("repository", self.repository), ("workflowRef", self.workflow_ref),
+                 ("ref", self.ref), ("trigger", self.trigger)]
+        return [(k, v) for k, v in pairs if v is not None]
+
+
+@dataclass(frozen=True)
+class KeylessIdentity:
+    issuer: str
+    subject: Pattern
+    github: GitHubClaims | None = None
+
+    def describe(self) -> str:
+        text = f"subject {self.subject.describe()} from issuer {self.issuer!r}"
+        if self.github:
+            text += " with " + ", ".join(f"{k}={p.describe()}" for k, p in self.github.items())
+        return text
+
+
+@dataclass(frozen=True)
+class KeyIdentity:
+    """A public key (PEM). Signatures by this key still need a transparency-log entry unless the
+    policy says `UnsafeNoTransparencyLog`."""
+
+    public_key_pem: str
+    name: str = "key"
+    unsafe_no_transparency_log: bool = False
+
+    def describe(self) -> str:
+        return f"public key {self.name!r}"
+
+
+Identity = KeylessIdentity | KeyIdentity
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """Logical OR of identities. Empty is an error."""
+
+    children: tuple[Identity, ...]
+
+    def __post_init__(self) -> None:
+        if not self.children:
+            raise PolicyError("AnyOf needs at least one alternative", fix="list at least one identity")
+
+
+# --- requirements --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignatureRule:
+    """The image (and, for an index, every platform manifest) carries a verified signature."""
+
+    every_platform: bool = True
+    name: str = "signature"
+
+
+@dataclass(frozen=True)
+class ProvenanceRule:
+    builder_id: Pattern | None = None
+    source_repository: Pattern | None = None
+    commit_present: bool = True
+    build_type: Pattern | None = None
+    name: str = "provenance"
+    predicate_type: str = PREDICATE_SLSA
+
+
+@dataclass(frozen=True)
+class SbomRule:
+    every_platform: bool = True
+    name: str = "sbom"
+    predicate_type: str = PREDICATE_SBOM
+
+
+@dataclass(frozen=True)
+class AllowedVulnerability:
+    id: str
+    reason: str
+    expires: dt.date
+
+
+@dataclass(frozen=True)
+class VulnerabilityRule:
+    max_severity: Severity = "medium"      # no finding ABOVE this severity
+    allow: tuple[AllowedVulnerability, ...] = ()
+    max_age: dt.timedelta | None = None
+    name: str = "vulnerabilities"
+    predicate_type: str = PREDICATE_VULN
+
+
+@dataclass(frozen=True)
+class TestResultRule:
+    all_passed: bool = True
+    name: str = "tests"
+    predicate_type: str = PREDICATE_TEST
+
+
+@dataclass(frozen=True)
+class HardenRule:
+    clean: bool = True
+    name: str = "harden"
+    predicate_type: str = PREDICATE_HARDEN
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    digest: str | None = None
+    repository: str | None = None
+
+    def describe(self) -> str:
+        return f"digest {self.digest}" if self.digest else f"repository {self.repository}"
+
+
+@dataclass(frozen=True)
+class BaseImageRule:
+    allowed: tuple[BaseImage, ...]
+    name: str = "base-image"
+
+    def __post_init__(self) -> None:
+        if not self.allowed:
+            raise PolicyError("baseImages lists no allowed base image",
+                              fix="list at least one digest or repository, or drop baseImages")
+
+
+@dataclass(frozen=True)
+class PlatformsRule:
+    required: tuple[str, ...]
+    name: str = "platforms"
+
+
+AttestationRule = ProvenanceRule | SbomRule | VulnerabilityRule | TestResultRule | HardenRule
+Rule = SignatureRule | AttestationRule | BaseImageRule | PlatformsRule
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Logical AND of rules. Empty is an error: a policy that requires nothing is refused."""
+
+    children: tuple[Rule, ...]
+
+    def __post_init__(self) -> None:
+        if not self.children:
+            raise PolicyError("AllOf needs at least one rule", fix="require at least a signature")
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    identities: AnyOf
+    requirements: AllOf
+    description: str = ""
+    max_bundles: int = 64
+    max_bundle_bytes: int = 1 << 20
+    source_digest: str = ""                     # sha256 of the policy file's bytes
+    raw: bytes = field(default=b"", repr=False, compare=False)
+
+    @property
+    def attestation_rules(self) -> list[AttestationRule]:
+        return [r for r in self.requirements.children
+                if isinstance(r, ProvenanceRule | SbomRule | VulnerabilityRule | TestResultRule | HardenRule)]
+
+    def rule(self, kind: type[Rule]) -> Rule | None:
+        for r in self.requirements.children:
+            if isinstance(r, kind):
+                return r
+        return None
+
+    def required_predicate_types(self) -> list[str]:
+        types = [PREDICATE_SIGNATURE] if self.rule(SignatureRule) else []
+        return types + [r.predicate_type for r in self.attestation_rules]

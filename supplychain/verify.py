@@ -1,0 +1,335 @@
+"""`sccheck verify IMAGE --policy F`: the gate's verification core.
+
+1. Resolve a tag to a digest ONCE; everything after works on that digest. Every manifest read
+   is hashed here again: a registry that serves bytes not matching the digest is refused.
+2. For an index: the index and every platform manifest (platform, base-image annotations).
+3. Discover bundles with `store.referrers(digest, artifact_type=bundle)` (OCI 1.1 API or the
+   `sha256-<hex>` tag fallback), bounded in count and size.
+4. Verify each bundle with sigstore-python against the trusted root (certificate chain, SCT,
+   log inclusion and checkpoint, timestamps) and the policy's identities (issuer ALWAYS
+   checked), or with a policy public key; then what the library leaves to us: payloadType,
+   statement `_type`, predicateType, a subject sha256 equal to the digest it is attached to,
+   no duplicate JSON keys.
+5. Evaluate the policy's rules on what verified; keep what was rejected, with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from supplychain.errors import Error, ImageError, VerificationFailed
+from supplychain.image.descriptor import (
+    Descriptor,
+    MediaType,
+    compute_digest,
+    loads_strict,
+    parse_manifest,
+)
+from supplychain.image.open import open_store
+from supplychain.image.reference import ImageRef, parse_image_ref
+from supplychain.image.store import ContentStore
+from supplychain.policy import model as m
+from supplychain.policy.evaluate import PolicyReport, evaluate
+from supplychain.policy.evidence import (
+    ImageEvidence,
+    ManifestFacts,
+    RejectedBundle,
+    Signer,
+    VerifiedStatement,
+)
+from supplychain.policy.identity import IDENTITY_MARK, IdentityGate
+from supplychain.policy.keyverify import KeyBundleError, verify_key_bundle
+from supplychain.progress import Progress, SilentProgress
+
+INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
+PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
+BASE_NAME = "org.opencontainers.image.base.name"
+BASE_DIGEST = "org.opencontainers.image.base.digest"
+MAX_PLATFORMS = 64
+MAX_CONFIG_BYTES = 4 << 20
+
+# sigstore-python's words -> what they mean for the person reading the refusal.
+_EXPLAIN = (
+    ("must contain an inclusion promise or signed timestamp",
+     "no trusted time: the bundle carries no verified timestamp, so its short-lived certificate "
+     "cannot be shown valid at signing time"),
+    ("not enough sources of verified time",
+     "no trusted time: the bundle carries no verified timestamp, so its short-lived certificate "
+     "cannot be shown valid at signing time"),
+    ("expired at time of signing", "the certificate was not valid at the verified signing time"),
+    ("transparency log entry is inconsistent", "the transparency log entry is for another artifact "
+                                               "(it does not match this bundle's signature)"),
+    ("Signature is invalid for input", "the DSSE signature does not verify"),
+    ("invalid log entry", "the transparency log entry does not verify against the trusted root"),
+    ("failed to build timestamp certificate chain", "the certificate does not chain to the trusted "
+                                                     "Fulcio root at the verified time"),
+)
+
+
+class Rejected(Exception):
+    def __init__(self, stage: str, reason: str) -> None:
+        super().__init__(reason)
+        self.stage, self.reason = stage, reason
+
+
+@dataclass
+class Verification:
+    """Inputs shared by every bundle of one run (the trust root is loaded once)."""
+
+    policy: m.Policy
+    trusted_root: Any = None
+    _verifier: Any = None
+    _cache: dict[str, tuple[str, dict[str, Any], Signer, dt.datetime | None]] = field(default_factory=dict)
+
+    def verifier(self) -> Any:
+        if self._verifier is None:
+            if self.trusted_root is None:
+                raise Rejected("bundle", "a keyless bundle needs a trusted root (pass --trust-config or set "
+                                         "SCCHECK_TRUST_CONFIG)")
+            from sigstore.verify import Verifier
+
+            self._verifier = Verifier(trusted_root=self.trusted_root)
+        return self._verifier
+
+
+def load_trusted_root(trust_config: str | None, policy: m.Policy) -> Any:
+    """The trusted root of a ClientTrustConfig; None when the policy only has keys and no file is named."""
+    from supplychain.signing.keyless import load_trust_config, trust_config_path
+
+    keyless = any(isinstance(i, m.KeylessIdentity) for i in policy.identities.children)
+    if trust_config_path(trust_config) is None and not keyless:
+        return None
+    return load_trust_config(trust_config).trusted_root
+
+
+def _explain(message: str) -> str:
+    for needle, meaning in _EXPLAIN:
+        if needle in message:
+            return f"{meaning} ({message})"
+    return message
+
+
+def _verify_keyless(v: Verification, raw: bytes) -> tuple[str, bytes, Signer, dt.datetime | None]:
+    from sigstore.errors import Error as SigstoreError
+    from sigstore.models import Bundle
+
+    keyless = [i for i in v.policy.identities.children if isinstance(i, m.KeylessIdentity)]
+    if not keyless:
+        raise Rejected("identity", "signed keyless (certificate), but the policy allows only public keys")
+    try:
+        bundle = Bundle.from_json(raw)
+    except Exception as exc:
+        first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise Rejected("bundle", _explain(f"not a valid Sigstore bundle: {first}")) from None
+    gate = IdentityGate(keyless)
+    try:
+        payload_type, payload = v.verifier().verify_dsse(bundle, gate)
+    except SigstoreError as exc:
+        msg = str(exc)
+        stage = "identity" if IDENTITY_MARK in msg else "bundle"
+        raise Rejected(stage, _explain(msg)) from None
+    assert gate.matched is not None
+    subject = gate.sans[0] if gate.sans else ""
+    signer = Signer("keyless", gate.matched.issuer, subject, claims=dict(gate.claims))
+    return payload_type, payload, signer, bundle.signing_certificate.not_valid_before_utc
+
+
+def _verify_bundle(v: Verification, raw: bytes) -> tuple[str, dict[str, Any], Signer, dt.datetime | None]:
+    """Crypto + identity + statement checks of one bundle, independent of where it is attached."""
+    key = hashlib.sha256(raw).hexdigest()
+    if key in v._cache:
+        return v._cache[key]
+    try:
+        doc = loads_strict(raw, "bundle")
+    except ImageError as exc:
+        raise Rejected("bundle", exc.message) from None
+    if not isinstance(doc, dict):
+        raise Rejected("bundle", "the bundle is not a JSON object")
+    material = doc.get("verificationMaterial") or {}
+    if isinstance(material, dict) and "publicKey" in material:
+        keys = [i for i in v.policy.identities.children if isinstance(i, m.KeyIdentity)]
+        try:
+            payload_type, payload, match = verify_key_bundle(doc, keys, v.trusted_root)
+        except KeyBundleError as exc:
+            raise Rejected("identity" if exc.stage == "identity" else "bundle", exc.reason) from None
+        signer, signed_at = Signer("key", key_name=match.name), None
+    else:
+        payload_type, payload, signer, signed_at = _verify_keyless(v, raw)
+    if payload_type != INTOTO_PAYLOAD_TYPE:
+        raise Rejected("statement", f"DSSE payloadType is {payload_type!r}, expected {INTOTO_PAYLOAD_TYPE!r}")
+    try:
+        statement = loads_strict(payload, "statement")
+    except ImageError as exc:
+        raise Rejected("statement", exc.message) from None
+    if not isinstance(statement, dict) or statement.get("_type") not in STATEMENT_TYPES:
+        found = statement.get("_type") if isinstance(statement, dict) else type(statement).__name__
+        raise Rejected("statement", f"statement _type is {found!r}, expected {STATEMENT_TYPES[0]!r}")
+    if not isinstance(statement.get("predicateType"), str):
+        raise Rejected("statement", "the statement has no predicateType")
+    result = (payload_type, statement, signer, signed_at)
+    v._cache[key] = result
+    return result
+
+
+def _subjects(statement: dict[str, Any]) -> tuple[str, ...]:
+    out = []
+    for s in statement.get("subject") or []:
+        sha = (s.get("digest") or {}).get("sha256") if isinstance(s, dict) else None
+        if isinstance(sha, str):
+            out.append(f"sha256:{sha.lower()}")
+    return tuple(out)
+
+
+def _read_manifest(store: ContentStore, identifier: str, expect: str | None) -> tuple[bytes, str, str]:
+    """Read a manifest and hash it here; refuse bytes that do not match the digest asked for."""
+    try:
+        data, media_type, reported = store.read_manifest(identifier)
+    except ImageError as exc:
+        if "does not match its digest" in exc.message:
+            raise VerificationFailed(
+                f"{store.describe()} returned a manifest that does not match its digest",
+                expected=exc.expected, found=exc.found,
+                fix="the registry (or something between) serves tampered content; do not ship from it",
+            ) from None
+        raise
+    actual = compute_digest(data)
+    for claimed in (expect, reported):
+        if claimed and claimed != actual:
+            raise VerificationFailed(f"{store.describe()} returned a manifest that does not match its digest",
+                                     expected=claimed, found=actual,
+                                     fix="the registry (or something between) serves tampered content; "
+                                         "do not ship from it")
+    return data, media_type, actual
+
+
+def _manifest_facts(store: ContentStore, digest: str, doc: dict[str, Any],
+                    desc: Descriptor | None) -> ManifestFacts:
+    annotations = {**(desc.annotations if desc else {}), **(doc.get("annotations") or {})}
+    platform = desc.platform_string if desc and desc.platform else None
+    labels: dict[str, Any] = {}
+    config = doc.get("config")
+    if isinstance(config, dict):
+        cdesc = Descriptor.from_dict(config)
+        config_types = (MediaType.OCI_CONFIG, MediaType.DOCKER_CONFIG)
+        if cdesc.size <= MAX_CONFIG_BYTES and cdesc.media_type in config_types:
+            cfg = loads_strict(store.read_blob(cdesc), "image config")
+            if isinstance(cfg, dict):
+                labels = (cfg.get("config") or {}).get("Labels") or {}
+                if platform is None and cfg.get("os"):
+                    platform = f"{cfg.get('os')}/{cfg.get('architecture')}" + (
+                        f"/{cfg['variant']}" if cfg.get("variant") else "")
+    return ManifestFacts(digest, platform or "unknown",
+                         str(annotations.get(BASE_NAME) or labels.get(BASE_NAME) or ""),
+                         str(annotations.get(BASE_DIGEST) or labels.get(BASE_DIGEST) or ""))
+
+
+def _collect(v: Verification, store: ContentStore, targets: tuple[str, ...], progress: Progress
+             ) -> tuple[list[VerifiedStatement], list[RejectedBundle]]:
+    verified: list[VerifiedStatement] = []
+    rejected: list[RejectedBundle] = []
+    budget = v.policy.max_bundles
+    for target in targets:
+        listed = store.referrers(target, MediaType.SIGSTORE_BUNDLE)
+        for ref in listed:
+            if budget <= 0:
+                rejected.append(RejectedBundle(ref.digest, target, "", "limits",
+                                               f"more than {v.policy.max_bundles} bundles; the rest "
+                                               "were not read (limits.maxBundles)"))
+                break
+            budget -= 1
+            ptype = (ref.annotations or {}).get(PREDICATE_ANNOTATION, "")
+            try:
+                data, media_type, _ = _read_manifest(store, ref.digest, ref.digest)
+                doc = parse_manifest(data, media_type)
+                ptype = (doc.get("annotations") or {}).get(PREDICATE_ANNOTATION, ptype) or ""
+                if (doc.get("subject") or {}).get("digest") != target:
+                    raise Rejected("subject", "the referrer manifest's subject is not this image")
+                layers = doc.get("layers") or []
+                if len(layers) != 1:
+                    raise Rejected("bundle", f"a bundle referrer must have one layer, found {len(layers)}")
+                layer = Descriptor.from_dict(layers[0])
+                if layer.size > v.policy.max_bundle_bytes:
+                    raise Rejected("limits", f"the bundle is {layer.size} bytes, more than "
+                                             f"{v.policy.max_bundle_bytes} (limits.maxBundleBytes)")
+                raw = store.read_blob(layer)
+                _, statement, signer, signed_at = _verify_bundle(v, raw)
+                if ptype and statement["predicateType"] != ptype:
+                    raise Rejected("statement", f"the referrer says predicateType {ptype!r} but the signed "
+                                                f"statement says {statement['predicateType']!r}")
+                ptype = statement["predicateType"]
+                subjects = _subjects(statement)
+                if target not in subjects:
+                    what = "signature" if ptype == m.PREDICATE_SIGNATURE else "attestation"
+                    raise Rejected("subject", f"the {what} was made for another image: its statement "
+                                              f"subjects are {list(subjects)}, not {target}")
+                predicate = statement.get("predicate")
+                body = predicate if isinstance(predicate, dict) else {}
+                verified.append(VerifiedStatement(ref.digest, target, ptype, subjects, signer, body,
+                                                  signed_at))
+            except Rejected as exc:
+                rejected.append(RejectedBundle(ref.digest, target, ptype, exc.stage, exc.reason))
+            except VerificationFailed:
+                raise
+            except Error as exc:
+                rejected.append(RejectedBundle(ref.digest, target, ptype, "fetch", exc.message))
+        progress.info(f"{target[:19]}…: {len(listed)} bundle(s)")
+    return verified, rejected
+
+
+def gather_evidence(store: ContentStore, reference: str, digest: str, v: Verification,
+                    progress: Progress | None = None) -> ImageEvidence:
+    """Everything the policy needs about the image `digest` in `store`."""
+    progress = progress or SilentProgress()
+    data, media_type, _ = _read_manifest(store, digest, digest)
+    doc = parse_manifest(data, media_type)
+    is_index = doc["mediaType"] in MediaType.INDEXES
+    manifests: list[ManifestFacts] = []
+    if is_index:
+        children = [Descriptor.from_dict(c) for c in doc.get("manifests", [])]
+        children = [c for c in children if c.media_type in MediaType.MANIFESTS
+                    and (c.platform or {}).get("os") not in (None, "unknown")]
+        if len(children) > MAX_PLATFORMS:
+            raise VerificationFailed("the index lists too many platforms",
+                                     expected=f"at most {MAX_PLATFORMS}", found=str(len(children)))
+        for child in children:
+            cdata, cmt, _ = _read_manifest(store, child.digest, child.digest)
+            manifests.append(_manifest_facts(store, child.digest, parse_manifest(cdata, cmt), child))
+    else:
+        manifests.append(_manifest_facts(store, digest, doc, None))
+    targets = (digest, *(mf.digest for mf in manifests)) if is_index else (digest,)
+    progress.step("bundles", f"{len(targets)} digest(s)")
+    verified, rejected = _collect(v, store, targets, progress)
+    progress.done("bundles", f"{len(verified)} verified, {len(rejected)} rejected")
+    return ImageEvidence(reference, digest, is_index, tuple(manifests), tuple(verified), tuple(rejected))
+
+
+def resolve_once(store: ContentStore, ref: ImageRef) -> str:
+    """The digest the reference names now; a pinned digest is checked against what the store serves."""
+    _, _, digest = _read_manifest(store, ref.identifier, ref.digest)
+    return digest
+
+
+def verify_in_store(store: ContentStore, ref: ImageRef, digest: str, policy: m.Policy, trusted_root: Any,
+                    progress: Progress | None = None, now: dt.datetime | None = None) -> PolicyReport:
+    v = Verification(policy, trusted_root)
+    evidence = gather_evidence(store, str(ref.with_digest(digest)), digest, v, progress)
+    return evaluate(policy, evidence, now)
+
+
+def verify_image(image: str | ImageRef, policy: m.Policy, *, trust_config: str | None = None,
+                 registry_options: Any = None, progress: Progress | None = None,
+                 now: dt.datetime | None = None) -> PolicyReport:
+    """Verify `image` against `policy`. The report says pass/fail per rule; it never raises for a
+    policy failure (the CLI exits 1 on `not report.passed`)."""
+    progress = progress or SilentProgress()
+    ref = parse_image_ref(image) if isinstance(image, str) else image
+    trusted_root = load_trusted_root(trust_config, policy)
+    store = open_store(ref, registry_options=registry_options)
+    progress.step("resolve", str(ref))
+    digest = resolve_once(store, ref)
+    progress.done("resolve", digest)
+    return verify_in_store(store, ref, digest, policy, trusted_root, progress, now)
