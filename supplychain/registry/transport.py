@@ -87,7 +87,7 @@ class Transport:
         self.verify: bool | str = options.ca_file or True
         self.base_url = f"{self.scheme}://{host}"
         self._local = threading.local()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._challenge: Challenge | None = None
         self._tokens = TokenCache()
         self._creds: Credentials | None = None
