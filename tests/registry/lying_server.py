@@ -37,7 +37,8 @@ class Seen:
 
 
 class LyingRegistry:
-    def __init__(self, *, bearer: bool = False, user: str = "robot", password: str = "pa55-for-tests") -> None:
+    def __init__(self, *, bearer: bool = False, user: str = "robot",
+                 password: str = "pa55-for-tests") -> None:
         self.blobs: dict[str, bytes] = {}
         self.manifests: dict[str, tuple[bytes, str]] = {}
         self.uploads: dict[str, bytearray] = {}
@@ -110,7 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._send(inj.status, inj.body, inj.headers)
         if reg.bearer and not self._authorized():
             realm = f"http://{reg.host}/token"
-            challenge = f'Bearer realm="{realm}",service="lying",scope="repository:{self._repo(url.path)}:pull"'
+            scope = f"repository:{self._repo(url.path)}:pull"
+            challenge = f'Bearer realm="{realm}",service="lying",scope="{scope}"'
             return self._error_with(401, "UNAUTHORIZED", "authentication required",
                                     {"WWW-Authenticate": challenge})
         if url.path == "/v2/":
@@ -197,7 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
             del reg.uploads[upload]
             return self._send(204)
         if self.command == "GET":
-            return self._send(204, b"", {"Range": f"0-{max(len(buf) - 1, 0)}", "Location": f"/upload/{upload}"})
+            return self._send(204, b"", {"Range": f"0-{max(len(buf) - 1, 0)}",
+                                         "Location": f"/upload/{upload}"})
         return self._error(405, "UNSUPPORTED", "method")
 
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle

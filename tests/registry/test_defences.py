@@ -61,7 +61,8 @@ def test_disagreeing_docker_content_digest_is_ignored(liar: LyingRegistry) -> No
     data = manifest()
     liar.put_manifest("v1", data, MediaType.OCI_MANIFEST)
     liar.inject("GET", r"/manifests/v1$", 200, body=data,
-                headers={"Content-Type": MediaType.OCI_MANIFEST, "Docker-Content-Digest": "sha256:" + "e" * 64})
+                headers={"Content-Type": MediaType.OCI_MANIFEST,
+                         "Docker-Content-Digest": "sha256:" + "e" * 64})
     assert repo.read_manifest("v1")[2] == compute_digest(data)
 
 
