@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import secrets
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,13 +39,14 @@ class Seen:
 
 class LyingRegistry:
     def __init__(self, *, bearer: bool = False, user: str = "robot",
-                 password: str = "pa55-for-tests") -> None:
+                 password: str = "pa55-for-tests", tls: tuple[str, str] | None = None) -> None:
         self.blobs: dict[str, bytes] = {}
         self.manifests: dict[str, tuple[bytes, str]] = {}
         self.uploads: dict[str, bytearray] = {}
         self.injections: list[Injection] = []
         self.requests: list[Seen] = []
         self.tokens_issued: list[str] = []
+        self.fail_after_patch = 0  # take a chunk, then answer 500 anyway (this many times)
         self.token_scopes: list[list[str]] = []
         self.bearer = bearer
         self.user, self.password = user, password
@@ -52,6 +54,10 @@ class LyingRegistry:
         handler = type("Handler", (_Handler,), {"registry": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -186,6 +192,9 @@ class _Handler(BaseHTTPRequestHandler):
             if start != len(buf):
                 return self._error(416, "BLOB_UPLOAD_INVALID", "range mismatch")
             buf += body
+            if reg.fail_after_patch > 0:
+                reg.fail_after_patch -= 1
+                return self._error(500, "UNKNOWN", "took the chunk but failed to say so")
             return self._send(202, b"", {"Location": f"/upload/{upload}", "Range": f"0-{len(buf) - 1}"})
         if self.command == "PUT":
             buf += body

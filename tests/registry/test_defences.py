@@ -128,6 +128,18 @@ def test_500_mid_chunked_upload_is_retried(liar: LyingRegistry) -> None:
     assert liar.count("PATCH", r"^/upload/") == 5  # 4 chunks + 1 retried
 
 
+def test_chunk_taken_despite_a_500_is_not_sent_twice(liar: LyingRegistry) -> None:
+    options = RegistryOptions(monolithic_max=0, chunk_size=1000, backoff_base=0.001, max_retries=3)
+    repo = Repository(liar.host, "lies/app", options)
+    data = os.urandom(2500)
+    desc = Descriptor.for_bytes(MediaType.OCI_LAYER_GZIP, data)
+    liar.fail_after_patch = 1
+    repo.write_blob_chunks(desc, iter([data[:1200], data[1200:]]))
+    assert liar.blobs[desc.digest] == data
+    assert liar.count("PATCH", r"^/upload/") == 4  # 3 chunks + 1 retry answered 416
+    assert liar.count("GET", r"^/upload/") == 1  # the progress check after the 416
+
+
 def test_500_mid_chunked_upload_that_persists_is_a_clear_error(liar: LyingRegistry) -> None:
     options = RegistryOptions(monolithic_max=0, chunk_size=1000, backoff_base=0.001, max_retries=2)
     repo = Repository(liar.host, "lies/app", options)
@@ -222,3 +234,54 @@ def test_challenge_parsing() -> None:
                                 "scope": "repository:a/b:pull,push", "error": "insufficient_scope"}
     basic = parse_challenge('Basic realm="a \\"quoted\\" realm"')
     assert basic is not None and basic.scheme == "basic" and basic.realm == 'a "quoted" realm'
+
+
+@pytest.mark.parametrize("host,loopback", [
+    ("localhost:5000", True), ("127.0.0.1:5000", True), ("127.8.9.10", True), ("[::1]:5000", True),
+    ("localhost", True), ("registry.example.com:5000", False), ("localhost.example.com", False),
+    ("10.0.0.1:5000", False), ("[2001:db8::1]:443", False), ("128.0.0.1", False),
+])
+def test_plain_http_only_for_loopback(host: str, loopback: bool) -> None:
+    from supplychain.registry import is_loopback
+    from supplychain.registry.transport import Transport
+
+    assert is_loopback(host) is loopback
+    assert Transport(host, RegistryOptions()).scheme == ("http" if loopback else "https")
+    assert Transport(host, RegistryOptions(insecure=True)).scheme == "http"
+
+
+def test_credentials_never_go_to_a_plain_http_token_realm() -> None:
+    import requests
+
+    from supplychain.registry.auth import Credentials, fetch_token
+
+    challenge = parse_challenge('Bearer realm="http://auth.example.com/token",service="x"')
+    assert challenge is not None
+    with pytest.raises(RegistryError, match="plain-HTTP token endpoint") as info:
+        fetch_token(requests.Session(), challenge, ("repository:a:pull",), Credentials("u", "secret-pw"),
+                    RegistryOptions(), "registry.example.com", True)
+    assert "secret-pw" not in info.value.diagnostics()
+
+
+def test_options_repr_hides_the_password() -> None:
+    assert "hunter2" not in repr(RegistryOptions(username="u", password="hunter2"))
+
+
+def test_tls_with_a_custom_ca(tmp_path) -> None:
+    from .certs import make_ca_and_server_cert
+
+    ca, cert, key = make_ca_and_server_cert(tmp_path, "good")
+    other_ca, _, _ = make_ca_and_server_cert(tmp_path, "other")
+    server = LyingRegistry(tls=(str(cert), str(key)))
+    try:
+        data = manifest()
+        server.put_manifest("v1", data, MediaType.OCI_MANIFEST)
+        repo = Repository(server.host, "tls/app", RegistryOptions(ca_file=str(ca), max_retries=0))
+        assert repo.transport.scheme == "https"
+        assert repo.read_manifest("v1")[0] == data
+        untrusted = Repository(server.host, "tls/app", RegistryOptions(ca_file=str(other_ca), max_retries=0))
+        with pytest.raises(RegistryError, match="TLS to registry") as info:
+            untrusted.read_manifest("v1")
+        assert "--ca-file" in (info.value.fix or "")
+    finally:
+        server.close()
