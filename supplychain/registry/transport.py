@@ -201,6 +201,7 @@ class Transport:
                 challenge = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
                 resp.close()
                 if challenge and challenge.scheme in ("basic", "bearer"):
+                    self._tokens.drop(scope_key)  # a token the registry no longer takes
                     if challenge.scheme == "bearer" and challenge.params.get("scope"):
                         extra = tuple(challenge.params["scope"].split(" "))
                         scope_key = tuple(sorted(set(scope_key) | set(extra)))

@@ -285,3 +285,18 @@ def test_tls_with_a_custom_ca(tmp_path) -> None:
         assert "--ca-file" in (info.value.fix or "")
     finally:
         server.close()
+
+
+def test_a_revoked_token_is_replaced() -> None:
+    server = LyingRegistry(bearer=True)
+    try:
+        repo = Repository(server.host, "secure/app", RegistryOptions(
+            username=server.user, password=server.password, backoff_base=0.001))
+        data = manifest()
+        server.put_manifest("v1", data, MediaType.OCI_MANIFEST)
+        assert repo.read_manifest("v1")[0] == data
+        server.tokens_issued.clear()  # the registry forgets every token it gave out
+        assert repo.read_manifest("v1")[0] == data
+        assert len(server.tokens_issued) == 1
+    finally:
+        server.close()
