@@ -143,12 +143,13 @@ def _tagged_digest(dst: ContentStore, tag: str) -> str | None:
 
 
 class _Copier:
-    def __init__(self, src: ContentStore, dst: ContentStore, progress: Progress, max_workers: int) -> None:
-        self.src, self.dst, self.progress = src, dst, progress
-        self.max_workers = max(1, max_workers)
+    def __init__(self, src: ContentStore, dst: ContentStore, progress: Progress,
+                 pool: ThreadPoolExecutor) -> None:
+        self.src, self.dst, self.progress, self.pool = src, dst, progress, pool
         self.counts = _Counts()
         self.mount_from = getattr(src, "repository", None) if _same_registry(src, dst) else None
         self.done_blobs: set[str] = set()
+        self.seen_referrers: set[str] = set()
 
     def copy_blob(self, desc: Descriptor) -> None:
         if self.dst.has_blob(desc.digest):
@@ -162,45 +163,47 @@ class _Copier:
         self.dst.write_blob_chunks(desc, self.src.iter_blob(desc))
         self.counts.add(blobs_copied=1, bytes_moved=desc.size)
 
-    def copy_graph(self, nodes: list[_Node], *, top_listed: bool, top_is_referrer: bool) -> None:
-        """Copy manifests (children first) and their blobs. A manifest the destination has is
+    def copy_graph(self, items: list[tuple[_Node, bool, bool]]) -> None:
+        """Copy manifests (in the given order: children first) and their blobs; each item is
+        (node, listed in a layout's index, is a referrer). A manifest the destination has is
         taken as complete (registries refuse manifests whose blobs are missing): its blobs are
         not checked again, which makes a repeated copy cheap."""
-        last = len(nodes) - 1
-        missing = [(i, node) for i, node in enumerate(nodes)
-                   if not _has_manifest(self.dst, node.desc.digest, top_listed and i == last)]
-        self.counts.add(manifests_skipped=len(nodes) - len(missing))
+        present = list(self.pool.map(lambda item: _has_manifest(self.dst, item[0].desc.digest, item[1]),
+                                     items))
+        missing = [item for item, there in zip(items, present, strict=True) if not there]
+        self.counts.add(manifests_skipped=len(items) - len(missing))
         blobs: dict[str, Descriptor] = {}
-        for _, node in missing:
+        for node, _, _ in missing:
             if node.doc["mediaType"] in MediaType.MANIFESTS:
                 for child in manifest_children(node.doc):
                     if child.digest not in self.done_blobs:
                         blobs.setdefault(child.digest, child)
         if blobs:
             self.progress.step("blobs", f"{len(blobs)} to {self.dst.describe()}")
-            with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="sccheck-copy") as pool:
-                for future in [pool.submit(self.copy_blob, b) for b in blobs.values()]:
-                    future.result()
+            for future in [self.pool.submit(self.copy_blob, b) for b in blobs.values()]:
+                future.result()
             self.done_blobs.update(blobs)
             self.progress.done("blobs")
-        for i, node in missing:
-            _put_manifest(self.dst, node, top_listed and i == last)
-            self.counts.add(manifests_copied=1)
-            if top_is_referrer and i == last:
-                self.counts.add(referrers_copied=1)
+        for node, listed, is_referrer in missing:
+            _put_manifest(self.dst, node, listed)
+            self.counts.add(manifests_copied=1, referrers_copied=int(is_referrer))
 
-    def copy_referrers(self, subjects: list[str], depth: int = 0) -> None:
-        if depth >= MAX_REFERRER_DEPTH or not subjects:
-            return
-        found: list[str] = []
-        for subject in subjects:
-            for ref in self.src.referrers(subject):
+    def copy_referrers(self, subjects: list[str]) -> None:
+        """Referrers of `subjects`, then theirs, level by level (bounded depth); each level's
+        blobs move together in the pool."""
+        for _ in range(MAX_REFERRER_DEPTH):
+            if not subjects:
+                return
+            listed = [d for found in self.pool.map(self.src.referrers, subjects) for d in found]
+            fresh = [d for d in listed if d.digest not in self.seen_referrers]
+            self.seen_referrers.update(d.digest for d in fresh)
+            items: list[tuple[_Node, bool, bool]] = []
+            for ref in fresh:
                 data, _, _ = self.src.read_manifest(ref.digest)
-                desc = Descriptor(ref.media_type, ref.digest, len(data))
-                nodes = _walk(self.src, desc, data)
-                self.copy_graph(nodes, top_listed=True, top_is_referrer=True)
-                found.extend(n.desc.digest for n in nodes)
-        self.copy_referrers(found, depth + 1)
+                nodes = _walk(self.src, Descriptor(ref.media_type, ref.digest, len(data)), data)
+                items.extend((n, n is nodes[-1], n is nodes[-1]) for n in nodes)
+            self.copy_graph(items)
+            subjects = [n.desc.digest for n, _, _ in items]
 
 
 def copy_image(
@@ -227,14 +230,15 @@ def copy_image(
             fix="pass --force to move the tag, or copy to another tag or by digest",
             facts={"source digest": digest, "destination digest": existing},
         )
-    copier = _Copier(src, dst, progress, max_workers)
     progress.step("copy", f"{src.describe()}@{digest} -> {dst.describe()}")
-    nodes = _walk(src, top, data)
-    # The top manifest goes in by digest too (a registry stores it; a layout lists it untagged
-    # only when no tag follows), so a failure before the tag leaves the tag untouched.
-    copier.copy_graph(nodes, top_listed=dst_tag is None, top_is_referrer=False)
-    if referrers:
-        copier.copy_referrers([n.desc.digest for n in nodes])
+    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="sccheck-copy") as pool:
+        copier = _Copier(src, dst, progress, pool)
+        nodes = _walk(src, top, data)
+        # The top manifest goes in by digest too (a registry stores it; a layout lists it untagged
+        # only when no tag follows), so a failure before the tag leaves the tag untouched.
+        copier.copy_graph([(n, dst_tag is None and n is nodes[-1], False) for n in nodes])
+        if referrers:
+            copier.copy_referrers([n.desc.digest for n in nodes])
     tag_updated = False
     if dst_tag and existing != digest:
         dst.write_manifest(data, media_type, tag=dst_tag)

@@ -168,6 +168,10 @@ class TokenCache:
                 return hit[0]
             return None
 
+    def drop(self, scopes: tuple[str, ...]) -> None:
+        with self._lock:
+            self._tokens.pop(scopes, None)
+
     def put(self, scopes: tuple[str, ...], token: str, lifetime: float) -> None:
         with self._lock:
             self._tokens[scopes] = (token, time.monotonic() + max(lifetime - 10.0, lifetime / 2))

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3
 
 from supplychain.errors import ImageError, RegistryError
 from supplychain.image.descriptor import (
@@ -109,23 +111,24 @@ class Repository:
         """Stream a blob; refuses more bytes than the descriptor's size. The caller verifies
         the digest of what it consumes (read_blob and write_blob_chunks do)."""
         validate_digest(desc.digest)
-        resp = self._req("GET", self._path("blobs", desc.digest), f"read blob {desc.digest}", stream=True)
+        resp = self._req("GET", self._path("blobs", desc.digest), f"read blob {desc.digest}", stream=True,
+                         headers={"Accept-Encoding": "identity"})
         declared = resp.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) != desc.size and not resp.headers.get(
-                "Content-Encoding"):
+        if declared and declared.isdigit() and int(declared) != desc.size:
             resp.close()
             raise ImageError(f"blob {desc.digest} from {self.describe()} has the wrong size",
                              expected=f"{desc.size} bytes (the descriptor)", found=f"{declared} bytes")
         total = 0
         try:
-            for chunk in resp.iter_content(chunk_size):
+            # Raw bytes: never let a Content-Encoding header change what we hash.
+            for chunk in resp.raw.stream(chunk_size, decode_content=False):
                 total += len(chunk)
                 if total > desc.size:
                     raise ImageError(f"blob {desc.digest} from {self.describe()} is larger than its "
                                      "descriptor", expected=f"{desc.size} bytes",
                                      found=f"more than {desc.size} bytes")
                 yield chunk
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise RegistryError(f"reading blob {desc.digest} from {self.describe()} broke off",
                                 facts={"reason": type(exc).__name__}) from None
         finally:
@@ -228,9 +231,24 @@ class Repository:
         headers = {"Content-Type": "application/octet-stream",
                    "Content-Range": f"{offset}-{offset + len(piece) - 1}",
                    "Content-Length": str(len(piece))}
-        resp = self._req("PATCH", location, f"upload a chunk at offset {offset}", push=True,
-                         ok=(202, 204), data=piece, headers=headers)
+        try:
+            resp = self._req("PATCH", location, f"upload a chunk at offset {offset}", push=True,
+                             ok=(202, 204), data=piece, headers=headers)
+        except RegistryError as err:
+            # A retried chunk the registry had taken after all is answered 416: ask how far it got.
+            if err.facts.get("status") != 416 or self._upload_end(location) != offset + len(piece):
+                raise
+            return location
         return self._location(resp) or location
+
+    def _upload_end(self, location: str) -> int | None:
+        """How many bytes an upload session holds (`Range: 0-<last>`), or None if unknown."""
+        try:
+            resp = self._req("GET", location, "check an upload's progress", push=True, ok=(204, 200))
+        except RegistryError:
+            return None
+        match = re.fullmatch(r"(?:bytes=)?0-(\d+)", resp.headers.get("Range", "").strip())
+        return int(match.group(1)) + 1 if match else None
 
     def _cancel(self, location: str) -> None:
         with contextlib.suppress(RegistryError):

@@ -87,7 +87,7 @@ class Transport:
         self.verify: bool | str = options.ca_file or True
         self.base_url = f"{self.scheme}://{host}"
         self._local = threading.local()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._challenge: Challenge | None = None
         self._tokens = TokenCache()
         self._creds: Credentials | None = None
@@ -201,6 +201,7 @@ class Transport:
                 challenge = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
                 resp.close()
                 if challenge and challenge.scheme in ("basic", "bearer"):
+                    self._tokens.drop(scope_key)  # a token the registry no longer takes
                     if challenge.scheme == "bearer" and challenge.params.get("scope"):
                         extra = tuple(challenge.params["scope"].split(" "))
                         scope_key = tuple(sorted(set(scope_key) | set(extra)))
