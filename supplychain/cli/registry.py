@@ -1,18 +1,43 @@
-"""`sccheck copy`: placeholder until issue 4 lands."""
+"""`sccheck copy SRC DST`: copy an image by digest, optionally with its referrers."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from supplychain.cli._common import Options, not_built, pass_options
+from supplychain.cli._common import Options, emit, pass_options, run_guarded
+from supplychain.cli._registry import registry_options
+from supplychain.registry import RegistryOptions
 
 
-@click.command("copy", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.command("copy")
+@click.argument("src")
+@click.argument("dst")
+@click.option("--referrers", is_flag=True, help="Bring signatures and attestations (OCI referrers) along.")
+@click.option("--force", is_flag=True, help="Move DST's tag even when it names a different image.")
+@registry_options
 @pass_options
-def copy_cmd(opts: Options, args: tuple[str, ...]) -> None:
-    """copy SRC DST (not built yet)."""
-    not_built(opts, "copy", "issue 4")
+def copy_cmd(opts: Options, src: str, dst: str, referrers: bool, force: bool,
+             registry: RegistryOptions) -> None:
+    """Copy the image SRC to DST by digest (registry refs or oci:DIR[:tag]).
+
+    The whole graph moves (index, manifests, config, layers); blobs already at DST are skipped,
+    and mounted when both are on one registry. DST's tag is written last and never moved away
+    from a different image without --force.
+    """
+    from supplychain.copy import copy_reference
+
+    def work() -> dict[str, Any]:
+        result, reference = copy_reference(src, dst, options=registry, referrers=referrers, force=force,
+                                           progress=opts.progress())
+        return {"ok": True, "reference": reference, **result.to_dict()}
+
+    out = run_guarded(opts, work)
+    emit(opts, out, lambda r: (
+        f"{r['reference']}\n  {r['manifests_copied']} manifests, {r['blobs_copied']} blobs copied "
+        f"({r['bytes_moved']} bytes), {r['blobs_mounted']} mounted, {r['blobs_skipped']} already there, "
+        f"{r['referrers_copied']} referrers"))
 
 
 def register(group: click.Group) -> None:

@@ -1,16 +1,21 @@
-"""OCI distribution client (issue 4). Placeholder until the registry layer lands."""
+"""OCI distribution client: auth, blobs, manifests, mount, referrers (with the tag fallback).
 
-from __future__ import annotations
+    repo = open_repository(parse_image_ref("localhost:5000/team/app"), RegistryOptions())
+    data, media_type, digest = repo.read_manifest("v1")   # digest computed by us, not the server
 
-from typing import Any
+`Repository` implements `supplychain.image.store.ContentStore`, plus `mount_blob`, `list_tags`,
+`supports_referrers_api` and `has_manifest`.
+"""
 
-from supplychain.errors import NotBuiltYet
-from supplychain.image.reference import ImageRef
-from supplychain.image.store import ContentStore
+from supplychain.registry.options import RegistryOptions, is_loopback
+from supplychain.registry.repository import Repository, open_repository
+from supplychain.registry.transport import RegistryAuthError, RegistryNotFound
 
-
-def open_repository(ref: ImageRef, options: Any = None) -> ContentStore:
-    raise NotBuiltYet(
-        f"cannot open {ref.name}: the registry layer is not built yet",
-        fix="use an OCI layout (oci:DIR) until issue 4 lands",
-    )
+__all__ = [
+    "RegistryAuthError",
+    "RegistryNotFound",
+    "RegistryOptions",
+    "Repository",
+    "is_loopback",
+    "open_repository",
+]

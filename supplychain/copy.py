@@ -1,0 +1,286 @@
+"""Copy an image by digest between any two content stores, optionally with its referrers.
+
+    result = copy_image(src, "v1", dst, "v1", referrers=True)
+
+The whole graph moves (index -> manifests -> config + layers), children before parents;
+blobs in parallel with bounded concurrency; blobs the destination has are skipped; between two
+repositories of one registry, blobs are mounted (no bytes move). The destination tag is written
+last, and never moved away from a different digest unless `force=True`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from supplychain.errors import ImageError, UsageError
+from supplychain.image.descriptor import Descriptor, MediaType, manifest_children, parse_manifest
+from supplychain.image.layout import REF_NAME, OCILayout
+from supplychain.image.store import ContentStore
+from supplychain.progress import Progress, SilentProgress
+
+MAX_REFERRER_DEPTH = 4
+MAX_GRAPH_MANIFESTS = 10_000
+
+
+class TagConflict(UsageError):
+    """The destination tag already names a different image."""
+
+    kind = "refused"
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    digest: str
+    media_type: str
+    manifests_copied: int
+    blobs_copied: int
+    blobs_mounted: int
+    blobs_skipped: int
+    bytes_moved: int  # blob bytes that travelled (not mounted, not skipped); manifests excluded
+    referrers_copied: int
+    manifests_skipped: int = 0
+    tag: str | None = None
+    tag_updated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class _Counts:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    manifests_copied: int = 0
+    manifests_skipped: int = 0
+    blobs_copied: int = 0
+    blobs_mounted: int = 0
+    blobs_skipped: int = 0
+    bytes_moved: int = 0
+    referrers_copied: int = 0
+
+    def add(self, **kw: int) -> None:
+        with self.lock:
+            for key, value in kw.items():
+                setattr(self, key, getattr(self, key) + value)
+
+
+@dataclass
+class _Node:
+    desc: Descriptor
+    data: bytes
+    doc: dict[str, Any]
+
+
+def _same_registry(src: ContentStore, dst: ContentStore) -> bool:
+    from supplychain.registry.repository import Repository
+
+    return (isinstance(src, Repository) and isinstance(dst, Repository)
+            and src.registry == dst.registry and src.repository != dst.repository)
+
+
+def _walk(src: ContentStore, top: Descriptor, top_data: bytes) -> list[_Node]:
+    """The manifests under `top` (verified by digest), children before parents."""
+    order: list[_Node] = []
+    seen: set[str] = set()
+
+    def visit(desc: Descriptor, data: bytes | None) -> None:
+        if desc.digest in seen:
+            return
+        seen.add(desc.digest)
+        if len(seen) > MAX_GRAPH_MANIFESTS:
+            raise ImageError(f"the image graph in {src.describe()} has more than {MAX_GRAPH_MANIFESTS} "
+                             "manifests")
+        if data is None:
+            data, _, _ = src.read_manifest(desc.digest)
+        doc = parse_manifest(data, desc.media_type)
+        if doc["mediaType"] in MediaType.INDEXES:
+            for child in manifest_children(doc):
+                if child.media_type in MediaType.ALL_MANIFESTS:
+                    visit(child, None)
+        order.append(_Node(desc, data, doc))
+
+    visit(top, top_data)
+    return order
+
+
+def _has_manifest(dst: ContentStore, digest: str, listed: bool) -> bool:
+    if isinstance(dst, OCILayout):
+        if listed:
+            return any(e.digest == digest for e in dst.entries())
+        return dst.has_blob(digest)
+    has = getattr(dst, "has_manifest", None)
+    if callable(has):
+        return bool(has(digest))
+    try:
+        dst.resolve(digest)
+        return True
+    except ImageError:
+        return False
+
+
+def _put_manifest(dst: ContentStore, node: _Node, listed: bool) -> None:
+    if isinstance(dst, OCILayout) and not listed:
+        dst.write_blob(node.data, node.desc)  # a child of an index: a blob, not an index.json entry
+        return
+    dst.write_manifest(node.data, node.desc.media_type)
+
+
+def _tagged_digest(dst: ContentStore, tag: str) -> str | None:
+    from supplychain.registry.transport import RegistryNotFound
+
+    if isinstance(dst, OCILayout):
+        for entry in dst.entries():
+            if entry.annotations.get(REF_NAME) == tag:
+                return entry.digest
+        return None
+    try:
+        return dst.resolve(tag).digest
+    except RegistryNotFound:
+        return None
+
+
+class _Copier:
+    def __init__(self, src: ContentStore, dst: ContentStore, progress: Progress, max_workers: int) -> None:
+        self.src, self.dst, self.progress = src, dst, progress
+        self.max_workers = max(1, max_workers)
+        self.counts = _Counts()
+        self.mount_from = getattr(src, "repository", None) if _same_registry(src, dst) else None
+        self.done_blobs: set[str] = set()
+
+    def copy_blob(self, desc: Descriptor) -> None:
+        if self.dst.has_blob(desc.digest):
+            self.counts.add(blobs_skipped=1)
+            return
+        if self.mount_from is not None:
+            mount: Callable[[Descriptor, str], bool] = self.dst.mount_blob  # type: ignore[attr-defined]
+            if mount(desc, self.mount_from):
+                self.counts.add(blobs_mounted=1)
+                return
+        self.dst.write_blob_chunks(desc, self.src.iter_blob(desc))
+        self.counts.add(blobs_copied=1, bytes_moved=desc.size)
+
+    def copy_graph(self, nodes: list[_Node], *, top_listed: bool, top_is_referrer: bool) -> None:
+        """Copy manifests (children first) and their blobs. A manifest the destination has is
+        taken as complete (registries refuse manifests whose blobs are missing): its blobs are
+        not checked again, which makes a repeated copy cheap."""
+        last = len(nodes) - 1
+        missing = [(i, node) for i, node in enumerate(nodes)
+                   if not _has_manifest(self.dst, node.desc.digest, top_listed and i == last)]
+        self.counts.add(manifests_skipped=len(nodes) - len(missing))
+        blobs: dict[str, Descriptor] = {}
+        for _, node in missing:
+            if node.doc["mediaType"] in MediaType.MANIFESTS:
+                for child in manifest_children(node.doc):
+                    if child.digest not in self.done_blobs:
+                        blobs.setdefault(child.digest, child)
+        if blobs:
+            self.progress.step("blobs", f"{len(blobs)} to {self.dst.describe()}")
+            with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="sccheck-copy") as pool:
+                for future in [pool.submit(self.copy_blob, b) for b in blobs.values()]:
+                    future.result()
+            self.done_blobs.update(blobs)
+            self.progress.done("blobs")
+        for i, node in missing:
+            _put_manifest(self.dst, node, top_listed and i == last)
+            self.counts.add(manifests_copied=1)
+            if top_is_referrer and i == last:
+                self.counts.add(referrers_copied=1)
+
+    def copy_referrers(self, subjects: list[str], depth: int = 0) -> None:
+        if depth >= MAX_REFERRER_DEPTH or not subjects:
+            return
+        found: list[str] = []
+        for subject in subjects:
+            for ref in self.src.referrers(subject):
+                data, _, _ = self.src.read_manifest(ref.digest)
+                desc = Descriptor(ref.media_type, ref.digest, len(data))
+                nodes = _walk(self.src, desc, data)
+                self.copy_graph(nodes, top_listed=True, top_is_referrer=True)
+                found.extend(n.desc.digest for n in nodes)
+        self.copy_referrers(found, depth + 1)
+
+
+def copy_image(
+    src: ContentStore,
+    identifier: str,
+    dst: ContentStore,
+    dst_tag: str | None,
+    *,
+    referrers: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+    max_workers: int = 4,
+) -> CopyResult:
+    """Copy the image `identifier` (tag or digest) names in `src` to `dst`, by digest."""
+    progress = progress or SilentProgress()
+    data, media_type, digest = src.read_manifest(identifier)
+    top = Descriptor(media_type, digest, len(data))
+    existing = _tagged_digest(dst, dst_tag) if dst_tag else None
+    if existing is not None and existing != digest and not force:
+        raise TagConflict(
+            f"{dst.describe()}:{dst_tag} already names a different image",
+            expected=f"{dst_tag} unset or pointing at {digest} (the image being copied)",
+            found=f"{dst_tag} -> {existing}",
+            fix="pass --force to move the tag, or copy to another tag or by digest",
+            facts={"source digest": digest, "destination digest": existing},
+        )
+    copier = _Copier(src, dst, progress, max_workers)
+    progress.step("copy", f"{src.describe()}@{digest} -> {dst.describe()}")
+    nodes = _walk(src, top, data)
+    # The top manifest goes in by digest too (a registry stores it; a layout lists it untagged
+    # only when no tag follows), so a failure before the tag leaves the tag untouched.
+    copier.copy_graph(nodes, top_listed=dst_tag is None, top_is_referrer=False)
+    if referrers:
+        copier.copy_referrers([n.desc.digest for n in nodes])
+    tag_updated = False
+    if dst_tag and existing != digest:
+        dst.write_manifest(data, media_type, tag=dst_tag)
+        tag_updated = True
+    c = copier.counts
+    progress.done("copy", f"{c.manifests_copied} manifests, {c.blobs_copied} blobs copied, "
+                          f"{c.blobs_mounted} mounted, {c.blobs_skipped} present, {c.bytes_moved} bytes")
+    return CopyResult(digest=digest, media_type=media_type, manifests_copied=c.manifests_copied,
+                      blobs_copied=c.blobs_copied, blobs_mounted=c.blobs_mounted,
+                      blobs_skipped=c.blobs_skipped, bytes_moved=c.bytes_moved,
+                      referrers_copied=c.referrers_copied, manifests_skipped=c.manifests_skipped,
+                      tag=dst_tag, tag_updated=tag_updated)
+
+
+def copy_reference(
+    source: str,
+    destination: str,
+    *,
+    options: Any = None,
+    referrers: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> tuple[CopyResult, str]:
+    """`sccheck copy SRC DST`: open both ends (registry or `oci:DIR`), copy, and return the
+    result with the destination reference pinned by digest. A layout destination is written in
+    a transaction: a failed copy leaves it as it was."""
+    from supplychain.image.open import open_store
+    from supplychain.image.reference import parse_image_ref
+
+    src_ref, dst_ref = parse_image_ref(source), parse_image_ref(destination)
+    src = open_store(src_ref, registry_options=options)
+    workers = getattr(options, "max_workers", 4) if options is not None else 4
+
+    def run(dst: ContentStore) -> CopyResult:
+        if dst_ref.digest:
+            digest = src.resolve(src_ref.identifier).digest
+            if digest != dst_ref.digest:
+                raise UsageError(f"the destination is pinned to {dst_ref.digest}, but {source} is {digest}",
+                                 fix="drop the digest from the destination or copy the image it names")
+        return copy_image(src, src_ref.identifier, dst, dst_ref.tag, referrers=referrers, force=force,
+                          progress=progress, max_workers=workers)
+
+    if dst_ref.is_layout:
+        assert dst_ref.layout_dir is not None
+        with OCILayout.transaction(dst_ref.layout_dir) as layout:
+            result = run(layout)
+    else:
+        result = run(open_store(dst_ref, registry_options=options))
+    return result, f"{dst_ref.name}@{result.digest}"

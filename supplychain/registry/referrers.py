@@ -1,0 +1,203 @@
+"""Referrers (OCI 1.1) for a registry repository: the API, and the `sha256-<hex>` tag fallback.
+
+Reading: `GET /v2/<name>/referrers/<digest>` (Link-paginated, bounded) when the registry has
+the API, else the fallback index tagged `sha256-<hex of subject>`. The descriptors the registry
+lists are not trusted: each referrer manifest is fetched by digest (verified) and its
+artifactType and annotations are taken from the body, so both ways give the same answer.
+
+Writing: when a manifest with a `subject` is pushed to a registry without the API, the
+fallback index is read, the referrer added (no duplicates, existing entries kept) and written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+from supplychain.errors import ImageError, RegistryError
+from supplychain.image.descriptor import (
+    Descriptor,
+    MediaType,
+    canonical_json,
+    parse_manifest,
+    validate_digest,
+)
+from supplychain.registry.transport import RegistryNotFound
+
+if TYPE_CHECKING:
+    from supplychain.registry.repository import Repository
+
+_LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+_FALLBACK_LOCK = threading.Lock()
+MAX_PAGE_BYTES = 4 << 20
+
+
+def artifact_type_of(doc: dict[str, Any]) -> str | None:
+    """The artifact type the OCI spec lists for a referrer: artifactType, else config.mediaType."""
+    kind = doc.get("artifactType")
+    if isinstance(kind, str) and kind:
+        return kind
+    config = doc.get("config")
+    if isinstance(config, dict) and isinstance(config.get("mediaType"), str):
+        return str(config["mediaType"])
+    return None
+
+
+def referrer_descriptor(doc: dict[str, Any], media_type: str, digest: str, size: int) -> Descriptor:
+    annotations = doc.get("annotations") or {}
+    if not isinstance(annotations, dict):
+        raise ImageError("manifest annotations are not an object")
+    return Descriptor(media_type, digest, size, {str(k): str(v) for k, v in annotations.items()},
+                      artifact_type=artifact_type_of(doc))
+
+
+def fallback_tag(digest: str) -> str:
+    alg, hexpart = validate_digest(digest).split(":", 1)
+    return f"{alg}-{hexpart}"[:128]
+
+
+def _next_link(link: str | None, base: str) -> str | None:
+    if not link:
+        return None
+    match = _LINK_NEXT.search(link)
+    return urljoin(base + "/", match.group(1)) if match else None
+
+
+def _json_page(repo: Repository, resp: Any, what: str) -> Any:
+    from supplychain.registry.repository import read_capped
+
+    body = read_capped(resp, MAX_PAGE_BYTES, what)
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise RegistryError(f"{what} from {repo.describe()} is not JSON") from None
+
+
+def probe_referrers_api(repo: Repository) -> bool:
+    """A registry with the API answers 200 with an index for any digest; without it, 404/400."""
+    probe = "sha256:" + "0" * 64
+    try:
+        resp = repo._req("GET", f"/v2/{repo.repository}/referrers/{probe}", "probe the referrers API",
+                         ok=(200, 404, 400, 405), stream=True)
+    except RegistryError:
+        return False
+    content_type = resp.headers.get("Content-Type", "").split(";", 1)[0].strip()
+    resp.close()
+    return resp.status_code == 200 and content_type == MediaType.OCI_INDEX
+
+
+def _verified_descriptor(repo: Repository, listed: Descriptor, subject: str) -> Descriptor:
+    data, media_type, digest = repo.read_manifest(listed.digest)
+    doc = parse_manifest(data, media_type)
+    subject_doc = doc.get("subject")
+    if not isinstance(subject_doc, dict) or subject_doc.get("digest") != subject:
+        raise ImageError(
+            f"{repo.describe()} lists {digest} as a referrer of {subject}, but its subject differs",
+            expected=subject, found=str((subject_doc or {}).get("digest"))[:100],
+            fix="the registry's referrers list is wrong; do not trust it",
+        )
+    return referrer_descriptor(doc, media_type, digest, len(data))
+
+
+def _collect(repo: Repository, manifests: Any, listed: dict[str, Descriptor]) -> None:
+    if not isinstance(manifests, list):
+        raise RegistryError(f"the referrers index from {repo.describe()} has no 'manifests' list")
+    for raw in manifests:
+        desc = Descriptor.from_dict(raw)
+        listed.setdefault(desc.digest, desc)
+        if len(listed) > repo.options.max_referrers:
+            raise RegistryError(
+                f"{repo.describe()} lists more than {repo.options.max_referrers} referrers",
+                expected=f"at most {repo.options.max_referrers}",
+                fix="raise RegistryOptions.max_referrers if this many signatures are expected",
+            )
+
+
+def _listed_by_api(repo: Repository, digest: str, artifact_type: str | None) -> dict[str, Descriptor]:
+    listed: dict[str, Descriptor] = {}
+    url: str | None = f"/v2/{repo.repository}/referrers/{digest}"
+    params = {"artifactType": artifact_type} if artifact_type else None
+    for _ in range(repo.options.max_pages):
+        if url is None:
+            break
+        resp = repo._req("GET", url, f"list referrers of {digest}", stream=True, params=params,
+                         headers={"Accept": MediaType.OCI_INDEX})
+        link = resp.headers.get("Link")
+        doc = _json_page(repo, resp, "referrers index")
+        _collect(repo, doc.get("manifests") if isinstance(doc, dict) else None, listed)
+        url, params = _next_link(link, repo.transport.base_url), None
+    return listed
+
+
+def _read_fallback(repo: Repository, digest: str) -> dict[str, Any] | None:
+    try:
+        data, media_type, _ = repo.read_manifest(fallback_tag(digest))
+    except RegistryNotFound:
+        return None
+    doc = parse_manifest(data, media_type)
+    if doc["mediaType"] != MediaType.OCI_INDEX:
+        raise RegistryError(f"the referrers tag {fallback_tag(digest)} in {repo.describe()} is not an "
+                            "OCI index", found=str(doc["mediaType"]))
+    return doc
+
+
+def referrers(repo: Repository, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+    validate_digest(digest)
+    if repo.supports_referrers_api():
+        listed = _listed_by_api(repo, digest, artifact_type)
+    else:
+        listed = {}
+        doc = _read_fallback(repo, digest)
+        if doc is not None:
+            _collect(repo, doc.get("manifests"), listed)
+    found = [_verified_descriptor(repo, desc, digest) for desc in listed.values()]
+    if artifact_type:  # registries may ignore the filter (OCI-Filters-Applied): filter ourselves
+        found = [d for d in found if d.artifact_type == artifact_type]
+    return sorted(found, key=lambda d: d.digest)
+
+
+def add_to_fallback(repo: Repository, subject: str, referrer: Descriptor) -> None:
+    """Read-modify-write the `sha256-<hex>` index: keep existing entries, add `referrer` once."""
+    with _FALLBACK_LOCK:
+        doc = _read_fallback(repo, subject)
+        manifests = list(doc.get("manifests") or []) if doc else []
+        if any(isinstance(m, dict) and m.get("digest") == referrer.digest for m in manifests):
+            return
+        if len(manifests) >= repo.options.max_referrers:
+            raise RegistryError(f"the referrers tag for {subject} in {repo.describe()} is full",
+                                expected=f"at most {repo.options.max_referrers} referrers")
+        manifests.append(referrer.to_dict())
+        index = {"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX, "manifests": manifests}
+        repo.write_manifest(canonical_json(index), MediaType.OCI_INDEX, tag=fallback_tag(subject))
+
+
+def list_tags(repo: Repository, page_size: int) -> list[str]:
+    tags: list[str] = []
+    seen: set[str] = set()
+    url: str | None = f"/v2/{repo.repository}/tags/list"
+    params: dict[str, str] | None = {"n": str(page_size)}
+    for _ in range(repo.options.max_pages):
+        if url is None:
+            break
+        resp = repo._req("GET", url, "list tags", stream=True, params=params)
+        link = resp.headers.get("Link")
+        doc = _json_page(repo, resp, "tag list")
+        page = doc.get("tags") if isinstance(doc, dict) else None
+        page = page or []
+        if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
+            raise RegistryError(f"the tag list from {repo.describe()} is malformed")
+        fresh = [t for t in page if t not in seen]
+        seen.update(fresh)
+        tags.extend(fresh)
+        if len(tags) > repo.options.max_tags:
+            raise RegistryError(f"{repo.describe()} has more than {repo.options.max_tags} tags",
+                                fix="raise RegistryOptions.max_tags")
+        url = _next_link(link, repo.transport.base_url)
+        params = None
+        if url is None and fresh and len(page) >= page_size:
+            # No Link header (some registries): page on with `last=`.
+            url, params = f"/v2/{repo.repository}/tags/list", {"n": str(page_size), "last": page[-1]}
+    return sorted(tags)

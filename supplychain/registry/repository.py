@@ -1,0 +1,336 @@
+"""A repository on an OCI distribution registry, as a ContentStore.
+
+Everything fetched is hashed and compared with the digest we asked for; a registry's
+`Docker-Content-Digest` is never trusted. Manifest bodies are capped and parsed strictly
+(media type vs body, no ambiguous documents); blobs are streamed and may not exceed their
+descriptor's size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit
+
+import requests
+
+from supplychain.errors import ImageError, RegistryError
+from supplychain.image.descriptor import (
+    Descriptor,
+    MediaType,
+    compute_digest,
+    parse_manifest,
+    validate_digest,
+    verify_digest,
+)
+from supplychain.image.reference import ImageRef
+from supplychain.registry import referrers as _referrers
+from supplychain.registry.options import RegistryOptions
+from supplychain.registry.transport import Transport, transport_for
+
+MANIFEST_ACCEPT = ", ".join(sorted(MediaType.ALL_MANIFESTS))
+_DIGEST_PREFIXES = ("sha256:", "sha512:")
+
+
+def _is_digest(identifier: str) -> bool:
+    return identifier.startswith(_DIGEST_PREFIXES)
+
+
+def read_capped(resp: requests.Response, cap: int, what: str) -> bytes:
+    """Read a streamed body, refusing more than `cap` bytes (whatever Content-Length says)."""
+    declared = resp.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        resp.close()
+        raise ImageError(f"{what} is too large", expected=f"at most {cap} bytes", found=f"{declared} bytes")
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        for chunk in resp.iter_content(64 * 1024):
+            total += len(chunk)
+            if total > cap:
+                raise ImageError(f"{what} is too large", expected=f"at most {cap} bytes",
+                                 found=f"more than {cap} bytes")
+            chunks.append(chunk)
+    finally:
+        resp.close()
+    return b"".join(chunks)
+
+
+def _with_query(location: str, extra: dict[str, str]) -> str:
+    parts = urlsplit(location)
+    query = parts.query + ("&" if parts.query else "") + urlencode(extra)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+class Repository:
+    """One repository (`host/name`) on a registry. Implements `ContentStore`."""
+
+    def __init__(self, registry: str, repository: str, options: RegistryOptions | None = None) -> None:
+        self.registry = registry
+        self.repository = repository
+        self.options = options or RegistryOptions()
+        self.transport: Transport = transport_for(registry, self.options)
+        self._referrers_api: bool | None = None
+
+    # -- helpers --------------------------------------------------------------------------
+    def describe(self) -> str:
+        return f"{self.registry}/{self.repository}"
+
+    def __repr__(self) -> str:
+        return f"Repository({self.describe()!r})"
+
+    @property
+    def _pull(self) -> tuple[str]:
+        return (f"repository:{self.repository}:pull",)
+
+    @property
+    def _push(self) -> tuple[str]:
+        return (f"repository:{self.repository}:pull,push",)
+
+    def _path(self, kind: str, ident: str = "") -> str:
+        return f"/v2/{self.repository}/{kind}/{quote(ident, safe=':')}" if ident else \
+            f"/v2/{self.repository}/{kind}/"
+
+    def _req(self, method: str, path: str, what: str, *, push: bool = False, **kw: Any) -> requests.Response:
+        return self.transport.request(method, path, repository=self.repository,
+                                      scopes=kw.pop("scopes", self._push if push else self._pull),
+                                      what=what, **kw)
+
+    # -- blobs ----------------------------------------------------------------------------
+    def has_blob(self, digest: str) -> bool:
+        validate_digest(digest)
+        resp = self._req("HEAD", self._path("blobs", digest), f"check blob {digest}", ok=(200, 404))
+        resp.close()
+        return resp.status_code == 200
+
+    def iter_blob(self, desc: Descriptor, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Stream a blob; refuses more bytes than the descriptor's size. The caller verifies
+        the digest of what it consumes (read_blob and write_blob_chunks do)."""
+        validate_digest(desc.digest)
+        resp = self._req("GET", self._path("blobs", desc.digest), f"read blob {desc.digest}", stream=True)
+        declared = resp.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) != desc.size and not resp.headers.get(
+                "Content-Encoding"):
+            resp.close()
+            raise ImageError(f"blob {desc.digest} from {self.describe()} has the wrong size",
+                             expected=f"{desc.size} bytes (the descriptor)", found=f"{declared} bytes")
+        total = 0
+        try:
+            for chunk in resp.iter_content(chunk_size):
+                total += len(chunk)
+                if total > desc.size:
+                    raise ImageError(f"blob {desc.digest} from {self.describe()} is larger than its "
+                                     "descriptor", expected=f"{desc.size} bytes",
+                                     found=f"more than {desc.size} bytes")
+                yield chunk
+        except requests.RequestException as exc:
+            raise RegistryError(f"reading blob {desc.digest} from {self.describe()} broke off",
+                                facts={"reason": type(exc).__name__}) from None
+        finally:
+            resp.close()
+        if total != desc.size:
+            raise ImageError(f"blob {desc.digest} from {self.describe()} is shorter than its descriptor",
+                             expected=f"{desc.size} bytes", found=f"{total} bytes")
+
+    def read_blob(self, desc: Descriptor) -> bytes:
+        data = b"".join(self.iter_blob(desc))
+        verify_digest(data, desc.digest, f"blob from {self.describe()}")
+        return data
+
+    def write_blob(self, data: bytes, desc: Descriptor | None = None) -> Descriptor:
+        if desc is None:
+            desc = Descriptor.for_bytes("application/octet-stream", data)
+        else:
+            verify_digest(data, desc.digest, "blob to write")
+            if len(data) != desc.size:
+                raise ImageError("blob to write has the wrong size", expected=str(desc.size),
+                                 found=str(len(data)))
+        if self.has_blob(desc.digest):
+            return desc
+        location = self._start_upload()
+        self._finish_upload(location, desc.digest, data)
+        return desc
+
+    def _start_upload(self, extra: dict[str, str] | None = None, scopes: tuple[str, ...] | None = None,
+                      ok: tuple[int, ...] = (202,)) -> str:
+        resp = self._req("POST", self._path("blobs", "uploads") + "/", "start a blob upload", push=True,
+                         ok=ok, params=extra, scopes=scopes or self._push)
+        return self._location(resp)
+
+    def _location(self, resp: requests.Response) -> str:
+        location = resp.headers.get("Location")
+        if resp.status_code == 201:
+            return ""
+        if not location:
+            raise RegistryError(f"registry {self.registry} started an upload without a Location header",
+                                facts={"repository": self.repository, "status": resp.status_code})
+        # A Location on another host (a storage front end) is followed without our credentials.
+        return urljoin(self.transport.base_url + "/", location)
+
+    def _finish_upload(self, location: str, digest: str, data: bytes = b"") -> None:
+        url = _with_query(location, {"digest": digest})
+        headers = {"Content-Type": "application/octet-stream"}
+        self._req("PUT", url, f"finish the upload of blob {digest}", push=True, ok=(201, 204),
+                  data=data, headers=headers)
+
+    def write_blob_chunks(self, desc: Descriptor, chunks: Iterable[bytes]) -> None:
+        """Upload from a stream in chunks of `options.chunk_size` (small blobs in one request).
+        The upload is hashed as it goes; a stream that does not hash to `desc.digest` (or is not
+        `desc.size` long) is abandoned before it is committed."""
+        validate_digest(desc.digest)
+        if self.has_blob(desc.digest):
+            for _ in chunks:  # drain so a generator's own checks run and its source closes
+                break
+            return
+        alg = desc.digest.split(":", 1)[0]
+        hasher = hashlib.new(alg)
+        if desc.size <= self.options.monolithic_max:
+            buf = bytearray()
+            for chunk in chunks:
+                buf += chunk
+                if len(buf) > desc.size:
+                    raise ImageError(f"blob {desc.digest} is larger than its descriptor says",
+                                     expected=f"{desc.size} bytes")
+            self.write_blob(bytes(buf), desc)
+            return
+        location = self._start_upload()
+        offset = 0
+        pending = bytearray()
+        try:
+            for chunk in chunks:
+                hasher.update(chunk)
+                pending += chunk
+                if offset + len(pending) > desc.size:
+                    raise ImageError(f"blob {desc.digest} is larger than its descriptor says",
+                                     expected=f"{desc.size} bytes")
+                while len(pending) >= self.options.chunk_size:
+                    piece = bytes(pending[: self.options.chunk_size])
+                    del pending[: self.options.chunk_size]
+                    location = self._patch(location, piece, offset)
+                    offset += len(piece)
+            if pending:
+                location = self._patch(location, bytes(pending), offset)
+                offset += len(pending)
+            actual = f"{alg}:{hasher.hexdigest()}"
+            if actual != desc.digest or offset != desc.size:
+                raise ImageError(f"streamed blob does not match {desc.digest}",
+                                 expected=f"{desc.digest} ({desc.size} bytes)",
+                                 found=f"{actual} ({offset} bytes)",
+                                 fix="the source served different bytes; the upload was abandoned")
+            self._finish_upload(location, desc.digest)
+        except BaseException:
+            self._cancel(location)
+            raise
+
+    def _patch(self, location: str, piece: bytes, offset: int) -> str:
+        headers = {"Content-Type": "application/octet-stream",
+                   "Content-Range": f"{offset}-{offset + len(piece) - 1}",
+                   "Content-Length": str(len(piece))}
+        resp = self._req("PATCH", location, f"upload a chunk at offset {offset}", push=True,
+                         ok=(202, 204), data=piece, headers=headers)
+        return self._location(resp) or location
+
+    def _cancel(self, location: str) -> None:
+        with contextlib.suppress(RegistryError):
+            self._req("DELETE", location, "cancel an upload", push=True, ok=(200, 202, 204, 404))
+
+    def mount_blob(self, desc: Descriptor, from_repository: str) -> bool:
+        """Ask the registry to link a blob from another repository of the same registry.
+        True when mounted (no bytes moved); False when the registry declined."""
+        validate_digest(desc.digest)
+        scopes = (*self._push, f"repository:{from_repository}:pull")
+        resp = self._req("POST", self._path("blobs", "uploads") + "/", f"mount blob {desc.digest}",
+                         push=True, ok=(201, 202), params={"mount": desc.digest, "from": from_repository},
+                         scopes=scopes)
+        if resp.status_code == 201:
+            return True
+        location = resp.headers.get("Location")
+        if location:
+            self._cancel(urljoin(self.transport.base_url + "/", location))
+        return False
+
+    # -- manifests ------------------------------------------------------------------------
+    def _get_manifest(self, identifier: str) -> requests.Response:
+        return self._req("GET", self._path("manifests", identifier), f"read manifest {identifier}",
+                         headers={"Accept": MANIFEST_ACCEPT}, stream=True)
+
+    def read_manifest(self, identifier: str) -> tuple[bytes, str, str]:
+        resp = self._get_manifest(identifier)
+        content_type = resp.headers.get("Content-Type", "")
+        data = read_capped(resp, self.options.max_manifest_bytes, f"manifest {identifier} from "
+                           f"{self.describe()}")
+        if _is_digest(identifier):
+            verify_digest(data, identifier, f"manifest from {self.describe()}")
+            digest = identifier
+        else:
+            digest = compute_digest(data)  # never the registry's Docker-Content-Digest
+        declared = content_type.split(";", 1)[0].strip()
+        doc = parse_manifest(data, declared if declared in MediaType.ALL_MANIFESTS else None)
+        if declared and declared not in MediaType.ALL_MANIFESTS and declared not in (
+                "application/json", "application/octet-stream"):
+            raise ImageError(f"manifest {identifier} from {self.describe()} came with an unexpected "
+                             "media type", expected="an OCI or Docker manifest media type",
+                             found=declared[:200])
+        return data, str(doc["mediaType"]), digest
+
+    def has_manifest(self, digest: str) -> bool:
+        validate_digest(digest)
+        resp = self._req("HEAD", self._path("manifests", digest), f"check manifest {digest}",
+                         ok=(200, 404), headers={"Accept": MANIFEST_ACCEPT})
+        resp.close()
+        return resp.status_code == 200
+
+    def resolve(self, identifier: str) -> Descriptor:
+        data, media_type, digest = self.read_manifest(identifier)
+        doc = parse_manifest(data, media_type)
+        return Descriptor(media_type, digest, len(data), dict(doc.get("annotations") or {}),
+                          artifact_type=_referrers.artifact_type_of(doc))
+
+    def write_manifest(self, data: bytes, media_type: str, tag: str | None = None) -> str:
+        """PUT a manifest (by tag when given, else by digest); returns the digest we computed.
+        A manifest with a `subject` is also recorded in the `sha256-<hex>` fallback index when
+        the registry has no referrers API."""
+        if len(data) > self.options.max_manifest_bytes:
+            raise ImageError("manifest to write is too large",
+                             expected=f"at most {self.options.max_manifest_bytes} bytes",
+                             found=f"{len(data)} bytes")
+        doc = parse_manifest(data, media_type)
+        digest = compute_digest(data)
+        resp = self._req("PUT", self._path("manifests", tag or digest),
+                         f"write manifest {tag or digest}", push=True, ok=(201, 200, 202),
+                         data=data, headers={"Content-Type": media_type})
+        has_subject_header = bool(resp.headers.get("OCI-Subject"))
+        resp.close()
+        subject = doc.get("subject")
+        if isinstance(subject, dict) and not has_subject_header and not self.supports_referrers_api():
+            subject_digest = validate_digest(str(subject.get("digest", "")))
+            _referrers.add_to_fallback(self, subject_digest, _referrers.referrer_descriptor(
+                doc, media_type, digest, len(data)))
+        return digest
+
+    def delete_manifest(self, digest: str) -> None:
+        self._req("DELETE", self._path("manifests", validate_digest(digest)), f"delete manifest {digest}",
+                  push=True, ok=(202, 200))
+
+    # -- tags and referrers ---------------------------------------------------------------
+    def list_tags(self, page_size: int | None = None) -> list[str]:
+        """All tags, following `Link` pagination (or `last=` when the registry gives no Link),
+        bounded by options.max_tags and options.max_pages."""
+        return _referrers.list_tags(self, page_size or self.options.page_size)
+
+    def supports_referrers_api(self) -> bool:
+        if self._referrers_api is None:
+            self._referrers_api = _referrers.probe_referrers_api(self)
+        return self._referrers_api
+
+    def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+        return _referrers.referrers(self, digest, artifact_type)
+
+
+def open_repository(ref: ImageRef, options: RegistryOptions | None = None) -> Repository:
+    if ref.is_layout or not ref.registry or not ref.repository:
+        raise RegistryError(f"{ref} does not name a registry repository",
+                            expected="host[:port]/repository[:tag|@digest]")
+    return Repository(ref.registry, ref.repository, options)

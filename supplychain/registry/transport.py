@@ -1,0 +1,259 @@
+"""HTTP to one registry host: scheme and TLS, auth, retries with backoff, errors that say what.
+
+One `Transport` per (host, options) is shared by every repository of that host, so bearer
+tokens are fetched once per scope set and reused. Each thread gets its own requests.Session.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from supplychain.errors import RegistryError
+from supplychain.registry.auth import (
+    Challenge,
+    Credentials,
+    TokenCache,
+    fetch_token,
+    find_credentials,
+    parse_challenge,
+)
+from supplychain.registry.options import RegistryOptions, is_loopback
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_ERROR_BODY = 64 * 1024
+USER_AGENT = "sccheck-registry/0.1"
+
+
+class RegistryNotFound(RegistryError):
+    """The registry answered 404: the repository, manifest, blob or tag does not exist."""
+
+
+class RegistryAuthError(RegistryError):
+    """The registry refused our credentials (401/403)."""
+
+
+def _retry_after(value: str | None, cap: float) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), cap)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, min(when.timestamp() - time.time(), cap))
+
+
+def registry_error_codes(resp: requests.Response) -> tuple[str, str]:
+    """(codes, messages) from a distribution `{"errors": [...]}` body, read with a cap."""
+    try:
+        body = resp.raw.read(MAX_ERROR_BODY, decode_content=True) if resp.raw is not None else b""
+    except Exception:  # a broken body must not hide the status
+        body = b""
+    if not body and resp._content:
+        body = resp._content[:MAX_ERROR_BODY]
+    try:
+        doc = json.loads(body)
+        errors = doc.get("errors") if isinstance(doc, dict) else None
+    except (ValueError, UnicodeDecodeError):
+        errors = None
+    if not isinstance(errors, list):
+        return "", ""
+    codes = [str(e.get("code", "")) for e in errors if isinstance(e, dict)]
+    messages = [str(e.get("message", ""))[:300] for e in errors if isinstance(e, dict)]
+    return ", ".join(c for c in codes if c), "; ".join(m for m in messages if m)
+
+
+class Transport:
+    def __init__(self, host: str, options: RegistryOptions) -> None:
+        self.host = host
+        self.options = options
+        if options.ca_file:
+            self.scheme = "https"
+        elif is_loopback(host) or options.insecure:
+            self.scheme = "http"
+        else:
+            self.scheme = "https"
+        self.verify: bool | str = options.ca_file or True
+        self.base_url = f"{self.scheme}://{host}"
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._challenge: Challenge | None = None
+        self._tokens = TokenCache()
+        self._creds: Credentials | None = None
+        self._creds_loaded = False
+
+    # -- plumbing -------------------------------------------------------------------------
+    def session(self) -> requests.Session:
+        sess: requests.Session | None = getattr(self._local, "session", None)
+        if sess is None:
+            sess = requests.Session()
+            sess.headers["User-Agent"] = USER_AGENT
+            sess.trust_env = False  # no netrc: credentials only from where we document
+            self._local.session = sess
+        return sess
+
+    def url(self, path: str) -> str:
+        return urljoin(self.base_url + "/", path.lstrip("/")) if not path.startswith("http") else path
+
+    def credentials(self) -> Credentials | None:
+        with self._lock:
+            if not self._creds_loaded:
+                self._creds = find_credentials(self.options, self.host)
+                self._creds_loaded = True
+            return self._creds
+
+    def _auth_header(self, scopes: tuple[str, ...]) -> dict[str, str]:
+        challenge = self._challenge
+        if challenge is None:
+            return {}
+        if challenge.scheme == "basic":
+            creds = self.credentials()
+            if creds and creds.username:
+                raw = f"{creds.username}:{creds.password}".encode()
+                return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+            return {}
+        if challenge.scheme == "bearer":
+            token = self._tokens.get(scopes)
+            if token is None:
+                with self._lock:
+                    token = self._tokens.get(scopes)
+                    if token is None:
+                        token, lifetime = fetch_token(self.session(), challenge, scopes, self.credentials(),
+                                                      self.options, self.host, self.verify)
+                        self._tokens.put(scopes, token, lifetime)
+            return {"Authorization": f"Bearer {token}"}
+        return {}
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> None:
+        if retry_after is not None:
+            delay = retry_after
+        else:
+            delay = min(self.options.backoff_max, self.options.backoff_base * (2**attempt))
+            delay *= 0.75 + random.random() / 2  # noqa: S311 - jitter, not crypto
+        if delay > 0:
+            time.sleep(delay)
+
+    # -- the one entry point --------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        repository: str,
+        scopes: Iterable[str],
+        what: str,
+        ok: Iterable[int] = (200,),
+        headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
+        """Send with auth and retries; return the response when its status is in `ok`, else raise
+        a RegistryError naming registry, repository, status and the registry's error code."""
+        ok_set = frozenset(ok)
+        scope_key = tuple(sorted(set(scopes)))
+        url = self.url(path)
+        attempt = 0
+        reauthed = False
+        timeout = (self.options.connect_timeout, self.options.read_timeout)
+        while True:
+            hdrs = dict(headers or {})
+            if urlsplit(url).netloc == self.host:  # credentials only ever go to the registry itself
+                hdrs.update(self._auth_header(scope_key))
+            try:
+                resp = self.session().request(method, url, headers=hdrs, data=data, params=params,
+                                              stream=True, timeout=timeout, verify=self.verify,
+                                              allow_redirects=method in ("GET", "HEAD"))
+            except requests.exceptions.SSLError as exc:
+                raise RegistryError(
+                    f"TLS to registry {self.host} failed while trying to {what}",
+                    facts={"registry": self.host, "repository": repository, "reason": str(exc)[:300]},
+                    fix="pass --ca-file with the registry's CA, or --insecure for a plain-HTTP registry",
+                ) from None
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt < self.options.max_retries:
+                    self._backoff(attempt, None)
+                    attempt += 1
+                    continue
+                raise RegistryError(
+                    f"cannot reach registry {self.host} to {what}",
+                    facts={"registry": self.host, "repository": repository, "url": self.base_url,
+                           "attempts": attempt + 1, "reason": type(exc).__name__},
+                    fix="check that the registry runs and the host name and port are right",
+                ) from None
+            status = resp.status_code
+            if status in ok_set:
+                if not stream:
+                    _ = resp.content
+                return resp
+            if status == 401 and not reauthed:
+                challenge = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
+                resp.close()
+                if challenge and challenge.scheme in ("basic", "bearer"):
+                    if challenge.scheme == "bearer" and challenge.params.get("scope"):
+                        extra = tuple(challenge.params["scope"].split(" "))
+                        scope_key = tuple(sorted(set(scope_key) | set(extra)))
+                    self._challenge = challenge
+                    reauthed = True
+                    continue
+            if status in RETRY_STATUSES and attempt < self.options.max_retries:
+                wait = _retry_after(resp.headers.get("Retry-After"), self.options.retry_after_max)
+                resp.close()
+                self._backoff(attempt, wait)
+                attempt += 1
+                continue
+            raise self.error(resp, repository, what, attempts=attempt + 1)
+
+    def error(self, resp: requests.Response, repository: str, what: str, attempts: int = 1) -> RegistryError:
+        status = resp.status_code
+        codes, messages = registry_error_codes(resp)
+        resp.close()
+        path = urlsplit(resp.url).path if resp.url else ""
+        facts: dict[str, object] = {"registry": self.host, "repository": repository, "status": status}
+        if codes:
+            facts["code"] = codes
+        if messages:
+            facts["registry message"] = messages
+        if path:
+            facts["request"] = f"{resp.request.method if resp.request else ''} {path}"
+        if attempts > 1:
+            facts["attempts"] = attempts
+        summary = f"registry {self.host} refused to {what} in {repository}: HTTP {status}"
+        if codes:
+            summary += f" {codes}"
+        cls: type[RegistryError] = RegistryError
+        fix = None
+        if status == 404:
+            cls = RegistryNotFound
+            fix = "check the repository, tag or digest"
+        elif status in (401, 403):
+            cls = RegistryAuthError
+            fix = ("give credentials with access (--username/--password-stdin, "
+                   "SCCHECK_REGISTRY_USERNAME/PASSWORD, or docker login)")
+        elif status in RETRY_STATUSES:
+            fix = "the registry is overloaded or failing; try again later"
+        return cls(summary, facts=facts, fix=fix)
+
+
+_TRANSPORTS: dict[tuple[str, RegistryOptions], Transport] = {}
+_TRANSPORTS_LOCK = threading.Lock()
+
+
+def transport_for(host: str, options: RegistryOptions) -> Transport:
+    with _TRANSPORTS_LOCK:
+        key = (host, options)
+        found = _TRANSPORTS.get(key)
+        if found is None:
+            found = _TRANSPORTS[key] = Transport(host, options)
+        return found

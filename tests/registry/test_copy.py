@@ -1,0 +1,115 @@
+"""copy_image between real stores: layout -> registry -> registry -> layout, with referrers,
+mounts, refusal to clobber a tag, idempotency; and `sccheck copy` through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from supplychain.copy import CopyResult, TagConflict, copy_image
+from supplychain.image.layout import OCILayout
+from supplychain.image.reference import parse_image_ref
+from supplychain.registry import RegistryOptions, open_repository
+
+from .images import SBOM_TYPE, image_manifest, multi_platform, referrer, summary
+
+FAST = RegistryOptions(backoff_base=0.01, max_retries=2)
+
+
+def open_repo(reg, name: str | None = None):
+    return open_repository(parse_image_ref(reg.ref(name or f"copy/app-{uuid.uuid4().hex[:8]}")), FAST)
+
+
+def signed_layout(path: Path):
+    layout = OCILayout(path, create=True)
+    index, children = multi_platform(layout, tag="v1")
+    sig = referrer(layout, index, annotations={"dev.sccheck.kind": "signature"})
+    sbom = referrer(layout, children[0], artifact_type=SBOM_TYPE, annotations={"dev.sccheck.kind": "sbom"})
+    sig_of_sbom = referrer(layout, sbom, annotations={"dev.sccheck.kind": "signature of sbom"})
+    return layout, index, children, (sig, sbom, sig_of_sbom)
+
+
+def test_copy_with_referrers_layout_to_registry_to_registry_to_layout(
+        tmp_path: Path, registry, referrers_registry) -> None:
+    layout, index, children, (sig, sbom, sig_of_sbom) = signed_layout(tmp_path / "src")
+    blob_count = 2 * 3 + 3 + 1  # two images (config + 2 layers), three artifact layers, empty config
+    staging = open_repo(referrers_registry)
+    first = copy_image(layout, "v1", staging, "v1", referrers=True)
+    assert first.digest == index.digest and first.media_type == index.media_type
+    assert (first.manifests_copied, first.referrers_copied) == (3 + 3, 3)
+    assert first.blobs_copied == blob_count and first.blobs_mounted == 0
+    assert first.bytes_moved > 0
+    assert staging.resolve("v1").digest == index.digest
+
+    prod = open_repo(registry)
+    second = copy_image(staging, index.digest, prod, "v1", referrers=True)
+    assert (second.manifests_copied, second.referrers_copied, second.blobs_copied) == (6, 3, blob_count)
+    for store in (staging, prod):
+        assert [d.digest for d in store.referrers(index.digest)] == [sig.digest]
+        assert [d.digest for d in store.referrers(children[0].digest)] == [sbom.digest]
+        assert [d.digest for d in store.referrers(sbom.digest)] == [sig_of_sbom.digest]
+    assert summary(staging.referrers(index.digest)) == summary(prod.referrers(index.digest)) == summary(
+        layout.referrers(index.digest))
+
+    back = OCILayout(tmp_path / "back", create=True)
+    third = copy_image(prod, "v1", back, "v1", referrers=True)
+    assert third.manifests_copied == 6 and third.referrers_copied == 3
+    assert back.resolve("v1").digest == index.digest
+    assert [d.digest for d in back.referrers(sbom.digest)] == [sig_of_sbom.digest]
+
+    again = copy_image(staging, "v1", prod, "v1", referrers=True)
+    assert again == CopyResult(digest=index.digest, media_type=index.media_type, manifests_copied=0,
+                               blobs_copied=0, blobs_mounted=0, blobs_skipped=0, bytes_moved=0,
+                               referrers_copied=0, manifests_skipped=6, tag="v1", tag_updated=False)
+
+
+def test_mount_between_repositories_moves_no_bytes(registry) -> None:
+    src = open_repo(registry)
+    index, _ = multi_platform(src, tag="v1")
+    dst = open_repo(registry)
+    result = copy_image(src, "v1", dst, "v1")
+    assert result.digest == index.digest
+    assert (result.blobs_mounted, result.blobs_copied, result.bytes_moved) == (6, 0, 0)
+    assert result.manifests_copied == 3
+    assert dst.resolve("v1").digest == index.digest
+
+
+def test_refuses_to_move_a_tag_unless_forced(any_registry) -> None:
+    repo = open_repo(any_registry)
+    old = image_manifest(repo, tag="prod")
+    new = image_manifest(repo, tag="candidate")
+    with pytest.raises(TagConflict) as info:
+        copy_image(repo, "candidate", repo, "prod")
+    text = info.value.diagnostics()
+    assert old.digest in text and new.digest in text and "--force" in text
+    assert repo.resolve("prod").digest == old.digest
+    forced = copy_image(repo, "candidate", repo, "prod", force=True)
+    assert forced.tag_updated and repo.resolve("prod").digest == new.digest
+    same = copy_image(repo, new.digest, repo, "prod")
+    assert not same.tag_updated and same.manifests_copied == 0
+
+
+def test_cli_copy_json(sccheck, registry, referrers_registry, tmp_path: Path) -> None:
+    layout, index, _, _ = signed_layout(tmp_path / "src")
+    dst = referrers_registry.ref(f"cli/app-{uuid.uuid4().hex[:8]}", "v1")
+    proc = sccheck("--json", "copy", f"oci:{tmp_path / 'src'}:v1", dst, "--referrers")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    name = dst.rsplit(":", 1)[0]
+    assert out["digest"] == index.digest and out["reference"] == f"{name}@{index.digest}"
+    assert (out["manifests_copied"], out["referrers_copied"], out["blobs_mounted"]) == (6, 3, 0)
+    prod = registry.ref(f"cli/prod-{uuid.uuid4().hex[:8]}", "v1")
+    proc = sccheck("--json", "copy", out["reference"], prod, "--referrers")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["referrers_copied"] == 3
+    other = image_manifest(layout, tag="other")
+    proc = sccheck("--json", "copy", f"oci:{tmp_path / 'src'}:other", prod)
+    assert proc.returncode == 2
+    err = json.loads(proc.stdout)
+    assert err["ok"] is False and other.digest in proc.stderr and index.digest in proc.stderr
+    proc = sccheck("copy", f"oci:{tmp_path / 'src'}:v1", f"oci:{tmp_path / 'out'}:v1")
+    assert proc.returncode == 0, proc.stderr
+    assert f"oci:{tmp_path / 'out'}@{index.digest}" in proc.stdout
