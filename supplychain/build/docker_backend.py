@@ -151,7 +151,7 @@ def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
         raise BuildError("the Docker engine could not build the image", found=str(exc)[:1000],
                          fix="start the Docker engine (scripts/services) or use --builder oci") from None
     progress.done("docker build", image_id)
-    result = _from_docker_save(saved, prep, meta, image_id)
+    result = _from_docker_save(saved, prep, meta, image_id, req.gzip_level)
     return BuildResult(
         digest=result[0], media_type=result[1], manifest=result[2], images=(result[3],),
         blobs=result[4], base_layers={}, base=req.base, base_digest=None, version=prep.version,
@@ -160,8 +160,8 @@ def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
     )
 
 
-def _from_docker_save(saved: bytes, prep: Prepared, meta: ImageMetadata,
-                      image_id: str) -> tuple[str, str, bytes, PlatformImage, dict[str, bytes]]:
+def _from_docker_save(saved: bytes, prep: Prepared, meta: ImageMetadata, image_id: str,
+                      level: int) -> tuple[str, str, bytes, PlatformImage, dict[str, bytes]]:
     if len(saved) > MAX_SAVED_BYTES:
         raise BuildError("the image the engine saved is too large", found=f"{len(saved)} bytes")
     with tarfile.open(fileobj=io.BytesIO(saved), mode="r:") as tar:
@@ -173,7 +173,7 @@ def _from_docker_save(saved: bytes, prep: Prepared, meta: ImageMetadata,
 
         manifest: list[dict[str, Any]] = json.loads(member("manifest.json"))
         config = member(manifest[0]["Config"])
-        layers: list[Layer] = [layer_from_tar(member(name)) for name in manifest[0]["Layers"]]
+        layers: list[Layer] = [layer_from_tar(member(name), level) for name in manifest[0]["Layers"]]
     if compute_digest(config) != image_id:
         raise BuildError("docker save returned another image than the one built",
                          expected=image_id, found=compute_digest(config))
