@@ -89,8 +89,10 @@ def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
             timings[f"compile {platform}"] = binary.seconds
             progress.done(f"compile {platform}")
             t0 = time.monotonic()
+            progress.step(f"layer {platform}")
             layer = make_layer([file(meta.binary, out.read_bytes(), 0o755)], prep.epoch, req.gzip_level)
             timings[f"layer {platform}"] = time.monotonic() - t0
+            progress.done(f"layer {platform}", f"{layer.descriptor.size} bytes")
             return assemble_platform(base.for_platform(platform), platform, layer, meta)
 
         workers = min(MAX_PARALLEL_COMPILES, len(prep.platforms))
