@@ -27,6 +27,7 @@ from supplychain.build.model import BuildRequest, BuildResult
 from supplychain.errors import BuildError, UsageError
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json, compute_digest
 from supplychain.progress import Progress
+from supplychain.tools import find_tool
 
 MAX_CONTEXT_FILES = 20_000
 SKIP_DIRS = {".git", "dist", "node_modules", ".sccheck"}
@@ -52,12 +53,15 @@ def _source_entries(root: Path) -> list[Entry]:
 def _vendor(prep: Prepared, tmp: Path) -> list[Entry]:
     out = tmp / "vendor"
     env = {**os.environ, "GOFLAGS": "", "GOTOOLCHAIN": "local"}
-    proc = subprocess.run(["go", "mod", "vendor", "-o", str(out)], cwd=prep.module.root, env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
+    argv = [find_tool("go") or "go", "mod", "vendor", "-o", str(out)]
+    proc = subprocess.run(argv, cwd=prep.module.root, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
     if proc.returncode != 0:
         raise BuildError("cannot vendor the module's dependencies for the Docker build",
                          found=proc.stderr.strip()[-2000:],
                          fix="run 'go mod download' with network access first, or 'go mod tidy'")
+    if not out.is_dir():  # "no dependencies to vendor"
+        return []
     return [file("/src/vendor/" + str(p.relative_to(out)), p.read_bytes())
             for p in sorted(out.rglob("*")) if p.is_file()]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from supplychain.build import BuildRequest, BuildResult, PublishTarget, build, publish
 from supplychain.image.filesystem import image_filesystem, platform_images
 from supplychain.image.open import open_store
+from supplychain.progress import SilentProgress
 from tests.build.conftest import BOTH, make_base_layout
 
 
@@ -44,7 +45,17 @@ def test_base_pulled_from_the_registry_by_digest(registry, hello_repo: Path, hel
                     f"docker://{base_ref}"], check=True, capture_output=True)
     result = build(BuildRequest(str(hello_repo), base=base_ref, platforms=BOTH, version="1.2.3"))
     assert result.base_digest == base_digest
-    pushed = publish(result, PublishTarget(output=None, push=registry.ref("sccheck/on-minibase", "v1")))
+    notes: list[str] = []
+
+    class Recorder(SilentProgress):
+        def info(self, message: str) -> None:
+            notes.append(message)
+
+    pushed = publish(result, PublishTarget(output=None, push=registry.ref("sccheck/on-minibase", "v1")),
+                     Recorder())
+    # the two base layers (amd64, arm64) are mounted from sccheck/minibase, not uploaded again
+    assert notes == [f"{registry.host}/sccheck/on-minibase: 4 blob(s) uploaded, 2 mounted from the base's "
+                     "repository"]
     assert pushed.reference == f"{registry.host}/sccheck/on-minibase@{result.digest}"
     store = open_store(pushed.reference)
     for image in platform_images(store, result.digest):
