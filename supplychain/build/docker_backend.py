@@ -8,6 +8,7 @@ The result is read back with `docker save` and becomes an ordinary BuildResult.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from supplychain.build.assemble import DEFAULT_PATH, ImageMetadata, PlatformImage
-from supplychain.build.bases import BaseImage, static_entries
+from supplychain.build.bases import ALIASES, BaseImage, static_entries
 from supplychain.build.daemonless import Prepared, prepare, top_level
 from supplychain.build.gocompile import Platform, go_version, ldflags
 from supplychain.build.layers import Entry, Layer, file, layer_from_tar, tar_bytes
@@ -114,6 +115,30 @@ def build_context(prep: Prepared, meta: ImageMetadata, base: str, builder_image:
     return raw, text
 
 
+def engine_base(client: Any, spec: str) -> BaseImage:
+    """scratch/static need nothing; a REF base must already be in the engine (nothing is pulled).
+    Its registry digest, when the engine knows one (RepoDigests), goes into the labels."""
+    if spec in ("scratch", "static"):
+        return BaseImage(spec)
+    import docker
+
+    target = ALIASES.get(spec, spec)
+    try:
+        image = client.images.get(target)
+    except docker.errors.ImageNotFound:
+        raise BuildError(
+            f"the base {spec} is not in the Docker engine",
+            expected=f"an image {target} the engine already has (the docker builder does not pull)",
+            found="no such image",
+            fix=f"docker pull {target} (or docker load it), or use --builder oci, which reads registries "
+                "and OCI layouts") from None
+    digests = [d for d in image.attrs.get("RepoDigests") or [] if "@" in d]
+    if not digests:
+        return BaseImage(spec)
+    name, digest = digests[0].split("@", 1)
+    return BaseImage(spec, reference=f"{name}@{digest}", digest=digest)
+
+
 def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
     import docker
 
@@ -128,13 +153,17 @@ def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
         raise UsageError("the docker builder cannot use an OCI layout as base",
                          expected="scratch, static or an image the Docker engine has",
                          fix="load the base into the engine first, or use --builder oci")
-    base = BaseImage(req.base)
+    try:
+        client = docker.from_env()
+        base = engine_base(client, req.base)
+    except docker.errors.DockerException as exc:
+        raise BuildError("the Docker engine is not reachable", found=str(exc)[:1000],
+                         fix="start the Docker engine (scripts/services) or use --builder oci") from None
     meta = prep.metadata(req, base)
     builder_image = req.builder_image or f"golang:{go_version()}"
     progress.step("docker build", builder_image)
-    context, text = build_context(prep, meta, req.base, builder_image)
+    context, text = build_context(prep, meta, ALIASES.get(req.base, req.base), builder_image)
     try:
-        client = docker.from_env()
         log: list[str] = []
         image_id = None
         for chunk in client.api.build(fileobj=io.BytesIO(context), custom_context=True, rm=True,
@@ -151,6 +180,9 @@ def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
         if image_id is None:
             raise BuildError("docker build reported no image id", facts={"build log": "".join(log)[-4000:]})
         saved = b"".join(client.images.get(image_id).save(named=False))
+        with contextlib.suppress(docker.errors.DockerException):
+            # the engine keeps the builder stage as cache; the untagged result is ours to drop
+            client.images.remove(image_id)
     except docker.errors.DockerException as exc:
         raise BuildError("the Docker engine could not build the image", found=str(exc)[:1000],
                          fix="start the Docker engine (scripts/services) or use --builder oci") from None
@@ -158,7 +190,7 @@ def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
     result = _from_docker_save(saved, prep, meta, image_id, req.gzip_level)
     return BuildResult(
         digest=result[0], media_type=result[1], manifest=result[2], images=(result[3],),
-        blobs=result[4], base_layers={}, base=req.base, base_digest=None, version=prep.version,
+        blobs=result[4], base_layers={}, base=req.base, base_digest=base.digest, version=prep.version,
         revision=prep.info.revision, created=prep.epoch, builder="docker", name=prep.module.binary_name,
         timings={"build": time.monotonic() - began},
     )

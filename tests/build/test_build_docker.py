@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from supplychain.build import BuildRequest, PublishTarget, build, publish
+from supplychain.errors import BuildError
 from supplychain.image.filesystem import image_filesystem, platform_images
 from supplychain.image.layout import OCILayout
 from tests.build.builder_image import ensure_builder_image
+from tests.build.conftest import make_base_layout
 
 pytestmark = pytest.mark.docker
 
@@ -93,3 +95,26 @@ def test_docker_backend_matches_the_daemonless_image(docker_client, hello_repo: 
         assert _run_version(tag) == "1.2.3"
     finally:
         _rmi(tag)
+
+
+def test_docker_backend_on_a_base_from_the_engine(docker_client, hello_repo: Path, tmp_path: Path) -> None:
+    builder = ensure_builder_image(docker_client)
+    make_base_layout(tmp_path / "minibase", platforms=("linux/amd64",))
+    tag = "sccheck-test/minibase:3.20"
+    try:
+        subprocess.run(["skopeo", "copy", f"oci:{tmp_path / 'minibase'}:3.20", f"docker-daemon:{tag}"],
+                       check=True, capture_output=True)
+        result = build(BuildRequest(str(hello_repo), builder="docker", base=tag, version="1.2.3",
+                                    builder_image=builder))
+        publish(result, PublishTarget(output=f"oci:{tmp_path / 'out'}"))
+        summary = _summary(tmp_path / "out")
+        files = {path for path, _ in summary["files"]}
+        assert {"/etc/os-release", "/bin/sh", "/usr/local/bin/hello"} <= files
+        assert summary["cmd"] is None and summary["entrypoint"] == ["/usr/local/bin/hello"]
+        assert summary["user"] == "65532:65532"
+    finally:
+        _rmi(tag)
+    with pytest.raises(BuildError) as info:
+        build(BuildRequest(str(hello_repo), builder="docker", base="sccheck-test/absent:1",
+                           builder_image=builder))
+    assert info.value.message == "the base sccheck-test/absent:1 is not in the Docker engine"
