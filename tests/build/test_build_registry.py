@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from supplychain.build import BuildRequest, BuildResult, PublishTarget, build, publish
+from supplychain.build import BuildRequest, PublishTarget, build, publish
 from supplychain.image.filesystem import image_filesystem, platform_images
 from supplychain.image.open import open_store
 from supplychain.progress import SilentProgress
@@ -37,7 +37,7 @@ def test_push_multi_platform_then_read_back(sccheck, registry, hello_repo: Path)
     assert [i.platform for i in images] == list(BOTH)
 
 
-def test_base_pulled_from_the_registry_by_digest(registry, hello_repo: Path, hello_multi: BuildResult,
+def test_base_pulled_from_the_registry_by_digest(registry, hello_repo: Path,
                                                  tmp_path: Path) -> None:
     base_digest = make_base_layout(tmp_path / "minibase")
     base_ref = registry.ref("sccheck/minibase", "3.20")
