@@ -49,6 +49,8 @@ def parse_platforms(values: tuple[str, ...]) -> list[Platform]:
 
 def prepare(req: BuildRequest) -> Prepared:
     module = find_module(req.path)
+    if not 1 <= req.gzip_level <= 9:
+        raise UsageError(f"invalid gzip level {req.gzip_level}", expected="1 (fastest) to 9 (smallest)")
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}(:[A-Za-z0-9_.-]{1,64})?", req.user or ""):
         raise UsageError(f"invalid --user {req.user!r}",
                          expected="UID[:GID] or a user name, e.g. 65532:65532")
@@ -87,8 +89,10 @@ def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
             timings[f"compile {platform}"] = binary.seconds
             progress.done(f"compile {platform}")
             t0 = time.monotonic()
-            layer = make_layer([file(meta.binary, out.read_bytes(), 0o755)], prep.epoch)
+            progress.step(f"layer {platform}")
+            layer = make_layer([file(meta.binary, out.read_bytes(), 0o755)], prep.epoch, req.gzip_level)
             timings[f"layer {platform}"] = time.monotonic() - t0
+            progress.done(f"layer {platform}", f"{layer.descriptor.size} bytes")
             return assemble_platform(base.for_platform(platform), platform, layer, meta)
 
         workers = min(MAX_PARALLEL_COMPILES, len(prep.platforms))

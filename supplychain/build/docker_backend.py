@@ -8,6 +8,7 @@ The result is read back with `docker save` and becomes an ordinary BuildResult.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from supplychain.build.assemble import DEFAULT_PATH, ImageMetadata, PlatformImage
-from supplychain.build.bases import BaseImage, static_entries
+from supplychain.build.bases import ALIASES, BaseImage, static_entries
 from supplychain.build.daemonless import Prepared, prepare, top_level
 from supplychain.build.gocompile import Platform, go_version, ldflags
 from supplychain.build.layers import Entry, Layer, file, layer_from_tar, tar_bytes
@@ -27,6 +28,7 @@ from supplychain.build.model import BuildRequest, BuildResult
 from supplychain.errors import BuildError, UsageError
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json, compute_digest
 from supplychain.progress import Progress
+from supplychain.tools import find_tool
 
 MAX_CONTEXT_FILES = 20_000
 SKIP_DIRS = {".git", "dist", "node_modules", ".sccheck"}
@@ -52,12 +54,15 @@ def _source_entries(root: Path) -> list[Entry]:
 def _vendor(prep: Prepared, tmp: Path) -> list[Entry]:
     out = tmp / "vendor"
     env = {**os.environ, "GOFLAGS": "", "GOTOOLCHAIN": "local"}
-    proc = subprocess.run(["go", "mod", "vendor", "-o", str(out)], cwd=prep.module.root, env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
+    argv = [find_tool("go") or "go", "mod", "vendor", "-o", str(out)]
+    proc = subprocess.run(argv, cwd=prep.module.root, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
     if proc.returncode != 0:
         raise BuildError("cannot vendor the module's dependencies for the Docker build",
                          found=proc.stderr.strip()[-2000:],
                          fix="run 'go mod download' with network access first, or 'go mod tidy'")
+    if not out.is_dir():  # "no dependencies to vendor"
+        return []
     return [file("/src/vendor/" + str(p.relative_to(out)), p.read_bytes())
             for p in sorted(out.rglob("*")) if p.is_file()]
 
@@ -110,6 +115,30 @@ def build_context(prep: Prepared, meta: ImageMetadata, base: str, builder_image:
     return raw, text
 
 
+def engine_base(client: Any, spec: str) -> BaseImage:
+    """scratch/static need nothing; a REF base must already be in the engine (nothing is pulled).
+    Its registry digest, when the engine knows one (RepoDigests), goes into the labels."""
+    if spec in ("scratch", "static"):
+        return BaseImage(spec)
+    import docker
+
+    target = ALIASES.get(spec, spec)
+    try:
+        image = client.images.get(target)
+    except docker.errors.ImageNotFound:
+        raise BuildError(
+            f"the base {spec} is not in the Docker engine",
+            expected=f"an image {target} the engine already has (the docker builder does not pull)",
+            found="no such image",
+            fix=f"docker pull {target} (or docker load it), or use --builder oci, which reads registries "
+                "and OCI layouts") from None
+    digests = [d for d in image.attrs.get("RepoDigests") or [] if "@" in d]
+    if not digests:
+        return BaseImage(spec)
+    name, digest = digests[0].split("@", 1)
+    return BaseImage(spec, reference=f"{name}@{digest}", digest=digest)
+
+
 def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
     import docker
 
@@ -124,13 +153,17 @@ def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
         raise UsageError("the docker builder cannot use an OCI layout as base",
                          expected="scratch, static or an image the Docker engine has",
                          fix="load the base into the engine first, or use --builder oci")
-    base = BaseImage(req.base)
+    try:
+        client = docker.from_env()
+        base = engine_base(client, req.base)
+    except docker.errors.DockerException as exc:
+        raise BuildError("the Docker engine is not reachable", found=str(exc)[:1000],
+                         fix="start the Docker engine (scripts/services) or use --builder oci") from None
     meta = prep.metadata(req, base)
     builder_image = req.builder_image or f"golang:{go_version()}"
     progress.step("docker build", builder_image)
-    context, text = build_context(prep, meta, req.base, builder_image)
+    context, text = build_context(prep, meta, ALIASES.get(req.base, req.base), builder_image)
     try:
-        client = docker.from_env()
         log: list[str] = []
         image_id = None
         for chunk in client.api.build(fileobj=io.BytesIO(context), custom_context=True, rm=True,
@@ -147,21 +180,24 @@ def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
         if image_id is None:
             raise BuildError("docker build reported no image id", facts={"build log": "".join(log)[-4000:]})
         saved = b"".join(client.images.get(image_id).save(named=False))
+        with contextlib.suppress(docker.errors.DockerException):
+            # the engine keeps the builder stage as cache; the untagged result is ours to drop
+            client.images.remove(image_id)
     except docker.errors.DockerException as exc:
         raise BuildError("the Docker engine could not build the image", found=str(exc)[:1000],
                          fix="start the Docker engine (scripts/services) or use --builder oci") from None
     progress.done("docker build", image_id)
-    result = _from_docker_save(saved, prep, meta, image_id)
+    result = _from_docker_save(saved, prep, meta, image_id, req.gzip_level)
     return BuildResult(
         digest=result[0], media_type=result[1], manifest=result[2], images=(result[3],),
-        blobs=result[4], base_layers={}, base=req.base, base_digest=None, version=prep.version,
+        blobs=result[4], base_layers={}, base=req.base, base_digest=base.digest, version=prep.version,
         revision=prep.info.revision, created=prep.epoch, builder="docker", name=prep.module.binary_name,
         timings={"build": time.monotonic() - began},
     )
 
 
-def _from_docker_save(saved: bytes, prep: Prepared, meta: ImageMetadata,
-                      image_id: str) -> tuple[str, str, bytes, PlatformImage, dict[str, bytes]]:
+def _from_docker_save(saved: bytes, prep: Prepared, meta: ImageMetadata, image_id: str,
+                      level: int) -> tuple[str, str, bytes, PlatformImage, dict[str, bytes]]:
     if len(saved) > MAX_SAVED_BYTES:
         raise BuildError("the image the engine saved is too large", found=f"{len(saved)} bytes")
     with tarfile.open(fileobj=io.BytesIO(saved), mode="r:") as tar:
@@ -173,7 +209,7 @@ def _from_docker_save(saved: bytes, prep: Prepared, meta: ImageMetadata,
 
         manifest: list[dict[str, Any]] = json.loads(member("manifest.json"))
         config = member(manifest[0]["Config"])
-        layers: list[Layer] = [layer_from_tar(member(name)) for name in manifest[0]["Layers"]]
+        layers: list[Layer] = [layer_from_tar(member(name), level) for name in manifest[0]["Layers"]]
     if compute_digest(config) != image_id:
         raise BuildError("docker save returned another image than the one built",
                          expected=image_id, found=compute_digest(config))

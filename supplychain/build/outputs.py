@@ -43,6 +43,26 @@ def _all_blobs(result: BuildResult) -> Iterator[tuple[Descriptor, bytes]]:
             yield img.descriptor, img.manifest
 
 
+def _blob_descriptors(result: BuildResult) -> list[Descriptor]:
+    seen: dict[str, Descriptor] = {}
+    for img in result.images:
+        for desc in (*img.layers, img.config_descriptor):
+            seen.setdefault(desc.digest, desc)
+    return list(seen.values())
+
+
+def _mount(store: object, result: BuildResult, desc: Descriptor) -> bool:
+    """Cross-repository mount of a base layer that lives on the same registry (no bytes moved)."""
+    base = result.base_layers.get(desc.digest)
+    source = base.store if base is not None else None
+    mount = getattr(store, "mount_blob", None)
+    same_registry = getattr(source, "registry", None) == getattr(store, "registry", object())
+    from_repository = getattr(source, "repository", None)
+    if mount is None or not same_registry or not isinstance(from_repository, str):
+        return False
+    return bool(mount(desc, from_repository))
+
+
 def write_layout(result: BuildResult, directory: str, tag: str | None) -> str:
     with OCILayout.transaction(directory) as layout:
         for desc, data in _all_blobs(result):
@@ -162,18 +182,25 @@ def push(result: BuildResult, ref_text: str, progress: Progress) -> str:
         write_layout(result, ref.layout_dir, ref.tag)
         return f"oci:{ref.layout_dir}@{result.digest}"
     store = open_store(ref)
-    count = 0
-    for desc, data in _all_blobs(result):
+    uploaded = mounted = 0
+    for desc in _blob_descriptors(result):
         if desc.media_type in MediaType.MANIFESTS:
-            store.write_manifest(data, desc.media_type)
-        elif not store.has_blob(desc.digest):
-            store.write_blob(data, desc)
-            count += 1
+            continue
+        if store.has_blob(desc.digest):
+            continue
+        if _mount(store, result, desc):
+            mounted += 1
+            continue
+        store.write_blob(result.blob(desc), desc)
+        uploaded += 1
+    if result.media_type == MediaType.OCI_INDEX:
+        for img in result.images:
+            store.write_manifest(img.manifest, img.descriptor.media_type)
     digest = store.write_manifest(result.manifest, result.media_type, ref.tag or "latest")
     if digest != result.digest:
         raise BuildError("the registry stored the image under another digest",
                          expected=result.digest, found=digest)
-    progress.info(f"pushed {count} new blob(s) to {ref.name}")
+    progress.info(f"{ref.name}: {uploaded} blob(s) uploaded, {mounted} mounted from the base's repository")
     return f"{ref.name}@{result.digest}"
 
 

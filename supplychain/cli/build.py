@@ -42,13 +42,15 @@ def _human(out: dict[str, Any]) -> str:
 @click.option("--ldflags", default="", help="Extra -ldflags appended to the hardening ones.")
 @click.option("--user", default="65532:65532", show_default=True, help="User of the image config.")
 @click.option("--tzdata", is_flag=True, help="Embed the time zone database (-tags timetzdata).")
+@click.option("--gzip-level", type=click.IntRange(1, 9), default=9, show_default=True,
+              help="Layer compression: 9 smallest, 1 fastest.")
 @click.option("--source-date-epoch", type=int, default=None,
               help="Timestamp of the image [SOURCE_DATE_EPOCH, else the commit time].")
 @pass_options
 def build_cmd(opts: Options, path: str, base: str, platforms: tuple[str, ...], builder: str,
               builder_image: str | None, output: str | None, tarball: str | None, push: str | None,
               load: bool, tag: str | None, version: str | None, version_var: str, ldflags: str,
-              user: str, tzdata: bool, source_date_epoch: int | None) -> None:
+              user: str, tzdata: bool, gzip_level: int, source_date_epoch: int | None) -> None:
     """Build the Go module at PATH into a minimal container image."""
     from supplychain.build import BuildRequest, PublishTarget, build_and_publish
 
@@ -56,7 +58,8 @@ def build_cmd(opts: Options, path: str, base: str, platforms: tuple[str, ...], b
         output = "oci:dist/oci"
     request = BuildRequest(path=path, base=base, platforms=platforms, builder=builder, version=version,
                            version_var=version_var, ldflags=ldflags, user=user, tzdata=tzdata,
-                           source_date_epoch=source_date_epoch, builder_image=builder_image)
+                           source_date_epoch=source_date_epoch, builder_image=builder_image,
+                           gzip_level=gzip_level)
     target = PublishTarget(output=output, tarball=tarball, push=push, load=load, tag=tag)
 
     def run() -> dict[str, Any]:
