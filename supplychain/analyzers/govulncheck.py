@@ -56,9 +56,10 @@ def _symbol(frame: dict[str, Any]) -> str:
 
 
 def _frame_text(frame: dict[str, Any]) -> str:
-    text = f"{frame.get('package') or frame.get('module')}"
+    text = str(frame.get("package") or frame.get("module"))
     if frame.get("function"):
-        text = _symbol(frame) if frame.get("package") else text
+        recv = str(frame.get("receiver", "")).lstrip("*")
+        text += f".{recv + '.' if recv else ''}{frame['function']}"
     pos = frame.get("position") or {}
     if pos.get("filename") and pos.get("line"):
         text += f" ({pos['filename']}:{pos['line']})"
