@@ -47,7 +47,7 @@ def parse_tools(text: str | None) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
     unknown = [n for n in names if n not in TOOLS]
     if unknown or not names:
-        raise UsageError(f"unknown tool(s) in --only: {', '.join(unknown) or text!r}",
+        raise UsageError(f"unknown tool(s) in --only: {', '.join(unknown) if unknown else repr(text)}",
                          expected="a comma-separated subset of " + ",".join(TOOLS),
                          found=text, fix="e.g. --only vet,staticcheck")
     return names
