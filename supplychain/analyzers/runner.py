@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -115,7 +115,7 @@ def check(req: CheckRequest, progress: Progress | None = None) -> CheckResult:
                          started=_iso(started), finished=_iso(finished), wall_seconds=wall)
     outputs = _write_outputs(result, req)
     if outputs:
-        result = CheckResult(**{**result.__dict__, "outputs": outputs})
+        result = replace(result, outputs=outputs)
     return result
 
 
