@@ -74,3 +74,18 @@ def test_race_report_outside_a_test_and_plain_test_failure():
     assert findings[1].message == "m/p.TestA failed: a_test.go:5: want 1"
     assert outcome.failed == ("m/p.TestA",)
     assert broken == []
+
+
+def test_vuln_db_argument_forms(vulndb, tmp_path):
+    import pytest
+
+    from supplychain.errors import UsageError
+
+    assert govulncheck.normalize_db(None) == "https://vuln.go.dev"
+    assert govulncheck.normalize_db("https://vuln.example/") == "https://vuln.example"
+    assert govulncheck.normalize_db(str(vulndb)) == vulndb.resolve().as_uri()
+    assert govulncheck.normalize_db(vulndb.as_uri()) == vulndb.resolve().as_uri()
+    with pytest.raises(UsageError, match="is not a Go vulnerability database"):
+        govulncheck.normalize_db(tmp_path.as_uri())
+    with pytest.raises(UsageError, match="unsupported vulnerability database"):
+        govulncheck.normalize_db("ftp://vuln.example")
