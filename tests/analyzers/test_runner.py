@@ -31,9 +31,28 @@ def test_runner_starts_tools_concurrently(monkeypatch):
         barrier.wait()
         return ToolOutput(findings=(), command=("fake",))
 
-    monkeypatch.setattr(runner, "RUNNERS", {**runner.RUNNERS, "vet": meet, "staticcheck": meet})
-    result = check(CheckRequest(path=FIXTURES / "clean", tools=("vet", "staticcheck"), max_workers=2))
-    assert [(r.tool, r.status) for r in result.tools][:2] == [("vet", "ok"), ("staticcheck", "ok")]
+    monkeypatch.setattr(runner, "RUNNERS", {**runner.RUNNERS, "vet": meet, "race": meet})
+    result = check(CheckRequest(path=FIXTURES / "clean", tools=("race", "vet"), max_workers=2))
+    assert [(r.tool, r.status) for r in result.tools][:2] == [("race", "ok"), ("vet", "ok")]
+
+
+def test_staticcheck_runs_after_vet_in_one_lane(monkeypatch):
+    """vet and staticcheck share compiled export data, so they never run side by side."""
+    spans: dict[str, tuple[float, float]] = {}
+
+    def timed(name):
+        def run(ctx):
+            began = time.monotonic()
+            time.sleep(0.2)
+            spans[name] = (began, time.monotonic())
+            return ToolOutput(findings=(), command=(name,))
+        return run
+
+    monkeypatch.setattr(runner, "RUNNERS", {name: timed(name) for name in runner.RUNNERS})
+    result = check(CheckRequest(path=FIXTURES / "clean", max_workers=4))
+    assert [r.tool for r in result.tools] == ["vet", "staticcheck", "vuln", "race"]
+    assert spans["staticcheck"][0] >= spans["vet"][1]
+    assert spans["race"][0] < spans["vet"][1] and spans["vuln"][0] < spans["vet"][1]
 
 
 def test_one_failing_tool_does_not_stop_the_others_and_exits_3(monkeypatch):
