@@ -73,9 +73,18 @@ def parse(text: str, ctx: ToolContext) -> tuple[tuple[Finding, ...], TestOutcome
         passed=tuple(sorted(f"{n}.{t}" for n, p in packages.items() for t in p.passed)),
         failed=tuple(sorted(f"{n}.{t}" for n, p in packages.items() for t in p.failed)),
         skipped=tuple(sorted(f"{n}.{t}" for n, p in packages.items() for t in p.skipped)))
-    if broken and build_output:
-        broken.append("".join(build_output).strip()[-2000:])
     return tuple(findings), outcome, broken
+
+
+def build_output(text: str) -> str:
+    """The compiler's messages from a `go test -json` stream (build-output events, plain lines)."""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            lines.append(line + "\n")
+        elif '"build-output"' in line:
+            lines.append(str(json.loads(line).get("Output", "")))
+    return "".join(lines).strip()[-4000:]
 
 
 def _race_reports(lines: list[str]) -> list[list[str]]:
@@ -144,7 +153,9 @@ def run(ctx: ToolContext) -> ToolOutput:
         raise failed("go test -race", argv, proc, f"its JSON output did not parse ({exc})",
                      "run 'go test -race -json ./...' by hand") from None
     if broken or (proc.returncode != 0 and not findings):
-        raise failed("go test -race", argv, proc, "the tests did not build or run",
+        err = failed("go test -race", argv, proc, "the tests did not build or run",
                      "make 'go test ./...' build in the module, then check again")
+        err.facts["build output"] = build_output(proc.stdout + "\n" + proc.stderr)
+        raise err
     return ToolOutput(findings=findings, command=("go", *argv[1:]), tests=outcome,
                       version=execute([go, "env", "GOVERSION"], ctx, tool="go env").stdout.strip())

@@ -57,8 +57,10 @@ def run(ctx: ToolContext) -> ToolOutput:
         raise failed("staticcheck", argv, proc, f"its JSON output did not parse ({exc})",
                      "run 'staticcheck -f json ./...' by hand to see what it prints") from None
     if compile_errors:
-        raise failed("staticcheck", argv, proc, "the packages did not compile",
+        err = failed("staticcheck", argv, proc, "the packages did not compile",
                      "make 'go build ./...' succeed in the module, then check again")
+        err.facts["stderr"] = "\n".join(compile_errors)[-4000:]
+        raise err
     if proc.returncode not in (0, 1) or (proc.returncode == 1 and not findings):
         raise failed("staticcheck", argv, proc, "it exited without reporting findings",
                      "run 'staticcheck ./...' by hand in the module")

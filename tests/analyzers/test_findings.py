@@ -7,6 +7,7 @@ from pathlib import Path
 
 from supplychain.analyzers import CheckRequest, Location, Severity, check
 from supplychain.analyzers.model import TestOutcome as Outcome
+from tests.analyzers.conftest import FIXTURES
 
 
 def _rows(result):
@@ -120,3 +121,14 @@ def test_binary_mode_finds_the_linked_vulnerable_symbol(vuln_binary: Path, vulnd
     assert result.findings[0].vulnerability.symbols == ("language.Parse",)
     assert result.run("vuln").output.facts["scan_mode"] == "binary"
     assert result.exit_code == 1
+
+
+def test_module_that_does_not_compile_fails_every_tool_exit_3(vulndb):
+    result = check(CheckRequest(path=FIXTURES / "type_error", vuln_db=str(vulndb)))
+    assert [(r.tool, r.status) for r in result.tools] == [
+        ("vet", "failed"), ("staticcheck", "failed"), ("vuln", "failed"), ("race", "failed")]
+    for run in result.tools:
+        assert run.error["error"] == "ToolFailed"
+        assert 'cannot use "forty-two"' in run.diagnostics, run.diagnostics
+    assert result.findings == ()
+    assert result.exit_code == 3
