@@ -124,6 +124,10 @@ def image_index(images: list[PlatformImage], annotations: Mapping[str, str]) -> 
     return canonical_json(doc)
 
 
-def base_metadata(base: BaseImage) -> dict[str, str | None]:
-    return {"base_name": base.reference.split("@")[0] if base.reference else None,
-            "base_digest": base.digest}
+def base_metadata(base: BaseImage) -> tuple[str, str | None]:
+    """(base name, base digest) for the labels. `scratch` and `static` have no parent image
+    (static's files are our own layer), so they say `base.name=scratch`: linters and policies
+    can tell "built FROM nothing" from "base unknown"."""
+    if not base.reference:
+        return "scratch", None
+    return base.reference.split("@")[0], base.digest

@@ -9,7 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from supplychain.build.assemble import BIN_DIR, ImageMetadata, PlatformImage, assemble_platform, image_index
+from supplychain.build.assemble import (
+    BIN_DIR,
+    ImageMetadata,
+    PlatformImage,
+    assemble_platform,
+    base_metadata,
+    image_index,
+)
 from supplychain.build.bases import BaseImage, BaseLayer, resolve_base
 from supplychain.build.gocompile import CompileRequest, GoModule, Platform, compile_binary, find_module
 from supplychain.build.layers import file, make_layer
@@ -35,10 +42,11 @@ class Prepared:
         source = req.source or self.info.remote
         if source is None and "." in self.module.path.split("/", 1)[0]:
             source = "https://" + self.module.path
+        base_name, base_digest = base_metadata(base)
         return ImageMetadata(
             binary=f"{BIN_DIR}/{self.module.binary_name}", version=self.version, created=self.epoch,
             source=source, revision=self.info.revision, user=req.user,
-            base_name=base.reference.split("@")[0] if base.reference else None, base_digest=base.digest)
+            base_name=base_name, base_digest=base_digest)
 
 
 def parse_platforms(values: tuple[str, ...]) -> list[Platform]:

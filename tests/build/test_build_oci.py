@@ -54,6 +54,7 @@ def test_config_user_entrypoint_labels(hello_multi: BuildResult, hello_repo: Pat
         assert cfg["WorkingDir"] == "/"
         assert cfg["Env"] == ["PATH=/usr/local/bin:/usr/bin:/bin"]
         assert cfg["Labels"] == {
+            LABEL + "base.name": "scratch",   # static has no parent image: built FROM nothing
             LABEL + "created": "2026-01-02T03:04:05Z",
             LABEL + "revision": revision(hello_repo),
             LABEL + "source": "https://github.com/sccheck/examples/hello",

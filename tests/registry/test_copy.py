@@ -40,8 +40,10 @@ def test_copy_with_referrers_layout_to_registry_to_registry_to_layout(
     first = copy_image(layout, "v1", staging, "v1", referrers=True)
     assert first.digest == index.digest and first.media_type == index.media_type
     assert (first.manifests_copied, first.referrers_copied) == (3 + 3, 3)
-    assert first.blobs_copied == blob_count and first.blobs_mounted == 0
-    assert first.bytes_moved > 0
+    # go-containerregistry's registry keeps blobs in one store for all repositories, so a blob
+    # another test pushed earlier (the empty `{}` config) may already answer HEAD: skipped.
+    assert first.blobs_copied + first.blobs_skipped == blob_count and first.blobs_mounted == 0
+    assert first.blobs_copied >= blob_count - 1 and first.bytes_moved > 0
     assert staging.resolve("v1").digest == index.digest
 
     prod = open_repo(registry)
