@@ -217,3 +217,22 @@ def test_docker_engine_runs_a_locally_built_container(docker_client, tmp_path: P
         assert out.strip() == b"from-container"
     finally:
         docker_client.images.remove(image.id, force=True)
+
+
+def test_commands_load_lazily() -> None:
+    """Starting the CLI imports no command's library: `sccheck sign` never pays for Docker or SBOM code."""
+    code = ("import sys; from supplychain.cli import cli, COMMANDS\n"
+            "heavy = [m for m in ('requests', 'docker', 'sigstore', 'cyclonedx', 'supplychain.build')"
+            " if m in sys.modules]\n"
+            "print(heavy)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
+    from supplychain.cli import COMMANDS, LazyGroup
+
+    group = cli
+    assert isinstance(group, LazyGroup)
+    ctx = click.Context(group)
+    for name in COMMANDS:
+        command = group.get_command(ctx, name)
+        assert command is not None and command.name == name
+    assert group.get_command(ctx, "no-such-command") is None
