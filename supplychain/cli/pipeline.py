@@ -34,7 +34,8 @@ def _key_password(key: str | None) -> str | None:
               "(default policies/default.yaml).")
 @click.option("--trust-config", type=click.Path(dir_okay=False),
               help="Sigstore client trust config (else $SCCHECK_TRUST_CONFIG, else public Sigstore).")
-@click.option("--identity-token", help="OIDC token for keyless signing (else env / dev-stack / GitHub Actions).")
+@click.option("--identity-token",
+              help="OIDC token for keyless signing (else env / dev-stack / GitHub Actions).")
 @click.option("--key", type=click.Path(dir_okay=False), help="Sign with this cosign-format key instead.")
 @click.option("--vuln-db", help="Go vulnerability database: https:// URL, file:// URL or directory.")
 @click.option("--fail-on", help="Check threshold: LEVEL[,TOOL=LEVEL...] (default medium).")
@@ -56,12 +57,14 @@ def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: 
     from supplychain.pipeline.steps import RunFailed
 
     def request() -> PipelineRequest:
+        wanted = tuple(p.strip() for p in platforms.split(",") if p.strip()) if platforms else ()
         cfg = load_config(config_file, path).merged(
-            repo=repo, platforms=tuple(p.strip() for p in platforms.split(",") if p.strip()) if platforms else (),
+            repo=repo, platforms=wanted,
             base=base, policy=policy, trust_config=trust_config, key=key, vuln_db=vuln_db,
             fail_on=fail_on, promote_to=promote_to, tag=tag, version=version)
         if not cfg.repo:
-            raise UsageError("no repository to push to", expected="--repo host/repo or `repo:` in sccheck.yaml",
+            raise UsageError("no repository to push to",
+                             expected="--repo host/repo or `repo:` in sccheck.yaml",
                              found="neither", fix="e.g. --repo 127.0.0.1:5000/team/hello")
         return PipelineRequest(
             path=path, repo=cfg.repo, platforms=cfg.platforms, base=cfg.base or "static",
@@ -85,7 +88,8 @@ def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: 
         partial = failed_result(stopped.report)
         report.write_github(partial)
         if opts.json:
-            click.echo(json.dumps(report.to_dict(partial, stopped.error), indent=2, sort_keys=True, default=str))
+            doc = report.to_dict(partial, stopped.error)
+            click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
             opts = Options(json=False, verbose=opts.verbose, quiet=opts.quiet)
         if not opts.quiet:
             click.echo(report.summary_table(partial), err=True)

@@ -68,7 +68,7 @@ class PipelineConfig:
         """Flags win: every flag that is set (not None, not empty) replaces the file's value."""
         given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in flags.items()
                  if v is not None and v != () and v != ""}
-        return replace(self, **given)
+        return replace(self, **given)  # type: ignore[arg-type]
 
 
 def _bad(source: str, path: str, message: str, expected: str, found: str) -> UsageError:

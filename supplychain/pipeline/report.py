@@ -54,7 +54,7 @@ def to_dict(result: PipelineResult, error: Error | None = None) -> dict[str, Any
 
 def _key_result(name: str, step: Any) -> str:
     if step.status == "failed" and step.error is not None:
-        return step.error.message
+        return str(step.error.message)
     if step.status == "ok" and isinstance(step.value, Mapping):
         return str(step.value.get("summary", ""))
     return ""
@@ -67,7 +67,8 @@ def summary_table(result: PipelineResult) -> str:
                      _key_result(name, step)))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows]
-    lines.append(f"total {result.report.seconds:.1f}s" + (f"; pushed {result.reference}" if result.reference else ""))
+    pushed = f"; pushed {result.reference}" if result.reference else ""
+    lines.append(f"total {result.report.seconds:.1f}s{pushed}")
     return "\n".join(lines)
 
 

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,10 +106,11 @@ def source_facts(path: Path, env: Mapping[str, str]) -> dict[str, str | None]:
         repo = env["GITHUB_REPOSITORY"]
         run_id = env.get("GITHUB_RUN_ID")
         workflow_ref = env.get("GITHUB_WORKFLOW_REF")
-        return {"source": f"{server}/{repo}", "commit": env.get("GITHUB_SHA") or _git(path, "rev-parse", "HEAD"),
+        attempt = env.get("GITHUB_RUN_ATTEMPT", "1")
+        return {"source": f"{server}/{repo}",
+                "commit": env.get("GITHUB_SHA") or _git(path, "rev-parse", "HEAD"),
                 "builder": f"{server}/{workflow_ref}" if workflow_ref else None,
-                "invocation": (f"{server}/{repo}/actions/runs/{run_id}/attempts/{env.get('GITHUB_RUN_ATTEMPT', '1')}"
-                               if run_id else None)}
+                "invocation": f"{server}/{repo}/actions/runs/{run_id}/attempts/{attempt}" if run_id else None}
     remote = _git(path, "remote", "get-url", "origin")
     top = _git(path, "rev-parse", "--show-toplevel")
     source = _strip_credentials(remote) if remote else (f"git+file://{top}" if top else None)
@@ -144,15 +146,16 @@ def _check_step(req: PipelineRequest, progress: Progress) -> dict[str, Any]:
     return {"summary": f"{counts['findings']} finding(s), none failing", **counts, "_result": result}
 
 
-def _provenance(req: PipelineRequest, build: Any, started: dt.datetime, finished: dt.datetime) -> dict[str, Any]:
+def _provenance(req: PipelineRequest, build: Any, started: dt.datetime,
+                finished: dt.datetime) -> dict[str, Any]:
     from supplychain.attest.slsa import DEFAULT_BUILDER_ID, ProvenanceInputs, slsa_provenance
 
     facts = source_facts(Path(req.path), os.environ)
     base_image = None
     extra: dict[str, Any] = {}
     if build.base_digest:
-        base_image = f"{parse_image_ref(build.base).name}@{build.base_digest}" if "/" in build.base or ":" in build.base \
-            else f"{build.base}@{build.base_digest}"
+        name = parse_image_ref(build.base).name if ("/" in build.base or ":" in build.base) else build.base
+        base_image = f"{name}@{build.base_digest}"
     elif build.base != "scratch":
         extra["base"] = build.base
     commit = facts["commit"] or build.revision or ""
@@ -255,8 +258,8 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
 
     def sign_step(_: Mapping[str, Any]) -> dict[str, Any]:
         signed = _signing(None, ctx["reference"], None)
-        return {"summary": f"{signed['mode']} as {signed['identity'] or 'key'}, log index {signed['log_index']}",
-                **signed}
+        who = signed["identity"] or "key"
+        return {"summary": f"{signed['mode']} as {who}, log index {signed['log_index']}", **signed}
 
     def attest_step(_: Mapping[str, Any]) -> dict[str, Any]:
         from supplychain.analyzers import predicates as checkpred
@@ -269,11 +272,13 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
         )
 
         build, reference = ctx["build"], ctx["reference"]
+        provenance = _provenance(req, build, started, ctx["build_finished"])
         todo: list[tuple[str, str, str, dict[str, Any]]] = [
-            ("provenance", SLSA_PROVENANCE_V1, reference, _provenance(req, build, started, ctx["build_finished"]))]
+            ("provenance", SLSA_PROVENANCE_V1, reference, provenance)]
         for doc in ctx["sboms"]:
             target = f"{repo.name}@{doc.subject.digest}" if doc.subject.digest else reference
-            todo.append((f"sbom {doc.subject.platform or ''}".strip(), CYCLONEDX_BOM, target, json.loads(doc.text)))
+            label = f"sbom {doc.subject.platform or ''}".strip()
+            todo.append((label, CYCLONEDX_BOM, target, json.loads(doc.text)))
         check_result = ctx.get("check")
         if check_result is not None:
             vuln = checkpred.vuln_record(check_result)
@@ -284,11 +289,15 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
                     todo.append((f"tests {run_.tool}", TEST_RESULT_V01, reference,
                                  checkpred.test_result(check_result, run_)))
         todo.append(("harden", SCCHECK_HARDEN_V1, reference, ctx["harden"].predicate()))
-        done = []
-        for name, ptype, target, predicate in todo:
+
+        def one(item: tuple[str, str, str, dict[str, Any]]) -> dict[str, Any]:
+            name, ptype, target, predicate = item
             progress.info(f"attest/{name}: {ptype}")
-            signed = _signing(ptype, target, predicate)
-            done.append({"name": name, **signed})
+            return {"name": name, **_signing(ptype, target, predicate)}
+
+        # Each attestation is its own Fulcio/Rekor/TSA round trip: a few at once, results in order.
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="sccheck-attest") as pool:
+            done = list(pool.map(one, todo))
         return {"summary": f"{len(done)} attestation(s)", "attestations": done}
 
     def verify_step(_: Mapping[str, Any]) -> dict[str, Any]:
