@@ -198,7 +198,7 @@ def test_image_verifies_with_the_github_workflow_identity(job: dict[str, Any]) -
     verified = run_sccheck("--json", "verify", ref, "--policy", str(job["policy"]),
                            "--trust-config", str(dev.trust_config))
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    signers = {v["signer"]["identity"] for v in json.loads(verified.stdout)["verified"]}
+    signers = {v["signer"]["subject"] for v in json.loads(verified.stdout)["verified"]}
     assert signers == {dev.github_workflow_identity(REPOSITORY, "refs/heads/main")}
     cosign = find_tool("cosign")
     assert cosign
