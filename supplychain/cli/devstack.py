@@ -33,6 +33,8 @@ def _human_info(info: devstack.StackInfo) -> str:
             else f"dev-stack up in {info.dir}" + (f" ({info.seconds:.1f}s)" if info.seconds else ""))
     lines = [head]
     lines += [f"  {name:<7}{url}" for name, url in info.urls.items()]
+    if info.registry:
+        lines.append(f"  registry {info.registry}")
     lines += [f"  trust config  {info.trust_config}", f"  trusted root  {info.trusted_root}",
               f"  identity      {info.identity} (issuer {info.issuer})",
               "  next: eval \"$(sccheck dev-stack env)\""]
@@ -49,11 +51,14 @@ def dev_stack_group() -> None:
 @_json_option
 @click.option("--timeout", type=float, default=30.0, show_default=True,
               help="Seconds to wait for each server to answer.")
+@click.option("--registry", "with_registry", is_flag=True,
+              help="Also run a local OCI registry (docker-registry) on 127.0.0.1.")
 @pass_options
-def up_cmd(opts: Options, directory: Path | None, as_json: bool, timeout: float) -> None:
+def up_cmd(opts: Options, directory: Path | None, as_json: bool, timeout: float, with_registry: bool) -> None:
     """Start the stack (keys are made once and kept); says so when it already runs."""
     opts = _with_json(opts, as_json)
-    info = run_guarded(opts, lambda: devstack.up(directory, progress=opts.progress(), timeout=timeout))
+    info = run_guarded(opts, lambda: devstack.up(directory, progress=opts.progress(), timeout=timeout,
+                                                 with_registry=with_registry))
     emit(opts, {"ok": True, **info.to_dict()}, lambda _: _human_info(info))
 
 

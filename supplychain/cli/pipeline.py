@@ -1,18 +1,107 @@
-"""`sccheck build-and-sign`: placeholder until issue 9 lands."""
+"""`sccheck build-and-sign PATH --repo REF`: the whole chain (docs/pipeline.md)."""
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import Any
+
 import click
 
-from supplychain.cli._common import Options, not_built, pass_options
+from supplychain.cli._common import Options, fail, pass_options, run_guarded
+from supplychain.cli._registry import registry_options
 
 
-@click.command("build-and-sign", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def _key_password(key: str | None) -> str | None:
+    from supplychain.signing.keys import password_from_env
+
+    if not key:
+        return None
+    password = password_from_env()
+    if password is None and sys.stdin.isatty():
+        password = click.prompt(f"Password for {key}", hide_input=True, err=True)
+    return password
+
+
+@click.command("build-and-sign")
+@click.argument("path", type=click.Path(file_okay=False))
+@click.option("--repo", help="Registry repository to push to (host/repo); or `repo:` in sccheck.yaml.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="Settings file (default PATH/sccheck.yaml when present). Flags win.")
+@click.option("--platform", "platforms", help="Comma-separated platforms, e.g. linux/amd64,linux/arm64.")
+@click.option("--base", help="scratch | static (default) | alpine | REF.")
+@click.option("--policy", type=click.Path(dir_okay=False), help="Policy the result must pass "
+              "(default policies/default.yaml).")
+@click.option("--trust-config", type=click.Path(dir_okay=False),
+              help="Sigstore client trust config (else $SCCHECK_TRUST_CONFIG, else public Sigstore).")
+@click.option("--identity-token",
+              help="OIDC token for keyless signing (else env / dev-stack / GitHub Actions).")
+@click.option("--key", type=click.Path(dir_okay=False), help="Sign with this cosign-format key instead.")
+@click.option("--vuln-db", help="Go vulnerability database: https:// URL, file:// URL or directory.")
+@click.option("--fail-on", help="Check threshold: LEVEL[,TOOL=LEVEL...] (default medium).")
+@click.option("--promote-to", help="After verification, promote to this host/repo:tag.")
+@click.option("--tag", help="Tag the pushed image (it is always referred to by digest).")
+@click.option("--version", "version", help="Version stamped into the binary (default git describe).")
+@registry_options
 @pass_options
-def build_and_sign_cmd(opts: Options, args: tuple[str, ...]) -> None:
-    """build-and-sign PATH --repo REF (not built yet)."""
-    not_built(opts, "build-and-sign", "issue 9")
+def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: str | None,
+                       platforms: str | None, base: str | None, policy: str | None,
+                       trust_config: str | None, identity_token: str | None, key: str | None,
+                       vuln_db: str | None, fail_on: str | None, promote_to: str | None, tag: str | None,
+                       version: str | None, registry: Any) -> None:
+    """Check, build, SBOM, push, sign, attest and verify a Go module in one go."""
+    from supplychain.errors import UsageError
+    from supplychain.pipeline import report
+    from supplychain.pipeline.config import load_config
+    from supplychain.pipeline.run import PipelineRequest, build_and_sign, failed_result
+    from supplychain.pipeline.steps import RunFailed
+
+    def request() -> PipelineRequest:
+        wanted = tuple(p.strip() for p in platforms.split(",") if p.strip()) if platforms else ()
+        cfg = load_config(config_file, path).merged(
+            repo=repo, platforms=wanted,
+            base=base, policy=policy, trust_config=trust_config, key=key, vuln_db=vuln_db,
+            fail_on=fail_on, promote_to=promote_to, tag=tag, version=version)
+        if not cfg.repo:
+            raise UsageError("no repository to push to",
+                             expected="--repo host/repo or `repo:` in sccheck.yaml",
+                             found="neither", fix="e.g. --repo 127.0.0.1:5000/team/hello")
+        return PipelineRequest(
+            path=path, repo=cfg.repo, platforms=cfg.platforms, base=cfg.base or "static",
+            version=cfg.version, tag=cfg.tag, policy=cfg.policy, trust_config=cfg.trust_config,
+            identity_token=identity_token, key=cfg.key, key_password=_key_password(cfg.key),
+            vuln_db=cfg.vuln_db, fail_on=cfg.fail_on or "medium", check_tools=cfg.check_tools,
+            harden_threshold=cfg.harden_threshold, promote_to=cfg.promote_to, registry_options=registry)
+
+    req = run_guarded(opts, request)
+    progress = opts.progress()
+
+    def go() -> Any:
+        try:
+            return build_and_sign(req, progress)
+        except RunFailed as stopped:
+            return stopped
+
+    result = run_guarded(opts, go)
+    if isinstance(result, RunFailed):
+        stopped = result
+        partial = failed_result(stopped.report)
+        report.write_github(partial)
+        if opts.json:
+            doc = report.to_dict(partial, stopped.error)
+            click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+            opts = Options(json=False, verbose=opts.verbose, quiet=opts.quiet)
+        if not opts.quiet:
+            click.echo(report.summary_table(partial), err=True)
+        fail(Options(json=False, verbose=opts.verbose, quiet=opts.quiet), stopped.error)
+        return
+    report.write_github(result)
+    if opts.json:
+        click.echo(json.dumps(report.to_dict(result), indent=2, sort_keys=True, default=str))
+        if not opts.quiet:
+            click.echo(report.summary_table(result), err=True)
+    else:
+        click.echo(report.summary_table(result))
 
 
 def register(group: click.Group) -> None:

@@ -36,7 +36,7 @@ TSA_METRICS_PORT = 2112  # fixed inside timestamp-server v2.1.3 (pkg/server/prom
 PORT_NAMES = ("oidc", "ct", "rekor", "rekor_grpc", "rekor_metrics", "tsa", "fulcio", "fulcio_grpc",
               "fulcio_metrics")
 START_ORDER = ("oidc", "ct", "rekor", "tsa", "fulcio")
-ALL_NAMES = (*START_ORDER, "tsa_proxy")
+ALL_NAMES = (*START_ORDER, "tsa_proxy", "registry")  # registry: optional (up --registry)
 NETNS_ENV = "SCCHECK_DEV_STACK_TSA_NETNS"
 
 
@@ -286,10 +286,10 @@ def start_all(state: StateDir, specs: Sequence[ServerSpec], timeout: float = 30.
     return pids
 
 
-def stop_all(state: StateDir, timeout: float = 10.0) -> list[str]:
+def stop_all(state: StateDir, timeout: float = 10.0, keep: Sequence[str] = ()) -> list[str]:
     """Stop our servers (SIGTERM, then SIGKILL after `timeout`); return the names stopped."""
     stopped = []
-    targets = running(state)
+    targets = {k: v for k, v in running(state).items() if k not in keep}
     for pid in targets.values():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -304,6 +304,8 @@ def stop_all(state: StateDir, timeout: float = 10.0) -> list[str]:
         _reap(pid)
         stopped.append(name)
     for name in ALL_NAMES:
+        if name in keep:
+            continue
         with contextlib.suppress(FileNotFoundError):
             state.pid_file(name).unlink()
     return stopped

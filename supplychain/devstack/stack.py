@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from supplychain.devstack import services
+from supplychain.devstack import registry, services
 from supplychain.devstack.keys import KeyPaths, ensure_keys
 from supplychain.devstack.oidc import DEFAULT_AUDIENCE, DEFAULT_IDENTITY, GITHUB_PATH
 from supplychain.devstack.services import Ports
@@ -41,6 +41,7 @@ class StackInfo:
     github_token_url: str
     actions_token_request_url: str
     running: dict[str, int] = field(default_factory=dict)
+    registry: str | None = None               # host:port of the optional registry, when it runs
     already_running: bool = False
     tsa_isolated: bool = False
     created_keys: bool = False
@@ -53,6 +54,9 @@ class StackInfo:
 def _info(state: StateDir, ports: Ports, **extra: Any) -> StackInfo:
     oidc = ports.url("oidc")
     extra.setdefault("tsa_isolated", bool(state.read_stack().get("tsa_isolated")))
+    reg_port = registry.registry_port(state)
+    if reg_port and "registry" in extra.get("running", {}):
+        extra.setdefault("registry", f"{services.HOST}:{reg_port}")
     return StackInfo(
         dir=str(state.root), trust_config=str(state.trust_config), trusted_root=str(state.trusted_root),
         urls={"fulcio": ports.url("fulcio"), "rekor": ports.url("rekor"), "ct": ports.url("ct"),
@@ -81,13 +85,27 @@ def _created(state: StateDir) -> dt.datetime:
 
 
 def up(directory: Path | str | None = None, *, progress: Progress | None = None,
-       timeout: float = 30.0) -> StackInfo:
-    """Start the stack (idempotent): keys once, then every server, then the trust config."""
+       timeout: float = 30.0, with_registry: bool = False) -> StackInfo:
+    """Start the stack (idempotent): keys once, then every server, then the trust config;
+    with `with_registry`, also a local OCI registry (`docker-registry`)."""
+    info = _up(directory, progress=progress, timeout=timeout)
+    if not with_registry:
+        return info
+    state = StateDir.at(directory)
+    (progress or SilentProgress()).step("registry", "docker-registry")
+    port = registry.ensure_registry(state, timeout)
+    (progress or SilentProgress()).done("registry", f"{services.HOST}:{port}")
+    return _info(state, _saved_ports(state), running=services.running(state),
+                 already_running=info.already_running, created_keys=info.created_keys, seconds=info.seconds)
+
+
+def _up(directory: Path | str | None = None, *, progress: Progress | None = None,
+        timeout: float = 30.0) -> StackInfo:
     progress = progress or SilentProgress()
     began = time.monotonic()
     state = StateDir.at(directory)
     state.ensure()
-    alive = services.running(state)
+    alive = {k: v for k, v in services.running(state).items() if k != registry.NAME}
     if alive:
         ports = _saved_ports(state)
         specs = services.server_specs(state, KeyPaths.of(state), ports, CT_ORIGIN,
@@ -95,7 +113,7 @@ def up(directory: Path | str | None = None, *, progress: Progress | None = None,
         if set(alive) == {s.name for s in specs} and all(services.probe(s.ready_url) for s in specs):
             return _info(state, ports, running=alive, already_running=True)
         progress.info(f"restarting a partly running stack ({', '.join(sorted(alive))} alive)")
-        services.stop_all(state)
+        services.stop_all(state, keep=(registry.NAME,))
     progress.step("keys", str(state.keys))
     keys, created_keys = ensure_keys(state)
     progress.done("keys", "created" if created_keys else "reused")
@@ -106,8 +124,9 @@ def up(directory: Path | str | None = None, *, progress: Progress | None = None,
         services.tsa_socket(state).unlink(missing_ok=True)
     else:
         services.check_tsa_metrics_port()
+    kept = {k: v for k, v in state.read_stack().items() if k == registry.PORT_KEY}
     state.write_stack({"ports": ports.values, "created": created.isoformat(), "ct_origin": CT_ORIGIN,
-                       "tsa_isolated": isolate})
+                       "tsa_isolated": isolate, **kept})
     write_fulcio_config(state, ports)
     write_trust_config(state, keys, ports, created)
     specs = services.server_specs(state, keys, ports, CT_ORIGIN, isolate_tsa=isolate)
@@ -138,6 +157,8 @@ def env_lines(info: StackInfo) -> list[str]:
         "SCCHECK_DEV_TOKEN_URL": info.token_url,
         "SCCHECK_DEV_GITHUB_ISSUER": info.github_issuer,
     }
+    if info.registry:
+        values["SCCHECK_DEV_REGISTRY"] = info.registry
     return [f"export {k}={shlex.quote(v)}" for k, v in values.items()]
 
 

@@ -1,0 +1,170 @@
+"""`sccheck.yaml`: the optional per-project settings of `sccheck build-and-sign`.
+
+Every key is optional; flags override the file. Unknown keys are errors naming their path
+(`$.build.platfrom`), so a typo never silently falls back to a default. Schema (docs/pipeline.md):
+
+    apiVersion: sccheck.dev/v1         # optional; if present, exactly this
+    kind: Pipeline                     # optional; if present, exactly this
+    repo: registry.example.com/team/app
+    build:  {platforms: [linux/amd64], base: static, version: v1.2.3, tag: v1.2.3}
+    check:  {vulnDb: URL|DIR, failOn: medium, only: [vet, staticcheck, vuln, race]}
+    harden: {threshold: medium}
+    sign:   {trustConfig: FILE, key: FILE}
+    verify: {policy: FILE}
+    promote: {to: registry.example.com/prod/app:v1.2.3}
+
+Relative file paths (vulnDb directory, trustConfig, key, policy) are relative to the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from supplychain.errors import UsageError
+
+CONFIG_NAME = "sccheck.yaml"
+MAX_CONFIG_BYTES = 256 * 1024
+API_VERSION = "sccheck.dev/v1"
+KIND = "Pipeline"
+
+# section -> key -> (python field, kind); kind: "str", "path", "list", "platforms"
+SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
+    "build": {"platforms": ("platforms", "platforms"), "base": ("base", "str"),
+              "version": ("version", "str"), "tag": ("tag", "str")},
+    "check": {"vulnDb": ("vuln_db", "db"), "failOn": ("fail_on", "str"), "only": ("check_tools", "list")},
+    "harden": {"threshold": ("harden_threshold", "str")},
+    "sign": {"trustConfig": ("trust_config", "path"), "key": ("key", "path")},
+    "verify": {"policy": ("policy", "path")},
+    "promote": {"to": ("promote_to", "str")},
+}
+TOP_LEVEL = {"apiVersion", "kind", "repo", *SCHEMA}
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Settings from the file (None/empty = not set there)."""
+
+    source: str | None = None
+    repo: str | None = None
+    platforms: tuple[str, ...] = ()
+    base: str | None = None
+    version: str | None = None
+    tag: str | None = None
+    vuln_db: str | None = None
+    fail_on: str | None = None
+    check_tools: tuple[str, ...] = ()
+    harden_threshold: str | None = None
+    trust_config: str | None = None
+    key: str | None = None
+    policy: str | None = None
+    promote_to: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def merged(self, **flags: Any) -> PipelineConfig:
+        """Flags win: every flag that is set (not None, not empty) replaces the file's value."""
+        given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in flags.items()
+                 if v is not None and v != () and v != ""}
+        return replace(self, **given)  # type: ignore[arg-type]
+
+
+def _bad(source: str, path: str, message: str, expected: str, found: str) -> UsageError:
+    return UsageError(f"{source}: {path}: {message}", expected=expected, found=found,
+                      fix=f"correct {path} in {source} (schema in docs/pipeline.md)")
+
+
+def _string(value: Any, source: str, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _bad(source, path, "must be a non-empty string", "a string", repr(value))
+    return value
+
+
+def _resolve(value: str, base: Path) -> str:
+    if "://" in value:
+        return value
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else (base / p))
+
+
+def _convert(kind: str, value: Any, source: str, path: str, base: Path) -> Any:
+    if kind in ("list", "platforms"):
+        if isinstance(value, str) and kind == "platforms":
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not value:
+            raise _bad(source, path, "must be a non-empty list of strings", "[a, b]", repr(value))
+        return tuple(_string(v, source, f"{path}[{i}]") for i, v in enumerate(value))
+    text = _string(value, source, path)
+    if kind == "path" or (kind == "db" and not text.startswith(("http://", "https://", "file://"))):
+        return _resolve(text, base)
+    return text
+
+
+def parse_config(doc: Any, source: str, base: Path) -> PipelineConfig:
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise _bad(source, "$", "must be a mapping", "keys such as repo, build, check", type(doc).__name__)
+    values: dict[str, Any] = {"source": source}
+    for key, value in doc.items():
+        if key not in TOP_LEVEL:
+            raise _bad(source, f"$.{key}", "unknown key", "one of " + ", ".join(sorted(TOP_LEVEL)), str(key))
+        if key == "apiVersion" and value != API_VERSION:
+            raise _bad(source, "$.apiVersion", "unsupported version", API_VERSION, repr(value))
+        if key == "kind" and value != KIND:
+            raise _bad(source, "$.kind", "wrong kind", KIND, repr(value))
+        if key == "repo":
+            values["repo"] = _string(value, source, "$.repo")
+        if key in SCHEMA:
+            if not isinstance(value, dict):
+                raise _bad(source, f"$.{key}", "must be a mapping",
+                           "keys " + ", ".join(SCHEMA[key]), type(value).__name__)
+            for sub, subvalue in value.items():
+                if sub not in SCHEMA[key]:
+                    raise _bad(source, f"$.{key}.{sub}", "unknown key",
+                               "one of " + ", ".join(SCHEMA[key]), str(sub))
+                name, kind = SCHEMA[key][sub]
+                values[name] = _convert(kind, subvalue, source, f"$.{key}.{sub}", base)
+    return PipelineConfig(**values)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_config(path: str | Path | None, project: str | Path) -> PipelineConfig:
+    """`path` if given (must exist), else PROJECT/sccheck.yaml if present, else empty settings."""
+    file = Path(path) if path else Path(project) / CONFIG_NAME
+    if not file.exists():
+        if path:
+            raise UsageError(f"the config file {file} does not exist", expected="a readable sccheck.yaml",
+                             found="no such file", fix="pass an existing file to --config, or leave it out")
+        return PipelineConfig()
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise UsageError(f"{file} is too large", expected=f"at most {MAX_CONFIG_BYTES} bytes",
+                         found=f"{len(raw)} bytes")
+    try:
+        doc = yaml.load(raw, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{file} is not valid YAML", found=str(exc).replace("\n", " "),
+                         fix="fix the YAML syntax (schema in docs/pipeline.md)") from None
+    return parse_config(doc, str(file), file.resolve().parent)

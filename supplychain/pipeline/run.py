@@ -1,0 +1,367 @@
+"""`build-and-sign`: the whole chain wired on the step runner.
+
+    check ─────────────────────────────┐
+    build ─┬─ sbom ───────────────────┤
+           ├─ harden ─────────────────┤
+           └─ push ────────────────── sign ── attest ── verify ── [promote]
+
+`sign` needs check, sbom, harden and push: nothing is signed unless the checks passed their
+thresholds and every piece of evidence exists. Independent steps run concurrently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from supplychain.errors import CheckFailed, ToolFailed, UsageError, VerificationFailed
+from supplychain.image.reference import parse_image_ref
+from supplychain.pipeline.steps import RunReport, Step, run
+from supplychain.progress import Progress, SilentProgress
+from supplychain.tools import PROJECT_ROOT, find_tool
+
+DEFAULT_POLICY = PROJECT_ROOT / "policies" / "default.yaml"
+
+
+@dataclass(frozen=True)
+class PipelineRequest:
+    path: str
+    repo: str
+    platforms: tuple[str, ...] = ()
+    base: str = "static"
+    version: str | None = None
+    tag: str | None = None
+    policy: str | None = None
+    trust_config: str | None = None
+    identity_token: str | None = field(default=None, repr=False)
+    key: str | None = None
+    key_password: str | None = field(default=None, repr=False)
+    vuln_db: str | None = None
+    fail_on: str = "medium"
+    check_tools: tuple[str, ...] = ()
+    harden_threshold: str | None = None
+    promote_to: str | None = None
+    registry_options: Any = None
+    max_workers: int = 3
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    report: RunReport
+    reference: str | None
+    digest: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+
+class _Prefixed:
+    """Inner progress of a step, shown as `step/part`."""
+
+    def __init__(self, outer: Progress, prefix: str) -> None:
+        self._outer, self._prefix = outer, prefix
+
+    def step(self, name: str, detail: str = "") -> None:
+        self._outer.info(f"{self._prefix}/{name}" + (f": {detail}" if detail else ""))
+
+    def done(self, name: str, detail: str = "") -> None:
+        if detail:
+            self._outer.info(f"{self._prefix}/{name} ✓ {detail}")
+
+    def info(self, message: str) -> None:
+        self._outer.info(f"{self._prefix}: {message}")
+
+
+def _git(path: Path, *args: str) -> str | None:
+    git = shutil.which("git")
+    if not git:
+        return None
+    proc = subprocess.run([git, "-C", str(path), *args], capture_output=True, text=True, timeout=30,
+                          check=False)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def _strip_credentials(url: str) -> str:
+    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://{rest.split('@', 1)[1]}"
+    return url
+
+
+def source_facts(path: Path, env: Mapping[str, str]) -> dict[str, str | None]:
+    """Source repository, commit, builder id and invocation id: GitHub Actions' variables when
+    running there, else the git checkout."""
+    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        repo = env["GITHUB_REPOSITORY"]
+        run_id = env.get("GITHUB_RUN_ID")
+        workflow_ref = env.get("GITHUB_WORKFLOW_REF")
+        attempt = env.get("GITHUB_RUN_ATTEMPT", "1")
+        return {"source": f"{server}/{repo}",
+                "commit": env.get("GITHUB_SHA") or _git(path, "rev-parse", "HEAD"),
+                "builder": f"{server}/{workflow_ref}" if workflow_ref else None,
+                "invocation": f"{server}/{repo}/actions/runs/{run_id}/attempts/{attempt}" if run_id else None}
+    remote = _git(path, "remote", "get-url", "origin")
+    top = _git(path, "rev-parse", "--show-toplevel")
+    source = _strip_credentials(remote) if remote else (f"git+file://{top}" if top else None)
+    return {"source": source, "commit": _git(path, "rev-parse", "HEAD"), "builder": None, "invocation": None}
+
+
+def go_version() -> str | None:
+    go = find_tool("go")
+    if not go:
+        return None
+    proc = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, timeout=60, check=False)
+    return proc.stdout.strip() or None
+
+
+def _check_step(req: PipelineRequest, progress: Progress) -> dict[str, Any]:
+    from supplychain.analyzers import CheckRequest, FailOn, check
+
+    result = check(CheckRequest(path=Path(req.path), tools=req.check_tools, vuln_db=req.vuln_db,
+                                fail_on=FailOn.parse(req.fail_on)), _Prefixed(progress, "check"))
+    counts = {"findings": len(result.findings), "failing": len(result.failing),
+              "tools": {r.tool: {"status": r.status, "findings": len(r.findings)} for r in result.tools}}
+    if result.exit_code == 3:
+        raise ToolFailed(f"the checks could not run: {', '.join(result.tools_failed)}",
+                         expected="every check tool to run", found=", ".join(result.tools_failed),
+                         fix="run 'sccheck check PATH' to see each tool's diagnostics; nothing was signed",
+                         facts={"findings": counts["findings"]})
+    if result.exit_code == 1:
+        shown = [f"{f.tool} {f.rule} {f.location}: {f.message}" for f in result.failing[:10]]
+        raise CheckFailed(f"the checks found {len(result.failing)} finding(s) at or above the threshold",
+                          expected=f"no finding at or above {result.fail_on.describe()}",
+                          found="\n".join(shown),
+                          fix="fix the findings (or change check.failOn); nothing was signed")
+    return {"summary": f"{counts['findings']} finding(s), none failing", **counts, "_result": result}
+
+
+def _provenance(req: PipelineRequest, build: Any, started: dt.datetime,
+                finished: dt.datetime) -> dict[str, Any]:
+    from supplychain.attest.slsa import DEFAULT_BUILDER_ID, ProvenanceInputs, slsa_provenance
+
+    facts = source_facts(Path(req.path), os.environ)
+    base_image = None
+    extra: dict[str, Any] = {}
+    if build.base_digest:
+        name = parse_image_ref(build.base).name if ("/" in build.base or ":" in build.base) else build.base
+        base_image = f"{name}@{build.base_digest}"
+    elif build.base != "scratch":
+        extra["base"] = build.base
+    commit = facts["commit"] or build.revision or ""
+    top = _git(Path(req.path), "rev-parse", "--show-toplevel")
+    rel = os.path.relpath(Path(req.path).resolve(), top) if top else "."
+    predicate = slsa_provenance(ProvenanceInputs(
+        source_repo=facts["source"] or f"file://{Path(req.path).resolve()}", commit=commit,
+        base_image=base_image, go_version=go_version(), path=rel, platforms=build.platforms,
+        builder_id=facts["builder"] or DEFAULT_BUILDER_ID, invocation_id=facts["invocation"],
+        started=started, finished=finished, extra=extra))
+    if not commit:
+        predicate["buildDefinition"]["resolvedDependencies"][0].pop("digest", None)
+    return predicate
+
+
+def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> PipelineResult:
+    """Run the chain. Raises `RunFailed` (from the step runner) with the partial report."""
+    from supplychain.policy.loader import load_policy
+
+    progress = progress or SilentProgress()
+    repo = parse_image_ref(req.repo)
+    if repo.is_layout or repo.digest:
+        raise UsageError(f"--repo {req.repo} is not a registry repository",
+                         expected="host/repo (a tag is taken from --tag)", found=req.repo,
+                         fix="e.g. --repo 127.0.0.1:5000/team/hello")
+    tag = req.tag or repo.tag
+    policy_path = Path(req.policy) if req.policy else DEFAULT_POLICY
+    policy = load_policy(policy_path)              # a bad policy is a usage error before any work
+    if req.promote_to:
+        parse_image_ref(req.promote_to)
+    if not Path(req.path, "go.mod").is_file():
+        raise UsageError(f"{req.path} is not a Go module", expected=f"{Path(req.path, 'go.mod')}",
+                         found="no go.mod", fix="pass the directory that holds go.mod")
+    work = Path(tempfile.mkdtemp(prefix="sccheck-pipeline-"))
+    layout = work / "oci"
+    ctx: dict[str, Any] = {}
+    started = dt.datetime.now(dt.UTC)
+
+    def build_step(_: Mapping[str, Any]) -> dict[str, Any]:
+        from supplychain.build import BuildRequest, PublishTarget, build, publish
+
+        result = build(BuildRequest(req.path, base=req.base, platforms=req.platforms, version=req.version),
+                       _Prefixed(progress, "build"))
+        publish(result, PublishTarget(output=f"oci:{layout}", tag=tag or "latest"))
+        ctx["build"] = result
+        ctx["build_finished"] = dt.datetime.now(dt.UTC)
+        platforms = {str(i.platform): i.descriptor.digest for i in result.images}
+        return {"summary": f"{result.digest[:19]} ({', '.join(platforms)})", "digest": result.digest,
+                "platforms": platforms, "base": result.base, "base_digest": result.base_digest,
+                "version": result.version, "revision": result.revision, "size": result.size}
+
+    def sbom_step(_: Mapping[str, Any]) -> dict[str, Any]:
+        from supplychain.sbom import generate_sbom
+
+        docs = generate_sbom(f"oci:{layout}@{ctx['build'].digest}", progress=_Prefixed(progress, "sbom"))
+        ctx["sboms"] = docs
+        return {"summary": f"{len(docs)} SBOM(s), "
+                           f"{sum(d.go_modules for d in docs)} module(s)",
+                "documents": [d.summary() for d in docs]}
+
+    def harden_step(_: Mapping[str, Any]) -> dict[str, Any]:
+        from supplychain.harden.imagecheck import run_check
+
+        report = run_check(f"oci:{layout}@{ctx['build'].digest}", threshold=req.harden_threshold)
+        ctx["harden"] = report
+        summary = report.summary()
+        if not report.passed:
+            shown = [f"{f.rule} {f.path or ''}: {f.message}" for f in report.failing[:10]]
+            raise CheckFailed(f"the image has {len(report.failing)} hardening finding(s) at or above "
+                              f"{report.threshold}", expected="a clean image", found="\n".join(shown),
+                              fix="run 'sccheck harden check' on the layout; nothing was signed")
+        return {"summary": f"{summary['total']} finding(s), passed", "findings": summary["total"],
+                "failing": summary["failing"], "bySeverity": summary["bySeverity"]}
+
+    def push_step(_: Mapping[str, Any]) -> dict[str, Any]:
+        from supplychain.copy import copy_image
+        from supplychain.image.layout import OCILayout
+        from supplychain.image.open import open_store
+
+        digest = ctx["build"].digest
+        dst = open_store(repo, registry_options=req.registry_options)
+        copied = copy_image(OCILayout(str(layout)), digest, dst, tag, progress=_Prefixed(progress, "push"))
+        reference = f"{repo.name}@{digest}"
+        ctx["reference"] = reference
+        return {"summary": reference, "reference": reference, "digest": digest, "tag": tag,
+                "blobs_copied": copied.blobs_copied, "bytes": copied.bytes_moved}
+
+    def _signing(predicate_type: str | None, ref: str, predicate: dict[str, Any] | None) -> dict[str, Any]:
+        from supplychain.signing import attest_image, sign_image
+
+        kw: dict[str, Any] = {"trust_config": req.trust_config, "identity_token": req.identity_token,
+                              "key": req.key, "key_password": req.key_password,
+                              "registry_options": req.registry_options}
+        if predicate_type is None:
+            signed = sign_image(ref, **kw)
+        else:
+            assert predicate is not None
+            signed = attest_image(ref, predicate_type, predicate, **kw)
+        return signed.to_dict()
+
+    def sign_step(_: Mapping[str, Any]) -> dict[str, Any]:
+        signed = _signing(None, ctx["reference"], None)
+        who = signed["identity"] or "key"
+        return {"summary": f"{signed['mode']} as {who}, log index {signed['log_index']}", **signed}
+
+    def attest_step(_: Mapping[str, Any]) -> dict[str, Any]:
+        from supplychain.analyzers import predicates as checkpred
+        from supplychain.attest.predicates import (
+            COSIGN_VULN_V1,
+            CYCLONEDX_BOM,
+            SCCHECK_HARDEN_V1,
+            SLSA_PROVENANCE_V1,
+            TEST_RESULT_V01,
+        )
+
+        build, reference = ctx["build"], ctx["reference"]
+        provenance = _provenance(req, build, started, ctx["build_finished"])
+        todo: list[tuple[str, str, str, dict[str, Any]]] = [
+            ("provenance", SLSA_PROVENANCE_V1, reference, provenance)]
+        for doc in ctx["sboms"]:
+            target = f"{repo.name}@{doc.subject.digest}" if doc.subject.digest else reference
+            label = f"sbom {doc.subject.platform or ''}".strip()
+            todo.append((label, CYCLONEDX_BOM, target, json.loads(doc.text)))
+        check_result = ctx.get("check")
+        if check_result is not None:
+            vuln = checkpred.vuln_record(check_result)
+            if vuln is not None:
+                todo.append(("vulns", COSIGN_VULN_V1, reference, vuln))
+            for run_ in check_result.tools:
+                if run_.tool in checkpred.TOOL_URIS and run_.status != "skipped":
+                    todo.append((f"tests {run_.tool}", TEST_RESULT_V01, reference,
+                                 checkpred.test_result(check_result, run_)))
+        todo.append(("harden", SCCHECK_HARDEN_V1, reference, ctx["harden"].predicate()))
+
+        def one(item: tuple[str, str, str, dict[str, Any]]) -> dict[str, Any]:
+            name, ptype, target, predicate = item
+            progress.info(f"attest/{name}: {ptype}")
+            return {"name": name, **_signing(ptype, target, predicate)}
+
+        # Each attestation is its own Fulcio/Rekor/TSA round trip: a few at once, results in order.
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="sccheck-attest") as pool:
+            done = list(pool.map(one, todo))
+        return {"summary": f"{len(done)} attestation(s)", "attestations": done}
+
+    def verify_step(_: Mapping[str, Any]) -> dict[str, Any]:
+        from supplychain.verify import verify_image
+
+        report = verify_image(ctx["reference"], policy, trust_config=req.trust_config,
+                              registry_options=req.registry_options, progress=_Prefixed(progress, "verify"))
+        out = report.to_dict()
+        if not report.passed:
+            raise VerificationFailed(
+                f"the image fails the policy {policy.name}: " + ", ".join(r.rule for r in report.failures()),
+                expected=f"every rule of {policy_path} to pass",
+                found="\n".join(f"{r.rule}: {r.found}" for r in report.failures()),
+                fix=f"run 'sccheck verify {ctx['reference']} --policy {policy_path}' for the details",
+                facts={"report": json.dumps(out, default=str)[:4000]})
+        return {"summary": f"policy {policy.name}: {len(report.results)} rule(s) passed",
+                "policy": str(policy_path), "passed": True,
+                "rules": {r.rule: r.status for r in report.results}}
+
+    def promote_step(_: Mapping[str, Any]) -> dict[str, Any]:
+        from supplychain.promote import VsaSigning, promote
+
+        assert req.promote_to is not None
+        result = promote(ctx["reference"], req.promote_to, policy, trust_config=req.trust_config,
+                         registry_options=req.registry_options,
+                         vsa=VsaSigning(identity_token=req.identity_token, key=req.key,
+                                        key_password=req.key_password),
+                         progress=_Prefixed(progress, "promote"))
+        if not result.ok:
+            raise VerificationFailed(f"promotion refused: {result.message}", found=result.status,
+                                     fix="see the policy report of 'sccheck verify'")
+        return {"summary": f"{result.status}: {result.destination}", "status": result.status,
+                "destination": result.destination, "vsa": result.vsa_referrer}
+
+    def check_step(_: Mapping[str, Any]) -> dict[str, Any]:
+        out = _check_step(req, progress)
+        ctx["check"] = out.pop("_result")
+        return out
+
+    steps = [
+        Step("check", check_step, (), "go vet, staticcheck, govulncheck, race tests"),
+        Step("build", build_step, (), f"{req.path} -> {layout}"),
+        Step("sbom", sbom_step, ("build",), "CycloneDX per platform"),
+        Step("harden", harden_step, ("build",), "image lint"),
+        Step("push", push_step, ("build",), repo.name),
+        Step("sign", sign_step, ("check", "sbom", "harden", "push"), "Sigstore"),
+        Step("attest", attest_step, ("sign",), "provenance, SBOM, vulns, tests, hardening"),
+        Step("verify", verify_step, ("attest",), str(policy_path)),
+    ]
+    if req.promote_to:
+        steps.append(Step("promote", promote_step, ("verify",), req.promote_to))
+    try:
+        report = run(steps, progress=progress, max_workers=req.max_workers)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return PipelineResult(report, ctx.get("reference"), ctx["build"].digest if "build" in ctx else None)
+
+
+def failed_result(report: RunReport) -> PipelineResult:
+    """A result for a run that stopped (from `RunFailed.report`)."""
+    reference = None
+    push = report.steps.get("push")
+    if push is not None and push.status == "ok" and isinstance(push.value, Mapping):
+        reference = push.value.get("reference")
+    build = report.steps.get("build")
+    digest = build.value.get("digest") if build is not None and isinstance(build.value, Mapping) else None
+    return PipelineResult(report, reference, digest)

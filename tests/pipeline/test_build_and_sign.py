@@ -1,0 +1,137 @@
+"""`sccheck build-and-sign` end to end on the real dev-stack (Fulcio, CT log, Rekor v2, TSA, our
+OIDC issuer), Debian's docker-registry, the real Go tools and cosign."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from supplychain.image.open import open_store
+from supplychain.signing import list_bundles
+from supplychain.tools import PROJECT_ROOT, find_tool
+from tests.conftest import run_sccheck
+from tests.pipeline.conftest import PipelineStack
+
+HELLO = PROJECT_ROOT / "examples" / "hello"
+VET_FIXTURE = PROJECT_ROOT / "tests" / "analyzers" / "fixtures" / "vet_printf"
+STEPS = ["check", "build", "sbom", "harden", "push", "sign", "attest", "verify", "promote"]
+
+
+@pytest.fixture(scope="module")
+def chain(pipeline_stack: PipelineStack) -> dict[str, Any]:
+    repo = f"{pipeline_stack.registry}/team/hello"
+    proc = run_sccheck("--json", "build-and-sign", str(HELLO), "--repo", repo, "--tag", "v1",
+                       "--vuln-db", str(pipeline_stack.vuln_db), "--policy", str(pipeline_stack.policy),
+                       "--promote-to", f"{pipeline_stack.registry}/prod/hello:v1",
+                       env=pipeline_stack.env())
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    return {"repo": repo, "report": report, "stderr": proc.stderr}
+
+
+def test_report_names_every_digest_and_step(chain: dict[str, Any]) -> None:
+    report = chain["report"]
+    assert report["ok"] is True
+    digest = report["digest"]
+    assert digest.startswith("sha256:") and len(digest) == 71
+    assert report["reference"] == f"{chain['repo']}@{digest}"
+    assert sorted(report["steps"]) == sorted(STEPS)
+    assert {s["status"] for s in report["steps"].values()} == {"ok"}
+    steps = report["steps"]
+    assert steps["push"]["result"]["reference"] == report["reference"]
+    assert steps["build"]["result"]["digest"] == digest
+    assert report["findings"] == 0
+    attested = steps["attest"]["result"]["attestations"]
+    assert [a["name"] for a in attested] == ["provenance", "sbom linux/amd64", "vulns", "tests vet",
+                                            "tests staticcheck", "tests race", "harden"]
+    # one referrer for the signature and one per attestation, all on this single-platform image
+    assert len(report["bundle_refs"]) == 8 and len(set(report["bundle_refs"])) == 8
+    assert all(a["digest"] == digest for a in attested)
+    assert steps["verify"]["result"]["rules"] == {
+        "signature": "pass", "provenance": "pass", "sbom": "pass", "vulnerabilities": "pass", "tests": "pass",
+        "harden": "pass"}
+    assert steps["promote"]["result"]["status"] == "promoted"
+    # the live status and the summary table went to stderr, not into the JSON
+    assert "✓ sign (" in chain["stderr"]
+    assert re.search(r"^step +status +time +result$", chain["stderr"], re.M)
+    assert re.search(r"^promote +ok +[0-9.]+s +promoted: ", chain["stderr"], re.M)
+
+
+def test_provenance_comes_from_the_real_build(chain: dict[str, Any], pipeline_stack: PipelineStack) -> None:
+    digest = chain["report"]["digest"]
+    store = open_store(chain["repo"])
+    bundles = list_bundles(store, digest, predicate_type="https://slsa.dev/provenance/v1")
+    assert len(bundles) == 1
+    envelope = json.loads(bundles[0].bundle)["dsseEnvelope"]
+    import base64
+
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    assert statement["subject"][0]["digest"]["sha256"] == digest.removeprefix("sha256:")
+    build_def = statement["predicate"]["buildDefinition"]
+    commit = subprocess.run(["git", "-C", str(HELLO), "rev-parse", "HEAD"], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    deps = {d.get("name", "source"): d for d in build_def["resolvedDependencies"]}
+    assert deps["source"]["digest"] == {"gitCommit": commit}
+    go = subprocess.run([find_tool("go") or "go", "env", "GOVERSION"], capture_output=True, text=True,
+                        check=True).stdout.strip()
+    assert deps["go-toolchain"]["annotations"] == {"version": go}
+    assert build_def["externalParameters"]["path"] == "examples/hello"
+    assert build_def["externalParameters"]["platforms"] == ["linux/amd64"]
+
+
+def _cosign(*args: str) -> subprocess.CompletedProcess[str]:
+    cosign = find_tool("cosign")
+    assert cosign, "cosign is not installed (scripts/install-go-tools)"
+    return subprocess.run([cosign, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cosign_and_sccheck_verify_accept_it(chain: dict[str, Any], pipeline_stack: PipelineStack) -> None:
+    ref = chain["report"]["reference"]
+    stack = pipeline_stack.stack
+    common = ["--trusted-root", str(stack.trusted_root), "--certificate-identity", stack.identity,
+              "--certificate-oidc-issuer", stack.issuer, "--allow-insecure-registry"]
+    signed = _cosign("verify", *common, ref)
+    assert signed.returncode == 0, signed.stderr
+    provenance = _cosign("verify-attestation", *common, "--type", "slsaprovenance1", ref)
+    assert provenance.returncode == 0, provenance.stderr
+    for image in (ref, f"{pipeline_stack.registry}/prod/hello:v1"):
+        verified = run_sccheck("verify", image, "--policy", str(pipeline_stack.policy),
+                               "--trust-config", str(stack.trust_config))
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_failing_check_stops_before_signing(tmp_path: Path, pipeline_stack: PipelineStack) -> None:
+    module = tmp_path / "vetbad"
+    shutil.copytree(VET_FIXTURE, module)
+    (module / "sccheck.yaml").write_text(
+        f"repo: {pipeline_stack.registry}/team/vetbad\ncheck:\n  only: [vet]\n")
+    proc = run_sccheck("--json", "build-and-sign", str(module), "--policy", str(pipeline_stack.policy),
+                       "--vuln-db", str(pipeline_stack.vuln_db), env=pipeline_stack.env())
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["ok"] is False and report["kind"] == "check failed"
+    assert "the checks found 1 finding(s) at or above the threshold" in report["message"]
+    steps = report["steps"]
+    assert steps["check"]["status"] == "failed"
+    assert {steps[s]["status"] for s in ("sign", "attest", "verify")} == {"skipped"}
+    assert "printf" in proc.stderr
+    if report["reference"]:       # the push may have finished while the checks ran
+        store = open_store(report["reference"])
+        assert list_bundles(store, report["digest"]) == []
+        assert store.referrers(report["digest"]) == []
+
+
+def test_bad_config_is_a_usage_error(tmp_path: Path) -> None:
+    module = tmp_path / "mod"
+    shutil.copytree(HELLO, module)
+    (module / "sccheck.yaml").write_text("repo: 127.0.0.1:1/x\nbuild:\n  platfrom: linux/amd64\n")
+    proc = run_sccheck("build-and-sign", str(module))
+    assert proc.returncode == 2
+    assert "$.build.platfrom: unknown key" in proc.stderr
+    assert "expected: one of platforms, base, version, tag" in proc.stderr
