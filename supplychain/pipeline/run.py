@@ -342,7 +342,8 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
         Step("build", build_step, (), f"{req.path} -> {layout}"),
         Step("sbom", sbom_step, ("build",), "CycloneDX per platform"),
         Step("harden", harden_step, ("build",), "image lint"),
-        Step("push", push_step, ("build",), repo.name),
+        # nothing leaves the machine until every local check has passed
+        Step("push", push_step, ("check", "sbom", "harden"), repo.name),
         Step("sign", sign_step, ("check", "sbom", "harden", "push"), "Sigstore"),
         Step("attest", attest_step, ("sign",), "provenance, SBOM, vulns, tests, hardening"),
         Step("verify", verify_step, ("attest",), str(policy_path)),
