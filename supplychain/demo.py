@@ -8,7 +8,6 @@ the result independently - and run it when cosign is installed.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
@@ -26,16 +25,9 @@ from supplychain.policy.init import init_policy
 from supplychain.progress import StderrProgress
 from supplychain.tools import PROJECT_ROOT, find_tool
 
-
-def _offline_vuln_db(directory: Path) -> str:
-    """An empty Go vulnerability database: the demo must run without the internet. Set
-    SCCHECK_VULN_DB=https://vuln.go.dev for a real scan."""
-    (directory / "index").mkdir(parents=True)
-    (directory / "ID").mkdir()
-    (directory / "index" / "db.json").write_text(json.dumps({"modified": "2026-01-01T00:00:00Z"}))
-    (directory / "index" / "modules.json").write_text("[]")
-    (directory / "index" / "vulns.json").write_text("[]")
-    return str(directory)
+# A small offline copy of real Go vulnerability records (govulncheck's -db layout), so the demo
+# runs without the internet; SCCHECK_VULN_DB=https://vuln.go.dev (or a mirror) for a full scan.
+OFFLINE_VULN_DB = PROJECT_ROOT / "examples" / "vulndb"
 
 
 def main() -> int:
@@ -48,10 +40,10 @@ def main() -> int:
         policy = Path(tmp) / "policy.yaml"
         policy.write_text(init_policy(info.identity, info.issuer, name="demo")
                           + "  tests:\n    allPassed: true\n  harden:\n    clean: true\n")
-        vuln_db = os.environ.get("SCCHECK_VULN_DB") or _offline_vuln_db(Path(tmp) / "vulndb")
+        vuln_db = os.environ.get("SCCHECK_VULN_DB") or str(OFFLINE_VULN_DB)
         if "SCCHECK_VULN_DB" not in os.environ:
-            say.info("offline: scanning against an empty vulnerability database "
-                     "(SCCHECK_VULN_DB=https://vuln.go.dev for a real one)")
+            say.info(f"offline: scanning against the small vulnerability database in {OFFLINE_VULN_DB} "
+                     "(SCCHECK_VULN_DB=https://vuln.go.dev for a full one)")
         req = PipelineRequest(
             path=str(PROJECT_ROOT / "examples" / "hello"), repo=f"{info.registry}/demo/hello", tag="demo",
             version="demo", policy=str(policy), trust_config=info.trust_config, vuln_db=vuln_db,
