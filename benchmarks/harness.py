@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Side-by-side measurement helpers: medians of repeated runs, ratios, machine facts, reports."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class Row:
     task: str
     sccheck: float
     peer_name: str
-    peer: float
+    peer: float | None
     unit: str = "s"
     note: str = ""
     extra: dict[str, float | str] = field(default_factory=dict)
@@ -30,6 +31,10 @@ class Row:
     def ratio(self) -> float:
         """sccheck / peer: below 1 means sccheck is faster (or smaller)."""
         return self.sccheck / self.peer if self.peer else float("nan")
+
+    @property
+    def ratio_text(self) -> str:
+        return "—" if self.peer is None or not self.peer else f"{self.ratio:.2f}"
 
 
 def median_time(fn: Callable[[], object], repeat: int, setup: Callable[[], object] | None = None) -> float:
@@ -81,19 +86,21 @@ def write_reports(rows: list[Row], facts: dict[str, str], repeat: int) -> tuple[
              "| task | sccheck | peer | peer value | ratio | note |", "|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {row.task} | {_fmt(row.sccheck, row.unit)} | {row.peer_name} | "
-                     f"{_fmt(row.peer, row.unit)} | {row.ratio:.2f} | {row.note} |")
+                     f"{_fmt(row.peer, row.unit)} | {row.ratio_text} | {row.note} |")
     lines += ["", "Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), ""]
     md = ROOT / "benchmarks" / "results.md"
     md.write_text("\n".join(lines))
     js = ROOT / "benchmarks" / "results.json"
     js.write_text(json.dumps({"machine": facts, "repeat": repeat,
-                              "rows": [{**asdict(r), "ratio": r.ratio} for r in rows]}, indent=2) + "\n")
+                              "rows": [{**asdict(r), "ratio": r.ratio if r.peer else None} for r in rows]}, indent=2) + "\n")
     return md, js
 
 
-def _fmt(value: float, unit: str) -> str:
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
     if unit == "s":
         return f"{value:.2f} s"
     if unit == "B":
-        return f"{value / 1024:.1f} KiB"
+        return f"{value / 1024:.1f} KiB" if value < 10 * 1024 * 1024 else f"{value / 1048576:.2f} MiB"
     return f"{value:g} {unit}"
