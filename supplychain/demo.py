@@ -36,6 +36,9 @@ def main() -> int:
     info = devstack.up(os.environ.get("SCCHECK_DEV_STACK_DIR"), progress=say, with_registry=True)
     assert info.registry
     os.environ["SCCHECK_DEV_TOKEN_URL"] = info.token_url      # keyless: tokens from the dev issuer
+    # A tag per run: the registry keeps earlier runs, and a promotion never moves a tag that
+    # names another image, so a rerun after a source change must not reuse the last tag.
+    run_tag = time.strftime("demo-%Y%m%d-%H%M%S", time.gmtime())
     with tempfile.TemporaryDirectory(prefix="sccheck-demo-") as tmp:
         policy = Path(tmp) / "policy.yaml"
         policy.write_text(init_policy(info.identity, info.issuer, name="demo")
@@ -45,9 +48,9 @@ def main() -> int:
             say.info(f"offline: scanning against the small vulnerability database in {OFFLINE_VULN_DB} "
                      "(SCCHECK_VULN_DB=https://vuln.go.dev for a full one)")
         req = PipelineRequest(
-            path=str(PROJECT_ROOT / "examples" / "hello"), repo=f"{info.registry}/demo/hello", tag="demo",
+            path=str(PROJECT_ROOT / "examples" / "hello"), repo=f"{info.registry}/demo/hello", tag=run_tag,
             version="demo", policy=str(policy), trust_config=info.trust_config, vuln_db=vuln_db,
-            promote_to=f"{info.registry}/prod/hello:demo")
+            promote_to=f"{info.registry}/prod/hello:{run_tag}")
         try:
             result = build_and_sign(req, say)
         except RunFailed as stopped:

@@ -102,3 +102,11 @@ def test_layout_detects_tampered_blob(tmp_path: Path) -> None:
     path.write_bytes(b"tampered")
     with pytest.raises(ImageError, match="does not match its digest"):
         OCILayout(tmp_path / "l").read_blob(desc)
+
+
+def test_layout_is_readable_by_other_users(tmp_path: Path) -> None:
+    with OCILayout.transaction(tmp_path / "shared") as layout:
+        layout.write_manifest(_image_manifest(layout, b"x"), MediaType.OCI_MANIFEST, tag="v1")
+    modes = {p.relative_to(tmp_path).as_posix(): p.stat().st_mode & 0o777
+             for p in [tmp_path / "shared", *(tmp_path / "shared").rglob("*")]}
+    assert all(mode & 0o044 == 0o044 for mode in modes.values()), modes

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from supplychain.errors import BuildError
 from supplychain.image.descriptor import Descriptor, MediaType
 
-GZIP_LEVEL = 9
+GZIP_LEVEL = 6  # gzip's own default: ~3x faster than 9, within a few KB of it (benchmarks/)
 DIR_MODE = 0o755
 
 

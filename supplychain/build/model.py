@@ -27,7 +27,7 @@ class BuildRequest:
     source_date_epoch: int | None = None
     source: str | None = None                # org.opencontainers.image.source
     builder_image: str | None = None         # docker backend: default golang:<go version>
-    gzip_level: int = 9                      # 9: smallest layers; 6 is ~2.5x faster, ~0.5% larger
+    gzip_level: int = 6                      # 6: as fast as ko; 9 is ~0.5% smaller, ~3x slower
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def _human(out: dict[str, Any]) -> str:
 @click.option("--ldflags", default="", help="Extra -ldflags appended to the hardening ones.")
 @click.option("--user", default="65532:65532", show_default=True, help="User of the image config.")
 @click.option("--tzdata", is_flag=True, help="Embed the time zone database (-tags timetzdata).")
-@click.option("--gzip-level", type=click.IntRange(1, 9), default=9, show_default=True,
+@click.option("--gzip-level", type=click.IntRange(1, 9), default=6, show_default=True,
               help="Layer compression: 9 smallest, 1 fastest.")
 @click.option("--source-date-epoch", type=int, default=None,
               help="Timestamp of the image [SOURCE_DATE_EPOCH, else the commit time].")

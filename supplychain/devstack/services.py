@@ -199,16 +199,22 @@ def read_pid(state: StateDir, name: str) -> int | None:
         return None
 
 
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 def owned_and_alive(state: StateDir, pid: int) -> bool:
     """True when `pid` runs and its command line mentions this state directory (ours)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    if stat.rsplit(")", 1)[-1].split()[0] == "Z":  # a zombie is not running
-        return False
-    return str(state.root).encode() in cmdline
+    return alive(pid) and str(state.root).encode() in cmdline
 
 
 def running(state: StateDir) -> dict[str, int]:
@@ -248,7 +254,9 @@ def wait_ready(state: StateDir, spec: ServerSpec, pid: int, timeout: float) -> N
     deadline = time.monotonic() + timeout
     delay = 0.02
     while time.monotonic() < deadline:
-        if not owned_and_alive(state, pid):
+        # Only liveness here: we started `pid` ourselves, and while `unshare` execs the TSA its
+        # command line is briefly not yet the server's, which an ownership check would misread.
+        if not alive(pid):
             raise DevStackError(
                 f"{spec.name} exited while starting",
                 expected=f"{spec.name} answering on {spec.ready_url}",

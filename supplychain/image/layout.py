@@ -36,6 +36,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a layout is read by other tools and users
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -86,6 +87,7 @@ class OCILayout:
             try:
                 parent.mkdir(parents=True, exist_ok=True)
                 staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=parent))
+                staging.chmod(0o755)  # mkdtemp makes 0700; the finished layout is for others too
             except OSError as exc:
                 raise UsageError(
                     f"cannot create the OCI layout at {target}: {exc.strerror}",
@@ -167,6 +169,7 @@ class OCILayout:
         size = 0
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
         try:
+            os.fchmod(fd, 0o644)
             with os.fdopen(fd, "wb") as fh:
                 for chunk in chunks:
                     size += len(chunk)

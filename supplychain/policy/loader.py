@@ -16,9 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
+from supplychain._jsonschema import jsonschema
 from supplychain.errors import PolicyError
 from supplychain.policy import model as m
 
