@@ -1,5 +1,5 @@
 # ruff: noqa: E501
-"""`python -m benchmarks.main [--repeat N] [--only build,sbom,verify,copy,scale]`.
+"""`python -m benchmarks.main [--repeat N] [--only build,sbom,check,verify,copy,scale]`.
 
 Runs each area side by side with its peers, then writes benchmarks/results.md and .json.
 """
@@ -14,7 +14,7 @@ import time
 from benchmarks.env import Bench
 from benchmarks.harness import Row, machine_facts, write_reports
 
-AREAS = ("build", "sbom", "verify", "copy", "scale")
+AREAS = ("build", "sbom", "check", "verify", "copy", "scale")
 
 
 def main(argv: list[str] | None = None) -> int:
