@@ -46,12 +46,16 @@ def check_target(target: PublishTarget) -> None:
                              expected="a writable directory", found=f"{ancestor}",
                              fix="choose a writable --output directory")
     if target.tarball is not None:
-        parent = Path(target.tarball).parent
-        if not parent.is_dir() or not os.access(parent, os.W_OK):
-            raise UsageError(f"cannot write the tarball {target.tarball}: "
-                             + ("no such directory" if not parent.exists() else "not a writable directory"),
-                             expected=f"an existing writable directory {parent}",
-                             fix="create the directory first or choose another --tarball path")
+        # Like --output: missing directories are created (after the build), but the nearest
+        # existing one must be a writable directory.
+        ancestor = Path(target.tarball).parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+            why = "Not a directory" if not ancestor.is_dir() else "Permission denied"
+            raise UsageError(f"cannot write the tarball {target.tarball}: {why}",
+                             expected="a path under a writable directory", found=f"{ancestor}",
+                             fix="choose another --tarball path")
     if target.push is not None:
         parse_image_ref(target.push)
     if not (target.output or target.tarball or target.push or target.load):

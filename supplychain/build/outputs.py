@@ -139,6 +139,7 @@ def write_tarball(result: BuildResult, path: str, tag: str | None) -> tuple[str,
     target = Path(path)
     try:
         parent = target.parent if str(target.parent) else Path(".")
+        parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=parent)
     except OSError as exc:
         raise UsageError(f"cannot write the tarball {path}: {exc.strerror}",

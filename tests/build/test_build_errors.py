@@ -107,8 +107,18 @@ def test_unwritable_output(run_clean, hello_repo: Path, tmp_path: Path) -> None:
 
 def test_failed_tarball_leaves_no_layout(sccheck, hello_repo: Path, tmp_path: Path) -> None:
     """Outputs are checked before building: a bad --tarball directory stops everything."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
     result = sccheck("build", str(hello_repo), "--base", "scratch", "--output", f"oci:{tmp_path / 'oci'}",
-                     "--tarball", str(tmp_path / "missing-dir" / "img.tar"))
+                     "--tarball", str(blocker / "sub" / "img.tar"))
     assert result.returncode == 2
-    assert f"usage error: cannot write the tarball {tmp_path / 'missing-dir' / 'img.tar'}" in result.stderr
-    assert not (tmp_path / "oci").exists()
+    expected = f"usage error: cannot write the tarball {blocker / 'sub' / 'img.tar'}: Not a directory"
+    assert expected in result.stderr
+    assert not (tmp_path / "oci").exists() and blocker.read_text() == "not a directory"
+
+
+def test_tarball_directories_are_created(sccheck, hello_repo: Path, tmp_path: Path) -> None:
+    tarball = tmp_path / "new" / "dir" / "img.tar"
+    result = sccheck("build", str(hello_repo), "--base", "scratch", "--tarball", str(tarball))
+    assert result.returncode == 0, result.stderr
+    assert tarball.is_file() and [p.name for p in tarball.parent.iterdir()] == ["img.tar"]
