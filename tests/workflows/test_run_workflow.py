@@ -168,10 +168,10 @@ def job(stack: tuple[DevStack, str], tmp_path_factory: pytest.TempPathFactory) -
 
 
 def test_every_run_step_succeeds(job: dict[str, Any]) -> None:
+    for r in job["ran"]:   # a failing step shows its own output first
+        assert r["rc"] == 0, f"{r['name']}:\n{r['stdout'][-3000:]}\n{r['stderr'][-3000:]}"
     names = [r["name"] for r in job["ran"]]
     assert names == ["Install sccheck", "Build, push, sign, attest and verify", "Keep the report"]
-    for r in job["ran"]:
-        assert r["rc"] == 0, f"{r['name']}:\n{r['stdout']}\n{r['stderr']}"
     report = json.loads((job["workspace"] / "sccheck-report.json").read_text())
     assert report["ok"] is True
 
