@@ -108,12 +108,23 @@ def pick_free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def allocate_ports(saved: dict[str, int]) -> Ports:
-    """Reuse the saved ports where they are free; pick new free ones for the rest."""
+def _free_soon(port: int, wait: float) -> bool:
+    """A saved port may still be held for a moment by the server that just stopped."""
+    deadline = time.monotonic() + wait
+    while not port_free(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def allocate_ports(saved: dict[str, int], wait: float = 3.0) -> Ports:
+    """Reuse the saved ports (URLs in the trust config stay the same across restarts), waiting
+    briefly for one that is still being released; pick new free ones for the rest."""
     chosen: dict[str, int] = {}
     for name in PORT_NAMES:
         port = saved.get(name)
-        if port and port not in chosen.values() and port_free(port):
+        if port and port not in chosen.values() and _free_soon(port, wait):
             chosen[name] = port
         else:
             new = pick_free_port()
