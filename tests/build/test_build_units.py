@@ -97,3 +97,26 @@ def test_platforms_and_flags() -> None:
     with pytest.raises(UsageError, match="invalid --version-var"):
         ldflags("1", "version")
     assert strip_credentials("https://user:tok@github.com/a/b.git") == "https://github.com/a/b.git"
+
+
+def test_parallel_gzip_is_deterministic_valid_and_compact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Layers compress in fixed blocks on every core: the bytes never depend on the core count."""
+    import gzip as stdlib_gzip
+    import random
+
+    from supplychain.build import layers
+
+    rng = random.Random(7)
+    words = [bytes(rng.choices(range(97, 123), k=rng.randint(2, 9))) for _ in range(400)]
+    data = b" ".join(rng.choice(words) for _ in range(700_000))    # ~4 MiB, compressible
+    monkeypatch.setattr(layers.os, "cpu_count", lambda: 1)
+    one_core = layers.deterministic_gzip(data, 6)
+    monkeypatch.setattr(layers.os, "cpu_count", lambda: 8)
+    many_cores = layers.deterministic_gzip(data, 6)
+    assert one_core == many_cores
+    assert stdlib_gzip.decompress(one_core) == data
+    assert one_core[:10] == b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"    # mtime 0, no name
+    single_stream = stdlib_gzip.compress(data, 6, mtime=0)
+    assert len(one_core) <= len(single_stream) * 1.005
+    for small in (b"", b"x"):
+        assert stdlib_gzip.decompress(layers.deterministic_gzip(small)) == small
