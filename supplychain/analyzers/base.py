@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from supplychain.analyzers.model import ToolOutput
 from supplychain.errors import ToolFailed
+from supplychain.fsutil import atomic_write
 
 DEFAULT_TIMEOUT = 900.0
 MAX_OUTPUT = 64 * 1024 * 1024  # a tool printing more than this is treated as broken
@@ -104,10 +105,4 @@ def json_values(text: str) -> Iterator[Any]:
 
 def write_json_atomic(path: Path, value: Any) -> None:
     """Write JSON to `path` through a temporary file and a rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, json.dumps(value, indent=2, sort_keys=True) + "\n")

@@ -11,15 +11,14 @@ Layout (everything under one directory, default `$SCCHECK_DEV_STACK_DIR` or
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from supplychain.errors import DevStackError
+from supplychain.fsutil import atomic_write
 
 ENV_DIR = "SCCHECK_DEV_STACK_DIR"
 
@@ -34,20 +33,7 @@ def default_dir() -> Path:
 
 def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:
     """Write a file whole or not at all (temp file in the same directory, then rename)."""
-    raw = data.encode() if isinstance(data, str) else data
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, data, mode=mode)
 
 
 @dataclass(frozen=True)

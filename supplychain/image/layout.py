@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from supplychain.errors import ImageError, UsageError
+from supplychain.fsutil import atomic_write as _atomic_write
 from supplychain.image.descriptor import (
     Descriptor,
     MediaType,
@@ -30,22 +31,6 @@ from supplychain.image.descriptor import (
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION = b'{"imageLayoutVersion":"1.0.0"}'
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a layout is read by other tools and users
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 class OCILayout:
