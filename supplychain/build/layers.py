@@ -108,7 +108,7 @@ _WINDOW = 32 * 1024       # deflate's window: each block is primed with the 32 K
 
 def _deflate_block(data: bytes, start: int, level: int, last: bool) -> bytes:
     kwargs = {"zdict": data[start - _WINDOW:start]} if start else {}
-    comp = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, **kwargs)
+    comp = zlib.compressobj(level, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, **kwargs)  # 8: as gzip
     out = comp.compress(data[start:start + GZIP_BLOCK])
     # a sync flush ends on a byte boundary without the final-block bit, so the raw deflate
     # streams of consecutive blocks concatenate into one valid stream (as pigz does)

@@ -117,6 +117,6 @@ def test_parallel_gzip_is_deterministic_valid_and_compact(monkeypatch: pytest.Mo
     assert stdlib_gzip.decompress(one_core) == data
     assert one_core[:10] == b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"    # mtime 0, no name
     single_stream = stdlib_gzip.compress(data, 6, mtime=0)
-    assert len(one_core) <= len(single_stream) * 1.005
+    assert len(one_core) <= len(single_stream) * 1.001   # within 0.1% of one stream
     for small in (b"", b"x"):
         assert stdlib_gzip.decompress(layers.deterministic_gzip(small)) == small
