@@ -32,6 +32,9 @@ from supplychain.tools import PROJECT_ROOT, find_tool
 DEFAULT_POLICY = PROJECT_ROOT / "policies" / "default.yaml"
 
 
+MAX_ATTEST_WORKERS = 8
+
+
 @dataclass(frozen=True)
 class PipelineRequest:
     path: str
@@ -295,8 +298,10 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
             progress.info(f"attest/{name}: {ptype}")
             return {"name": name, **_signing(ptype, target, predicate)}
 
-        # Each attestation is its own Fulcio/Rekor/TSA round trip: a few at once, results in order.
-        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="sccheck-attest") as pool:
+        # Each attestation is its own Fulcio/Rekor/TSA round trip, mostly waiting on the log (a
+        # Rekor v2 entry returns once a checkpoint covers it): all at once, results in order.
+        workers = max(1, min(len(todo), MAX_ATTEST_WORKERS))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sccheck-attest") as pool:
             done = list(pool.map(one, todo))
         return {"summary": f"{len(done)} attestation(s)", "attestations": done}
 
