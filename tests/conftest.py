@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.devstack import DevStack, start_dev_stack
 from tests.helpers.registries import Registry, start_distribution, start_referrers_registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +68,17 @@ def docker_client() -> object:
     except Exception as exc:
         pytest.fail(f"the Docker engine is not reachable ({exc}); scripts/services starts it")
     return client
+
+
+@pytest.fixture(scope="session")
+def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    """The local Sigstore: Fulcio + TesseraCT + Rekor v2 + TSA + our OIDC issuer on 127.0.0.1,
+    one per test session; the tests that need it fail if it cannot start."""
+    stack = start_dev_stack(tmp_path_factory.mktemp("dev-stack"))
+    try:
+        yield stack
+    finally:
+        stack.stop()
 
 
 def run_sccheck(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,

@@ -1,19 +1,13 @@
-"""Fixtures for the gate's integration tests: one real dev-stack (Sigstore) per session."""
+"""Fixtures for the gate's integration tests: the session's shared dev stack."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.helpers.devstack import DevStack, start_dev_stack
+from tests.helpers.devstack import DevStack
 
 
 @pytest.fixture(scope="session")
-def sigstore_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    """Fulcio + TesseraCT + Rekor v2 + TSA + our OIDC issuer on 127.0.0.1; fails if it cannot start."""
-    stack = start_dev_stack(tmp_path_factory.mktemp("policy-dev-stack"))
-    try:
-        yield stack
-    finally:
-        stack.stop()
+def sigstore_stack(dev_stack: DevStack) -> DevStack:
+    """The session's local Sigstore (tests/conftest.py)."""
+    return dev_stack
