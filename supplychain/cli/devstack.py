@@ -97,9 +97,12 @@ def status_cmd(opts: Options, directory: Path | None, as_json: bool) -> None:
 @_dir_option
 @pass_options
 def env_cmd(opts: Options, directory: Path | None) -> None:
-    """Print shell `export` lines: eval "$(sccheck dev-stack env)"."""
+    """Print shell `export` lines: eval "$(sccheck dev-stack env)" (--json: the same as an object)."""
     info = run_guarded(opts, lambda: devstack.status(directory))
-    click.echo("\n".join(devstack.env_lines(info)))
+    if opts.json:
+        emit(opts, {"ok": True, "env": devstack.env_values(info)})
+    else:
+        click.echo("\n".join(devstack.env_lines(info)))
 
 
 @dev_stack_group.command("token")

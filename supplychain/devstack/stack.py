@@ -147,7 +147,8 @@ def status(directory: Path | str | None = None) -> StackInfo:
     return _info(state, _saved_ports(state), running=services.running(state))
 
 
-def env_lines(info: StackInfo) -> list[str]:
+def env_values(info: StackInfo) -> dict[str, str]:
+    """The variables that point sccheck (and cosign users) at this stack."""
     values = {
         "SCCHECK_DEV_STACK_DIR": info.dir,
         "SCCHECK_TRUST_CONFIG": info.trust_config,
@@ -159,7 +160,11 @@ def env_lines(info: StackInfo) -> list[str]:
     }
     if info.registry:
         values["SCCHECK_DEV_REGISTRY"] = info.registry
-    return [f"export {k}={shlex.quote(v)}" for k, v in values.items()]
+    return values
+
+
+def env_lines(info: StackInfo) -> list[str]:
+    return [f"export {k}={shlex.quote(v)}" for k, v in env_values(info).items()]
 
 
 def fetch_token(url: str, claims: Mapping[str, str] | None = None, *, timeout: float = 10.0) -> str:

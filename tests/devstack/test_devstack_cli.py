@@ -47,6 +47,9 @@ def test_env_prints_exports_that_a_shell_evaluates(dev_stack: DevStack, sccheck:
         "SCCHECK_DEV_TOKEN_URL": dev_stack.token_url,
         "SCCHECK_DEV_GITHUB_ISSUER": dev_stack.github_issuer,
     }
+    as_json = sccheck("--json", "dev-stack", "env", "--dir", str(dev_stack.dir))
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == {"ok": True, "env": exports}
 
 
 def test_env_alone_is_enough_to_sign_and_verify(dev_stack: DevStack, sccheck: Run) -> None:
