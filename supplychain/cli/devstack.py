@@ -132,7 +132,10 @@ def token_cmd(opts: Options, directory: Path | None, github: bool, claims: tuple
         return devstack.token(directory, github=github, claims=parsed)
 
     token = run_guarded(opts, mint)
-    click.echo(token)
+    if opts.json:
+        emit(opts, {"ok": True, "token": token})
+    else:
+        click.echo(token)
 
 
 def register(group: click.Group) -> None:

@@ -79,6 +79,9 @@ def test_token_goes_only_to_a_pipe_and_takes_claims(dev_stack: DevStack, sccheck
     assert claims["sub"] == "repo:acme/api:ref:refs/tags/v9"
     assert claims["exp"] - claims["iat"] == 300
     assert res.stdout.strip() not in res.stderr
+    as_json = json.loads(sccheck("--json", "dev-stack", "token", "--dir", str(dev_stack.dir)).stdout)
+    assert as_json["ok"] is True
+    assert jwt.decode(as_json["token"], options={"verify_signature": False})["iss"] == dev_stack.issuer
     bad = sccheck("dev-stack", "token", "--dir", str(dev_stack.dir), "--claim", "ttl=99999")
     assert bad.returncode == 3
     assert "ttl must be between 1 and 3600 seconds" in bad.stderr
