@@ -42,11 +42,7 @@ class DevStack:
 
     def env(self) -> dict[str, str]:
         """The variables `sccheck dev-stack env` exports."""
-        out = {}
-        for line in devstack.env_lines(devstack.status(self.dir)):
-            key, _, value = line.removeprefix("export ").partition("=")
-            out[key] = value.strip("'")
-        return out
+        return devstack.env_values(devstack.status(self.dir))
 
     def github_workflow_identity(self, repository: str = "sccheck-dev/hello",
                                  ref: str = "refs/heads/main") -> str:
