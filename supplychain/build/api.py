@@ -30,6 +30,19 @@ def build(request: BuildRequest, progress: Progress | None = None) -> BuildResul
                      fix="--builder oci (daemonless, default) or --builder docker")
 
 
+def _unwritable_ancestor(path: Path) -> tuple[Path, str | None]:
+    """The nearest existing directory of `path` (missing ones are made later), and why it
+    cannot take new entries, or None when it can."""
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return ancestor, "Not a directory"
+    if not os.access(ancestor, os.W_OK):
+        return ancestor, "Permission denied"
+    return ancestor, None
+
+
 def check_target(target: PublishTarget) -> None:
     """Validate where the image goes before spending time on building it."""
     if target.output is not None:
@@ -37,22 +50,16 @@ def check_target(target: PublishTarget) -> None:
         if not ref.is_layout or ref.digest or ref.layout_dir is None:
             raise UsageError(f"--output {target.output!r} is not an OCI layout destination",
                              expected="oci:DIR", fix="e.g. --output oci:dist/oci")
-        ancestor = Path(ref.layout_dir)
-        while not ancestor.exists() and ancestor != ancestor.parent:
-            ancestor = ancestor.parent
-        if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
-            why = "Not a directory" if not ancestor.is_dir() else "Permission denied"
+        ancestor, why = _unwritable_ancestor(Path(ref.layout_dir))
+        if why:
             raise UsageError(f"cannot create the OCI layout at {ref.layout_dir}: {why}",
                              expected="a writable directory", found=f"{ancestor}",
                              fix="choose a writable --output directory")
     if target.tarball is not None:
         # Like --output: missing directories are created (after the build), but the nearest
         # existing one must be a writable directory.
-        ancestor = Path(target.tarball).parent
-        while not ancestor.exists() and ancestor != ancestor.parent:
-            ancestor = ancestor.parent
-        if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
-            why = "Not a directory" if not ancestor.is_dir() else "Permission denied"
+        ancestor, why = _unwritable_ancestor(Path(target.tarball).parent)
+        if why:
             raise UsageError(f"cannot write the tarball {target.tarball}: {why}",
                              expected="a path under a writable directory", found=f"{ancestor}",
                              fix="choose another --tarball path")
