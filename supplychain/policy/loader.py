@@ -104,8 +104,8 @@ def _match(raw: Any, where: str) -> m.Pattern:
     try:
         return m.Pattern(raw["regexp"], regex=True)
     except PolicyError as err:
-        raise PolicyError(f"{err.message} at {where}", fix="fix the regular expression (Python syntax)",
-                          facts={"path": where}) from None
+        raise PolicyError(f"{err.message} at {where}", expected=err.expected, found=err.found,
+                          fix=err.fix, facts={"path": where}) from None
 
 
 def _opt_match(raw: dict[str, Any], key: str, where: str) -> m.Pattern | None:

@@ -14,11 +14,11 @@ and anything that weakens verification is named `Unsafe...`.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from supplychain.errors import PolicyError
+from supplychain.policy.regex import compile_re2, fullmatch
 
 API_VERSION = "sccheck.dev/v1"
 KIND = "Policy"
@@ -46,24 +46,22 @@ def severity_rank(name: str) -> int:
 
 @dataclass(frozen=True)
 class Pattern:
-    """A string matched exactly, or a regex matched in FULL (`re.fullmatch`): an unanchored-looking
-    pattern such as `https://github.com/org/.*` still has to cover the whole value."""
+    """A string matched exactly, or an RE2 regex matched in FULL: an unanchored-looking pattern
+    such as `https://github.com/org/.*` still has to cover the whole value. RE2 is checked when
+    the pattern is made (`supplychain.policy.regex`), so the cluster engines accept what loads."""
 
     value: str
     regex: bool = False
 
     def __post_init__(self) -> None:
         if self.regex:
-            try:
-                re.compile(self.value)
-            except re.error as exc:
-                raise PolicyError(f"regular expression {self.value!r} does not compile: {exc}") from None
+            compile_re2(self.value)
 
     def matches(self, text: str | None) -> bool:
         if text is None:
             return False
         if self.regex:
-            return re.fullmatch(self.value, text) is not None
+            return fullmatch(self.value, text)
         return text == self.value
 
     def describe(self) -> str:

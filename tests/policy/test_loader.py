@@ -42,7 +42,13 @@ def test_full_release_gate_builds_every_rule() -> None:
 @pytest.mark.parametrize(("asset", "message", "path"), [
     ("policy_unknown_field.yaml", "unknown field 'builderID' at $.attestations.provenance",
      "$.attestations.provenance"),
-    ("policy_regex_does_not_compile.yaml", "does not compile", "$.identities[0].subject"),
+    ("policy_regex_does_not_compile.yaml", "is not valid RE2: missing ): release@(example",
+     "$.identities[0].subject"),
+    # Valid in Python's re, refused by RE2 and so by every cluster engine: refused at load.
+    ("policy_regex_lookahead.yaml", "is not valid RE2: negative lookahead (?!...) is not RE2 at "
+     "$.identities[0].subject", "$.identities[0].subject"),
+    ("policy_regex_backreference.yaml", "is not valid RE2: backreference \\1 is not RE2 at "
+     "$.attestations.provenance.builderId", "$.attestations.provenance.builderId"),
     ("policy_no_identity.yaml", "invalid value at $.identities", "$.identities"),
     ("policy_allowlist_bad_date.yaml", "'2027-02-30' is not a real date",
      "$.attestations.vulnerabilities.allow[0].expires"),
@@ -90,6 +96,13 @@ def test_regex_is_matched_in_full() -> None:
     unanchored = m.Pattern("release@example.com", regex=True)
     assert not unanchored.matches("xrelease@example.com.evil")
     assert not m.Pattern("a").matches(None)
+
+
+def test_regex_reads_as_re2_not_python() -> None:
+    # RE2 (and Go) read \d as ASCII digits and `.` without newlines; Python's str patterns do not.
+    assert not m.Pattern(r"v\d+", regex=True).matches("v\u0663")
+    assert not m.Pattern("a.b", regex=True).matches("a\nb")
+    assert m.Pattern("a.b", regex=True).matches("a-b")
 
 
 def test_empty_compositions_are_errors() -> None:
