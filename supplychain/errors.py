@@ -118,6 +118,14 @@ class ImageError(Error):
     kind = "image error"
 
 
+class ImageNotFound(ImageError):
+    """A store does not have the image, manifest, tag or blob asked for (every store raises this)."""
+
+
+class DigestMismatch(ImageError):
+    """A store served bytes that do not hash to the digest they were asked for (every store)."""
+
+
 class BuildError(Error):
     kind = "build error"
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from supplychain.build.bases import BaseImage, BasePlatform
-from supplychain.build.gocompile import Platform
 from supplychain.build.layers import Layer
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json
+from supplychain.image.platform import Platform
 
 DEFAULT_USER = "65532:65532"
 DEFAULT_PATH = "PATH=/usr/local/bin:/usr/bin:/bin"

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from supplychain.build.gocompile import Platform
 from supplychain.build.layers import Entry, Layer, directory, file, make_layer
 from supplychain.errors import BuildError, Error, UsageError
 from supplychain.image.descriptor import Descriptor, MediaType, manifest_children, parse_manifest
 from supplychain.image.open import open_store
+from supplychain.image.platform import Platform
 from supplychain.image.reference import parse_image_ref
 from supplychain.image.store import ContentStore
 

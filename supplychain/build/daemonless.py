@@ -18,12 +18,19 @@ from supplychain.build.assemble import (
     image_index,
 )
 from supplychain.build.bases import BaseImage, BaseLayer, resolve_base
-from supplychain.build.gocompile import CompileRequest, GoModule, Platform, compile_binary, find_module
+from supplychain.build.gocompile import (
+    CompileRequest,
+    GoModule,
+    compile_binary,
+    find_module,
+    require_buildable,
+)
 from supplychain.build.layers import file, make_layer
 from supplychain.build.model import BuildRequest, BuildResult
 from supplychain.build.source import SourceInfo, build_epoch, source_info
 from supplychain.errors import UsageError
 from supplychain.image.descriptor import MediaType, compute_digest
+from supplychain.image.platform import Platform, parse_platforms
 from supplychain.progress import Progress
 
 MAX_PARALLEL_COMPILES = 2
@@ -49,10 +56,11 @@ class Prepared:
             base_name=base_name, base_digest=base_digest)
 
 
-def parse_platforms(values: tuple[str, ...]) -> list[Platform]:
-    texts = [t for v in values for t in v.split(",") if t.strip()]
-    platforms = sorted({Platform.parse(t) for t in texts}) if texts else [Platform.host()]
-    return platforms
+def build_platforms(values: tuple[str, ...]) -> list[Platform]:
+    """The requested platforms (strictly parsed, each buildable), sorted; the host's by default."""
+    if not values:
+        return [Platform.host()]
+    return sorted(require_buildable(p) for p in parse_platforms(values))
 
 
 def prepare(req: BuildRequest) -> Prepared:
@@ -62,7 +70,7 @@ def prepare(req: BuildRequest) -> Prepared:
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}(:[A-Za-z0-9_.-]{1,64})?", req.user or ""):
         raise UsageError(f"invalid --user {req.user!r}",
                          expected="UID[:GID] or a user name, e.g. 65532:65532")
-    platforms = parse_platforms(req.platforms)
+    platforms = build_platforms(req.platforms)
     info = source_info(module.root)
     epoch = build_epoch(req.source_date_epoch, info)
     version = req.version or info.describe or "dev"

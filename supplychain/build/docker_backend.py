@@ -22,11 +22,12 @@ from typing import Any
 from supplychain.build.assemble import DEFAULT_PATH, ImageMetadata, PlatformImage
 from supplychain.build.bases import ALIASES, BaseImage, static_entries
 from supplychain.build.daemonless import Prepared, prepare, top_level
-from supplychain.build.gocompile import Platform, go_version, ldflags
+from supplychain.build.gocompile import go_env, go_version, ldflags
 from supplychain.build.layers import Entry, Layer, file, layer_from_tar, tar_bytes
 from supplychain.build.model import BuildRequest, BuildResult
 from supplychain.errors import BuildError, UsageError
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json, compute_digest
+from supplychain.image.platform import Platform
 from supplychain.progress import Progress
 from supplychain.tools import find_tool
 
@@ -70,7 +71,7 @@ def _vendor(prep: Prepared, tmp: Path) -> list[Entry]:
 def dockerfile(prep: Prepared, meta: ImageMetadata, base: str, builder_image: str) -> str:
     platform = prep.platforms[0]
     env = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=vendor", "GOTOOLCHAIN": "local", "GOPROXY": "off",
-           **platform.go_env()}
+           **go_env(platform)}
     flags = ldflags(prep.compile.version, prep.compile.version_var, prep.compile.extra_ldflags)
     argv = ["go", "build", "-trimpath", "-buildvcs=false", "-ldflags", flags]
     if prep.compile.tags:

@@ -4,7 +4,6 @@ no build id, version injected with -X, and VCS info recorded (-buildvcs=true).""
 from __future__ import annotations
 
 import os
-import platform as host_platform
 import re
 import shlex
 import subprocess
@@ -14,63 +13,31 @@ from pathlib import Path
 
 from supplychain.build.elfcheck import require_static
 from supplychain.errors import BuildError, UsageError
+from supplychain.image.platform import Platform
 from supplychain.tools import find_tool
 
 _ARCHES = {"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le", "loong64"}
-_HOST_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
-              "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
 COMPILE_TIMEOUT = 900
 
 
-@dataclass(frozen=True, order=True)
-class Platform:
-    os: str
-    architecture: str
-    variant: str | None = None
+def require_buildable(platform: Platform) -> Platform:
+    """The platforms the Go compiler builds static binaries for here: linux/<arch>[/v5-v8]."""
+    if platform.os != "linux" or platform.architecture not in _ARCHES:
+        raise UsageError(
+            f"unsupported platform {str(platform)!r}",
+            expected="linux/<arch>[/<variant>] with arch one of " + ", ".join(sorted(_ARCHES)),
+            fix="e.g. --platform linux/amd64,linux/arm64",
+        )
+    if platform.variant and not re.fullmatch(r"v[5-8]", platform.variant):
+        raise UsageError(f"unsupported platform variant in {str(platform)!r}", expected="v5, v6, v7 or v8")
+    return platform
 
-    @classmethod
-    def parse(cls, text: str) -> Platform:
-        parts = text.strip().split("/")
-        if len(parts) not in (2, 3) or parts[0] != "linux" or parts[1] not in _ARCHES:
-            raise UsageError(
-                f"unsupported platform {text!r}",
-                expected="linux/<arch>[/<variant>] with arch one of " + ", ".join(sorted(_ARCHES)),
-                fix="e.g. --platform linux/amd64,linux/arm64",
-            )
-        variant = parts[2] if len(parts) == 3 else None
-        if parts[1] == "arm" and variant is None:
-            variant = "v7"
-        if variant and not re.fullmatch(r"v[5-8]", variant):
-            raise UsageError(f"unsupported platform variant in {text!r}", expected="v5, v6, v7 or v8")
-        return cls(parts[0], parts[1], variant)
 
-    @classmethod
-    def host(cls) -> Platform:
-        arch = _HOST_ARCH.get(host_platform.machine().lower(), "amd64")
-        return cls("linux", arch, "v7" if arch == "arm" else None)
-
-    def __str__(self) -> str:
-        return f"{self.os}/{self.architecture}" + (f"/{self.variant}" if self.variant else "")
-
-    def to_oci(self) -> dict[str, str]:
-        out = {"architecture": self.architecture, "os": self.os}
-        if self.variant:
-            out["variant"] = self.variant
-        return out
-
-    def matches(self, oci: dict[str, str] | None) -> bool:
-        if not oci or oci.get("os") != self.os or oci.get("architecture") != self.architecture:
-            return False
-        theirs = oci.get("variant")
-        if self.architecture == "arm64":
-            return theirs in (None, "v8")
-        return theirs == self.variant or (theirs is None and self.variant in (None, "v7"))
-
-    def go_env(self) -> dict[str, str]:
-        env = {"GOOS": self.os, "GOARCH": self.architecture}
-        if self.architecture == "arm" and self.variant:
-            env["GOARM"] = self.variant[1:]
-        return env
+def go_env(platform: Platform) -> dict[str, str]:
+    env = {"GOOS": platform.os, "GOARCH": platform.architecture}
+    if platform.architecture == "arm" and platform.variant:
+        env["GOARM"] = platform.variant[1:]
+    return env
 
 
 @dataclass(frozen=True)
@@ -151,7 +118,7 @@ def go_build_argv(req: CompileRequest, output: Path) -> list[str]:
 
 def compile_binary(req: CompileRequest, platform: Platform, output: Path) -> CompiledBinary:
     """Run go build for one platform and check that the result is statically linked."""
-    env = {**os.environ, **platform.go_env(), "CGO_ENABLED": "0", "GOFLAGS": "", "GOTOOLCHAIN": "local"}
+    env = {**os.environ, **go_env(platform), "CGO_ENABLED": "0", "GOFLAGS": "", "GOTOOLCHAIN": "local"}
     argv = go_build_argv(req, output)
     began = time.monotonic()
     try:

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from supplychain.build.assemble import PlatformImage
-from supplychain.build.gocompile import Platform
 from supplychain.build.model import BuildResult
 from supplychain.errors import BuildError, UsageError
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json
 from supplychain.image.layout import LAYOUT_VERSION, REF_NAME, OCILayout
 from supplychain.image.open import open_store
+from supplychain.image.platform import Platform
 from supplychain.image.reference import parse_image_ref
 from supplychain.progress import Progress
 

@@ -47,7 +47,8 @@ def _human(result: dict[str, Any]) -> str:
              f"  bundle:    {result['bundle_digest']}",
              f"  referrer:  {result['referrer_digest']}"]
     if len(result["referrers"]) > 1:
-        lines.append(f"  also attached to {len(result['referrers']) - 1} platform manifest(s)")
+        lines.append(f"  also attached to {len(result['referrers']) - 1} platform manifest(s)"
+                     + (f" ({result['platform']})" if result.get("platform") else ""))
     lines.append("  log index: " + (str(result["log_index"]) if result["log_index"] is not None else "none"))
     return "\n".join(lines)
 
@@ -75,11 +76,14 @@ def sign_cmd(opts: Options, image: str, trust_config: str | None, identity_token
               help="slsa | sbom | vuln | test | harden | a predicate type URI.")
 @click.option("--predicate", required=True, type=click.Path(dir_okay=False),
               help="The predicate as a JSON file.")
+@click.option("--platform", default=None, metavar="OS/ARCH[/VARIANT]",
+              help="Attest for one platform of an index: subjects = the index and that platform.")
 @_signing_options
 @registry_options
 @pass_options
-def attest_cmd(opts: Options, image: str, type_: str, predicate: str, trust_config: str | None,
-               identity_token: str | None, key: str | None, rekor_url: str | None, registry: Any) -> None:
+def attest_cmd(opts: Options, image: str, type_: str, predicate: str, platform: str | None,
+               trust_config: str | None, identity_token: str | None, key: str | None,
+               rekor_url: str | None, registry: Any) -> None:
     """Attest a predicate about IMAGE: an in-toto statement in a signed DSSE bundle."""
     from supplychain.attest import load_predicate, resolve_predicate_type
     from supplychain.signing import attest_image
@@ -88,7 +92,8 @@ def attest_cmd(opts: Options, image: str, type_: str, predicate: str, trust_conf
 
     def work() -> Any:
         predicate_type = resolve_predicate_type(type_)
-        return attest_image(image, predicate_type, load_predicate(predicate), trust_config=trust_config,
+        return attest_image(image, predicate_type, load_predicate(predicate), platform=platform,
+                            trust_config=trust_config,
                             identity_token=identity_token, key=key, key_password=password,
                             rekor_url=rekor_url, registry_options=registry, progress=opts.progress())
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from supplychain.errors import ImageError
+from supplychain.errors import DigestMismatch, ImageError
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$")
@@ -58,7 +58,7 @@ def verify_digest(data: bytes, digest: str, what: str = "content") -> None:
     validate_digest(digest)
     actual = compute_digest(data, digest.split(":", 1)[0])
     if actual != digest:
-        raise ImageError(
+        raise DigestMismatch(
             f"{what} does not match its digest",
             expected=digest,
             found=actual,

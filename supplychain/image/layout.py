@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from supplychain.errors import ImageError, UsageError
+from supplychain.errors import DigestMismatch, ImageError, ImageNotFound, UsageError
 from supplychain.fsutil import atomic_write as _atomic_write
 from supplychain.image.descriptor import (
     Descriptor,
@@ -116,9 +116,9 @@ class OCILayout:
         try:
             data = self._blob_path(desc.digest).read_bytes()
         except FileNotFoundError:
-            raise ImageError(f"blob {desc.digest} is missing from {self.describe()}") from None
+            raise ImageNotFound(f"blob {desc.digest} is missing from {self.describe()}") from None
         if len(data) != desc.size:
-            raise ImageError(
+            raise DigestMismatch(
                 f"blob {desc.digest} has the wrong size", expected=str(desc.size), found=str(len(data))
             )
         verify_digest(data, desc.digest, f"blob in {self.describe()}")
@@ -127,7 +127,7 @@ class OCILayout:
     def iter_blob(self, desc: Descriptor, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         path = self._blob_path(desc.digest)
         if not path.is_file():
-            raise ImageError(f"blob {desc.digest} is missing from {self.describe()}")
+            raise ImageNotFound(f"blob {desc.digest} is missing from {self.describe()}")
         with path.open("rb") as fh:
             while chunk := fh.read(chunk_size):
                 yield chunk
@@ -159,12 +159,12 @@ class OCILayout:
                 for chunk in chunks:
                     size += len(chunk)
                     if size > desc.size:
-                        raise ImageError(f"blob {desc.digest} is larger than its descriptor says")
+                        raise DigestMismatch(f"blob {desc.digest} is larger than its descriptor says")
                     hasher.update(chunk)
                     fh.write(chunk)
             actual = f"{alg}:{hasher.hexdigest()}"
             if actual != desc.digest or size != desc.size:
-                raise ImageError(f"streamed blob does not match {desc.digest}", found=actual)
+                raise DigestMismatch(f"streamed blob does not match {desc.digest}", found=actual)
             os.replace(tmp, path)
             if self._added is not None:
                 self._added.append(path)
@@ -202,13 +202,13 @@ class OCILayout:
                 data = self._blob_path(identifier).read_bytes()
                 doc = parse_manifest(data)
                 return Descriptor(doc["mediaType"], identifier, len(data))
-            raise ImageError(f"{identifier} is not in {self.describe()}")
+            raise ImageNotFound(f"{identifier} is not in {self.describe()}")
         matches = [e for e in entries if e.annotations.get(REF_NAME) == identifier]
         if not matches and identifier == "latest" and len(entries) == 1:
             matches = entries
         if not matches:
             tags = sorted({e.annotations[REF_NAME] for e in entries if REF_NAME in e.annotations})
-            raise ImageError(
+            raise ImageNotFound(
                 f"no image tagged {identifier!r} in {self.describe()}",
                 found=f"tags: {', '.join(tags) or 'none'}",
                 fix="name a tag the layout has (oci:DIR:TAG) or pin a digest (oci:DIR@sha256:...)",

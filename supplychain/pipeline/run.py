@@ -246,7 +246,8 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
         return {"summary": reference, "reference": reference, "digest": digest, "tag": tag,
                 "blobs_copied": copied.blobs_copied, "bytes": copied.bytes_moved}
 
-    def _signing(predicate_type: str | None, ref: str, predicate: dict[str, Any] | None) -> dict[str, Any]:
+    def _signing(predicate_type: str | None, ref: str, predicate: dict[str, Any] | None,
+                 platform: str | None = None) -> dict[str, Any]:
         from supplychain.signing import attest_image, sign_image
 
         kw: dict[str, Any] = {"trust_config": req.trust_config, "identity_token": req.identity_token,
@@ -256,7 +257,7 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
             signed = sign_image(ref, **kw)
         else:
             assert predicate is not None
-            signed = attest_image(ref, predicate_type, predicate, **kw)
+            signed = attest_image(ref, predicate_type, predicate, platform=platform, **kw)
         return signed.to_dict()
 
     def sign_step(_: Mapping[str, Any]) -> dict[str, Any]:
@@ -278,10 +279,12 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
         provenance = _provenance(req, build, started, ctx["build_finished"])
         todo: list[tuple[str, str, str, dict[str, Any]]] = [
             ("provenance", SLSA_PROVENANCE_V1, reference, provenance)]
+        platform_of: dict[str, str | None] = {}
         for doc in ctx["sboms"]:
-            target = f"{repo.name}@{doc.subject.digest}" if doc.subject.digest else reference
+            # One SBOM per platform: subjects = the index and that platform (docs/signing.md).
             label = f"sbom {doc.subject.platform or ''}".strip()
-            todo.append((label, CYCLONEDX_BOM, target, json.loads(doc.text)))
+            platform_of[label] = doc.subject.platform or None
+            todo.append((label, CYCLONEDX_BOM, reference, json.loads(doc.text)))
         check_result = ctx.get("check")
         if check_result is not None:
             vuln = checkpred.vuln_record(check_result)
@@ -296,7 +299,7 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
         def one(item: tuple[str, str, str, dict[str, Any]]) -> dict[str, Any]:
             name, ptype, target, predicate = item
             progress.info(f"attest/{name}: {ptype}")
-            return {"name": name, **_signing(ptype, target, predicate)}
+            return {"name": name, **_signing(ptype, target, predicate, platform_of.get(name))}
 
         # Each attestation is its own Fulcio/Rekor/TSA round trip, mostly waiting on the log (a
         # Rekor v2 entry returns once a checkpoint covers it): all at once, results in order.

@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from supplychain.errors import RegistryError
+from supplychain.errors import ImageNotFound, RegistryError
 from supplychain.registry.auth import (
     Challenge,
     Credentials,
@@ -33,8 +33,9 @@ MAX_ERROR_BODY = 64 * 1024
 USER_AGENT = "sccheck-registry/0.1"
 
 
-class RegistryNotFound(RegistryError):
-    """The registry answered 404: the repository, manifest, blob or tag does not exist."""
+class RegistryNotFound(RegistryError, ImageNotFound):
+    """The registry answered 404: the repository, manifest, blob or tag does not exist. Callers
+    catch `ImageNotFound`, which every store raises."""
 
 
 class RegistryAuthError(RegistryError):

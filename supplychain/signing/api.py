@@ -11,14 +11,17 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from supplychain.errors import UsageError
-from supplychain.image.descriptor import compute_digest
+from supplychain.image.descriptor import Descriptor, compute_digest
 from supplychain.image.open import open_store
+from supplychain.image.platform import Platform
 from supplychain.image.reference import ImageRef, parse_image_ref
+from supplychain.image.store import ContentStore
+from supplychain.image.view import find_platform, open_image
 from supplychain.progress import Progress, SilentProgress
 from supplychain.signing.keyless import SignedBundle, load_trust_config, sign_keyless
 from supplychain.signing.keys import load_signing_key, password_from_env
 from supplychain.signing.keysign import sign_with_key
-from supplychain.signing.statement import COSIGN_SIGN_PREDICATE, build_statement, image_subjects
+from supplychain.signing.statement import COSIGN_SIGN_PREDICATE, Subject, build_statement
 from supplychain.signing.storage import attach_bundle
 from supplychain.signing.tokens import resolve_identity_token
 
@@ -37,6 +40,7 @@ class SignResult:
     timestamps: int
     identity: str | None
     issuer: str | None
+    platform: str | None = None    # set when attested for one platform of an index
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -45,8 +49,32 @@ class SignResult:
         return out
 
 
+def evidence_targets(store: ContentStore, digest: str, platform: Platform | None = None
+                     ) -> tuple[list[Descriptor], str | None]:
+    """Where evidence about `digest` goes (docs/signing.md, "Evidence layout"): the statement
+    names, and the bundle is attached to, the image itself and every runnable child of an index;
+    with `platform`, the index and that platform's child only. Returns the descriptors (the image
+    first) and the platform chosen."""
+    view = open_image(store, digest)
+    top = view.top_descriptor()
+    if platform is not None:
+        image = find_platform(view, platform)
+        if not view.is_index:
+            return [top], image.platform_name
+        return [top, image.top_descriptor()], image.platform_name
+    if not view.is_index:
+        return [top], None
+    children = [image.top_descriptor() for image in view.runnable()]
+    if not children:
+        raise UsageError(f"the index {digest} has no runnable image to sign",
+                         found="only attestation manifests or non-image entries",
+                         fix="sign an index that lists platform images")
+    return [top, *children], None
+
+
 def _sign(ref: ImageRef | str, predicate_type: str, predicate: dict[str, Any], *,
-          trust_config: str | None, identity_token: str | None, key: str | None,
+          platform: str | Platform | None = None, trust_config: str | None,
+          identity_token: str | None, key: str | None,
           key_password: str | None, rekor_url: str | None, registry_options: Any,
           progress: Progress) -> SignResult:
     image = parse_image_ref(ref) if isinstance(ref, str) else ref
@@ -67,8 +95,10 @@ def _sign(ref: ImageRef | str, predicate_type: str, predicate: dict[str, Any], *
     if image.digest and image.digest != digest:
         raise UsageError("the store answered with another digest than the reference pins",
                          expected=image.digest, found=digest)
-    subject_desc, subjects, platforms = image_subjects(store, image.name, digest)
-    progress.done("resolve", digest)
+    wanted = Platform.parse(platform) if isinstance(platform, str) else platform
+    targets, chosen = evidence_targets(store, digest, wanted)
+    subjects = [Subject(image.name, t.digest) for t in targets]
+    progress.done("resolve", digest + (f" ({chosen})" if chosen else ""))
     statement = build_statement(subjects, predicate_type, predicate)
     progress.step("sign", "with a key" if key else f"keyless ({token.source if token else ''})")
     signed: SignedBundle
@@ -79,14 +109,13 @@ def _sign(ref: ImageRef | str, predicate_type: str, predicate: dict[str, Any], *
         signed = sign_keyless(statement, token, tc)
     progress.done("sign", f"log index {signed.log_index}" if signed.log_index is not None else "no log entry")
     progress.step("attach", store.describe())
-    written = [attach_bundle(store, subject_desc, signed.bundle, predicate_type)]
-    written += [attach_bundle(store, p, signed.bundle, predicate_type) for p in platforms]
+    written = [attach_bundle(store, t, signed.bundle, predicate_type) for t in targets]
     progress.done("attach", written[0])
     return SignResult(
         reference=image.with_digest(digest).by_digest(), digest=digest, predicate_type=predicate_type,
         mode=signed.mode, subjects=statement.subject_digests, bundle_digest=compute_digest(signed.bundle),
         referrer_digest=written[0], referrers=tuple(written), log_index=signed.log_index,
-        timestamps=signed.timestamps, identity=signed.identity, issuer=signed.issuer,
+        timestamps=signed.timestamps, identity=signed.identity, issuer=signed.issuer, platform=chosen,
     )
 
 
@@ -101,14 +130,19 @@ def sign_image(ref: ImageRef | str, *, trust_config: str | None = None, identity
 
 
 def attest_image(ref: ImageRef | str, predicate_type: str, predicate: dict[str, Any], *,
-                 trust_config: str | None = None, identity_token: str | None = None,
+                 platform: str | Platform | None = None, trust_config: str | None = None,
+                 identity_token: str | None = None,
                  key: str | None = None, key_password: str | None = None, rekor_url: str | None = None,
                  registry_options: Any = None, progress: Progress | None = None) -> SignResult:
-    """Attest a predicate about an image (SLSA provenance, SBOM, vulns, tests, hardening)."""
+    """Attest a predicate about an image (SLSA provenance, SBOM, vulns, tests, hardening).
+
+    Without `platform`, the statement is about the image and, for an index, every runnable
+    child. With `platform` ("linux/arm64"), about one platform of an index: subjects = the index
+    and that child, attached to both (how per-platform evidence such as an SBOM is laid out)."""
     from supplychain.attest.predicates import validate_predicate
 
     validate_predicate(predicate_type, predicate)
-    return _sign(ref, predicate_type, predicate, trust_config=trust_config,
+    return _sign(ref, predicate_type, predicate, platform=platform, trust_config=trust_config,
                  identity_token=identity_token, key=key, key_password=key_password,
                  rekor_url=rekor_url, registry_options=registry_options,
                  progress=progress or SilentProgress())

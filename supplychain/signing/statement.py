@@ -1,7 +1,7 @@
 """in-toto Statement v1 about an image: what sccheck signs and attests.
 
-The subject is the image manifest digest; for a multi-platform index, the index digest and
-the digest of each platform manifest, so a verifier holding either finds itself named.
+Which digests a statement names is the evidence layout of docs/signing.md
+(`supplychain.signing.api.evidence_targets`).
 The statement is serialised once into canonical bytes; those exact bytes are signed.
 """
 
@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from supplychain.errors import SigningError, UsageError
-from supplychain.image.descriptor import Descriptor, MediaType, canonical_json, parse_manifest
-from supplychain.image.store import ContentStore
+from supplychain.image.descriptor import canonical_json
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -21,9 +20,6 @@ INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 MAX_SUBJECTS = 64
 MAX_STATEMENT_BYTES = 16 * 1024 * 1024
-
-# Index entries that are not runnable platform images (BuildKit's attestation manifests).
-_REFERENCE_TYPE = "vnd.docker.reference.type"
 
 
 @dataclass(frozen=True)
@@ -94,35 +90,3 @@ def statement_digests(doc: dict[str, Any]) -> set[str]:
             for alg, value in subject["digest"].items():
                 out.add(f"{alg}:{value}")
     return out
-
-
-def platform_manifests(doc: dict[str, Any]) -> list[Descriptor]:
-    """The runnable platform manifests of an index (not BuildKit attestation manifests)."""
-    out = []
-    for child in doc.get("manifests", []):
-        desc = Descriptor.from_dict(child)
-        if desc.media_type not in MediaType.MANIFESTS:
-            continue
-        if desc.annotations.get(_REFERENCE_TYPE):
-            continue
-        if desc.platform and desc.platform.get("os") == "unknown":
-            continue
-        out.append(desc)
-    return out
-
-
-def image_subjects(store: ContentStore, name: str, digest: str) -> tuple[Descriptor, list[Subject],
-                                                                         list[Descriptor]]:
-    """(descriptor of the image, statement subjects, platform manifests) for `digest`."""
-    data, media_type, got = store.read_manifest(digest)
-    if got != digest:
-        raise SigningError("the registry returned a different manifest than asked for",
-                           expected=digest, found=got)
-    doc = parse_manifest(data, media_type)
-    desc = Descriptor(doc["mediaType"], digest, len(data))
-    subjects = [Subject(name, digest)]
-    platforms: list[Descriptor] = []
-    if doc["mediaType"] in MediaType.INDEXES:
-        platforms = platform_manifests(doc)
-        subjects += [Subject(name, p.digest) for p in platforms]
-    return desc, subjects, platforms

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from supplychain.build.elfcheck import read_linkage, require_static
-from supplychain.build.gocompile import Platform, ldflags
+from supplychain.build.gocompile import go_env, ldflags, require_buildable
 from supplychain.build.layers import directory, file, make_layer, tar_bytes
 from supplychain.build.source import strip_credentials
 from supplychain.errors import BuildError, UsageError
+from supplychain.image.platform import Platform
 
 
 def test_tar_is_sorted_owned_by_root_with_fixed_times_and_parents() -> None:
@@ -84,11 +85,11 @@ def test_go_binaries_built_with_and_without_cgo(tmp_path: Path) -> None:
 
 def test_platforms_and_flags() -> None:
     assert str(Platform.parse("linux/arm")) == "linux/arm/v7"
-    assert Platform.parse("linux/arm/v6").go_env() == {"GOOS": "linux", "GOARCH": "arm", "GOARM": "6"}
+    assert go_env(Platform.parse("linux/arm/v6")) == {"GOOS": "linux", "GOARCH": "arm", "GOARM": "6"}
     assert Platform.parse("linux/arm64").matches({"os": "linux", "architecture": "arm64", "variant": "v8"})
     assert not Platform.parse("linux/amd64").matches({"os": "linux", "architecture": "arm64"})
     with pytest.raises(UsageError, match="unsupported platform 'windows/amd64'"):
-        Platform.parse("windows/amd64")
+        require_buildable(Platform.parse("windows/amd64"))
     assert ldflags("1.2.3", "main.version") == "-s -w -buildid= -X main.version=1.2.3"
     assert ldflags("v1", "github.com/x/y/internal/v.Version", "-X main.commit=abc").endswith(
         "-X github.com/x/y/internal/v.Version=v1 -X main.commit=abc")

@@ -38,12 +38,12 @@ def _jwt(claims: dict) -> str:
 def test_statement_is_canonical_and_names_every_platform(tmp_path: Path) -> None:
     layout = OCILayout(tmp_path / "oci", create=True)
     index, children = push_tiny_index(layout, "v1")
-    from supplychain.signing.statement import image_subjects
+    from supplychain.signing.api import evidence_targets
+    from supplychain.signing.statement import Subject
 
-    desc, subjects, platforms = image_subjects(layout, "oci:x", index.digest)
-    assert desc.digest == index.digest
-    assert [s.digest for s in subjects] == [index.digest, *(c.digest for c in children)]
-    assert [p.digest for p in platforms] == [c.digest for c in children]
+    targets, _ = evidence_targets(layout, index.digest)
+    assert [t.digest for t in targets] == [index.digest, *(c.digest for c in children)]
+    subjects = [Subject("oci:x", t.digest) for t in targets]
     st = build_statement(subjects, COSIGN_SIGN_PREDICATE, {})
     doc = json.loads(st.payload)
     assert doc["_type"] == "https://in-toto.io/Statement/v1"
