@@ -2,7 +2,8 @@
 
 1. Resolve a tag to a digest ONCE; everything after works on that digest. Every manifest read
    is hashed here again: a registry that serves bytes not matching the digest is refused.
-2. For an index: the index and every platform manifest (platform, base-image annotations).
+2. Open the image through the one view (`supplychain.image.view`): for an index, the index and
+   every RUNNABLE child (platform, base-image annotations), each judged on its own.
 3. Discover bundles with `store.referrers(digest, artifact_type=bundle)` (OCI 1.1 API or the
    `sha256-<hex>` tag fallback), bounded in count and size.
 4. Verify each bundle with sigstore-python against the trusted root (certificate chain, SCT,
@@ -20,7 +21,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from supplychain.errors import Error, ImageError, VerificationFailed
+from supplychain.errors import DigestMismatch, Error, ImageError, VerificationFailed
 from supplychain.image.descriptor import (
     Descriptor,
     MediaType,
@@ -31,6 +32,7 @@ from supplychain.image.descriptor import (
 from supplychain.image.open import open_store
 from supplychain.image.reference import ImageRef, parse_image_ref
 from supplychain.image.store import ContentStore
+from supplychain.image.view import ImageView, View, open_image
 from supplychain.policy import model as m
 from supplychain.policy.evaluate import PolicyReport, evaluate
 from supplychain.policy.evidence import (
@@ -47,10 +49,6 @@ from supplychain.progress import Progress, SilentProgress
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
 PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
-BASE_NAME = "org.opencontainers.image.base.name"
-BASE_DIGEST = "org.opencontainers.image.base.digest"
-MAX_PLATFORMS = 64
-MAX_CONFIG_BYTES = 4 << 20
 
 # sigstore-python's words -> what they mean for the person reading the refusal.
 _EXPLAIN = (
@@ -188,43 +186,13 @@ def _read_manifest(store: ContentStore, identifier: str, expect: str | None) -> 
     """Read a manifest and hash it here; refuse bytes that do not match the digest asked for."""
     try:
         data, media_type, reported = store.read_manifest(identifier)
-    except ImageError as exc:
-        if "does not match its digest" in exc.message:
-            raise VerificationFailed(
-                f"{store.describe()} returned a manifest that does not match its digest",
-                expected=exc.expected, found=exc.found,
-                fix="the registry (or something between) serves tampered content; do not ship from it",
-            ) from None
-        raise
+    except DigestMismatch as exc:
+        raise _tampered(store, exc) from None
     actual = compute_digest(data)
     for claimed in (expect, reported):
         if claimed and claimed != actual:
-            raise VerificationFailed(f"{store.describe()} returned a manifest that does not match its digest",
-                                     expected=claimed, found=actual,
-                                     fix="the registry (or something between) serves tampered content; "
-                                         "do not ship from it")
+            raise _tampered(store, DigestMismatch("", expected=claimed, found=actual))
     return data, media_type, actual
-
-
-def _manifest_facts(store: ContentStore, digest: str, doc: dict[str, Any],
-                    desc: Descriptor | None) -> ManifestFacts:
-    annotations = {**(desc.annotations if desc else {}), **(doc.get("annotations") or {})}
-    platform = desc.platform_string if desc and desc.platform else None
-    labels: dict[str, Any] = {}
-    config = doc.get("config")
-    if isinstance(config, dict):
-        cdesc = Descriptor.from_dict(config)
-        config_types = (MediaType.OCI_CONFIG, MediaType.DOCKER_CONFIG)
-        if cdesc.size <= MAX_CONFIG_BYTES and cdesc.media_type in config_types:
-            cfg = loads_strict(store.read_blob(cdesc), "image config")
-            if isinstance(cfg, dict):
-                labels = (cfg.get("config") or {}).get("Labels") or {}
-                if platform is None and cfg.get("os"):
-                    platform = f"{cfg.get('os')}/{cfg.get('architecture')}" + (
-                        f"/{cfg['variant']}" if cfg.get("variant") else "")
-    return ManifestFacts(digest, platform or "unknown",
-                         str(annotations.get(BASE_NAME) or labels.get(BASE_NAME) or ""),
-                         str(annotations.get(BASE_DIGEST) or labels.get(BASE_DIGEST) or ""))
 
 
 def _collect(v: Verification, store: ContentStore, targets: tuple[str, ...], progress: Progress
@@ -280,31 +248,33 @@ def _collect(v: Verification, store: ContentStore, targets: tuple[str, ...], pro
     return verified, rejected
 
 
+def _tampered(store: ContentStore, exc: DigestMismatch) -> VerificationFailed:
+    return VerificationFailed(f"{store.describe()} returned a manifest that does not match its digest",
+                              expected=exc.expected, found=exc.found,
+                              fix="the registry (or something between) serves tampered content; "
+                                  "do not ship from it")
+
+
+def _runnable(store: ContentStore, digest: str) -> tuple[View, list[ImageView]]:
+    try:
+        view = open_image(store, digest)
+        return view, view.runnable()
+    except DigestMismatch as exc:
+        raise _tampered(store, exc) from None
+
+
 def gather_evidence(store: ContentStore, reference: str, digest: str, v: Verification,
                     progress: Progress | None = None) -> ImageEvidence:
-    """Everything the policy needs about the image `digest` in `store`."""
+    """Everything the policy needs about the image `digest` in `store`: the facts of every
+    runnable image (THE rule of `supplychain.image.view`) and the evidence attached to each."""
     progress = progress or SilentProgress()
-    data, media_type, _ = _read_manifest(store, digest, digest)
-    doc = parse_manifest(data, media_type)
-    is_index = doc["mediaType"] in MediaType.INDEXES
-    manifests: list[ManifestFacts] = []
-    if is_index:
-        children = [Descriptor.from_dict(c) for c in doc.get("manifests", [])]
-        children = [c for c in children if c.media_type in MediaType.MANIFESTS
-                    and (c.platform or {}).get("os") not in (None, "unknown")]
-        if len(children) > MAX_PLATFORMS:
-            raise VerificationFailed("the index lists too many platforms",
-                                     expected=f"at most {MAX_PLATFORMS}", found=str(len(children)))
-        for child in children:
-            cdata, cmt, _ = _read_manifest(store, child.digest, child.digest)
-            manifests.append(_manifest_facts(store, child.digest, parse_manifest(cdata, cmt), child))
-    else:
-        manifests.append(_manifest_facts(store, digest, doc, None))
-    targets = (digest, *(mf.digest for mf in manifests)) if is_index else (digest,)
+    view, images = _runnable(store, digest)
+    manifests = tuple(ManifestFacts(i.digest, i.platform_name, i.base_name, i.base_digest) for i in images)
+    targets = (digest, *(mf.digest for mf in manifests)) if view.is_index else (digest,)
     progress.step("bundles", f"{len(targets)} digest(s)")
     verified, rejected = _collect(v, store, targets, progress)
     progress.done("bundles", f"{len(verified)} verified, {len(rejected)} rejected")
-    return ImageEvidence(reference, digest, is_index, tuple(manifests), tuple(verified), tuple(rejected))
+    return ImageEvidence(reference, digest, view.is_index, manifests, tuple(verified), tuple(rejected))
 
 
 def resolve_once(store: ContentStore, ref: ImageRef) -> str:

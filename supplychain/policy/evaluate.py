@@ -88,7 +88,10 @@ def _of_type(ev: ImageEvidence, predicate_type: str) -> list[VerifiedStatement]:
 
 def _coverage_rule(name: str, what: str, predicate_type: str, targets: Sequence[str],
                    ev: ImageEvidence) -> RuleResult:
-    """Every target digest is named by a verified statement of `predicate_type`."""
+    """Every target digest has a verified statement of `predicate_type` attached to it and naming it."""
+    empty = _no_runnable(name, f"a verified {what} for every runnable image", ev)
+    if empty is not None:
+        return empty
     found = _of_type(ev, predicate_type)
     rejected = _rejections(ev, predicate_type)
     missing = [t for t in targets if not any(s.covers(t) for s in found)]
@@ -106,28 +109,55 @@ def _coverage_rule(name: str, what: str, predicate_type: str, targets: Sequence[
     return RuleResult(name, FAIL, expected, summary, tuple(details), used)
 
 
+def _no_runnable(name: str, expected: str, ev: ImageEvidence) -> RuleResult | None:
+    """An index without a runnable child offers a runtime nothing to run: no per-image rule holds."""
+    if ev.is_index and not ev.manifests:
+        return RuleResult(name, FAIL, expected, f"the index {ev.digest} has no runnable image",
+                          ("every child is an attestation manifest or not an image",))
+    return None
+
+
 def _conditions_rule(name: str, rule_type: str, ev: ImageEvidence, expected: str,
                      check: Callable[[VerifiedStatement], list[str]],
                      choose: Callable[[list[VerifiedStatement]], list[VerifiedStatement]] | None = None,
                      ) -> RuleResult:
-    """Statements of the type that name the image; every chosen one must pass `check`."""
-    found = [s for s in _of_type(ev, rule_type) if any(s.covers(d) for d in ev.all_digests)]
+    """Each runnable image on its own: it needs a verified statement of the type attached to it
+    and naming it, and every chosen statement of its own must pass `check`."""
+    empty = _no_runnable(name, expected, ev)
+    if empty is not None:
+        return empty
+    of_type = _of_type(ev, rule_type)
     rejected = _rejections(ev, rule_type)
-    if not found:
-        details = tuple(_explain_rejected(rejected, ev))
-        if rejected:
-            found_text = f"{len(rejected)} bundle(s) found, none verified"
-            return RuleResult(name, FAIL, expected, found_text, details)
-        return RuleResult(name, NO_EVIDENCE, expected, f"no attestation of type {rule_type} found", details)
-    chosen = choose(found) if choose else found
     problems: list[str] = []
-    for s in chosen:
-        problems += [f"{p} (bundle {s.bundle_digest[:19]}…)" for p in check(s)]
-    used = tuple(sorted(s.bundle_digest for s in chosen))
-    if problems:
-        return RuleResult(name, FAIL, expected, problems[0], tuple(problems), used)
-    return RuleResult(name, PASS, expected, f"{len(chosen)} verified attestation(s) meet the conditions",
-                      evidence=used)
+    used: set[str] = set()
+    missing = []
+    for target in ev.platform_digests:
+        own = [s for s in of_type if s.covers(target)]
+        if not own:
+            missing.append(target)
+            continue
+        chosen = choose(own) if choose else own
+        used.update(s.bundle_digest for s in chosen)
+        label = f"{ev.label(target)}: " if ev.is_index else ""
+        for s in chosen:
+            problems += [f"{label}{p} (bundle {s.bundle_digest[:19]}…)" for p in check(s)]
+    evidence = tuple(sorted(used))
+    details = [f"no verified attestation of type {rule_type} attached to {ev.label(t)}" for t in missing]
+    if len(missing) == len(ev.platform_digests):
+        details += _explain_rejected(rejected, ev)
+        if rejected:
+            return RuleResult(name, FAIL, expected, f"{len(rejected)} bundle(s) found, none verified",
+                              tuple(details))
+        return RuleResult(name, NO_EVIDENCE, expected, f"no attestation of type {rule_type} found",
+                          tuple(details))
+    if problems or missing:
+        everything = problems + details + _explain_rejected(rejected, ev)
+        first = problems[0] if problems else (f"{len(missing)} of {len(ev.platform_digests)} image(s) "
+                                               "without their own verified attestation")
+        return RuleResult(name, FAIL, expected, first, tuple(everything), evidence)
+    return RuleResult(name, PASS, expected, f"{len(used)} verified attestation(s) meet the conditions"
+                      + (f" for each of {len(ev.platform_digests)} images" if ev.is_index else ""),
+                      evidence=evidence)
 
 
 def _provenance(rule: m.ProvenanceRule, ev: ImageEvidence) -> RuleResult:
@@ -173,14 +203,8 @@ def _vulns(rule: m.VulnerabilityRule, ev: ImageEvidence, now: dt.datetime) -> Ru
             return dt.datetime.max.replace(tzinfo=dt.UTC)  # an unreadable report is judged first
 
     def newest(found: list[VerifiedStatement]) -> list[VerifiedStatement]:
-        """The newest scan of each digest of the image (index, every platform)."""
-        chosen: dict[str, VerifiedStatement] = {}
-        for digest in ev.all_digests:
-            candidates = [s for s in found if s.covers(digest)]
-            if candidates:
-                best = max(candidates, key=when)
-                chosen[best.bundle_digest] = best
-        return list(chosen.values())
+        """The newest scan among one image's own statements."""
+        return [max(found, key=when)]
 
     def check(s: VerifiedStatement) -> list[str]:
         try:
@@ -241,6 +265,9 @@ def _repo_of(name: str) -> str:
 
 def _base_images(rule: m.BaseImageRule, ev: ImageEvidence) -> RuleResult:
     expected = "base image one of: " + ", ".join(b.describe() for b in rule.allowed)
+    empty = _no_runnable(rule.name, expected, ev)
+    if empty is not None:
+        return empty
     problems, seen, missing = [], [], []
     for mf in ev.manifests:
         if not mf.base_digest and not mf.base_name:

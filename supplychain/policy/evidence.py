@@ -41,7 +41,9 @@ class VerifiedStatement:
     signed_at: dt.datetime | None = None
 
     def covers(self, digest: str) -> bool:
-        return digest in self.subjects
+        """Evidence for `digest`: found among ITS referrers and naming it as a subject. A bundle
+        attached to one child never counts for another, nor for a sibling added later."""
+        return digest == self.attached_to and digest in self.subjects
 
     def to_dict(self) -> dict[str, Any]:
         return {"bundle": self.bundle_digest, "attachedTo": self.attached_to,
@@ -65,7 +67,7 @@ class RejectedBundle:
 
 @dataclass(frozen=True)
 class ManifestFacts:
-    """One image manifest of the subject (the only one, or a platform of an index)."""
+    """One runnable image of the subject (the only one, or a runnable child of an index)."""
 
     digest: str
     platform: str                  # "linux/amd64"
@@ -84,6 +86,7 @@ class ImageEvidence:
 
     @property
     def platform_digests(self) -> tuple[str, ...]:
+        """The runnable images: every runnable child of an index, or the image itself."""
         return tuple(mf.digest for mf in self.manifests)
 
     @property
