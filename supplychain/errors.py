@@ -146,6 +146,12 @@ class SigningError(Error):
     kind = "signing error"
 
 
+class EvidenceUnavailable(Error):
+    """Evidence exists but could not be read (network, registry refusal): no verdict was reached."""
+
+    kind = "could not check"
+
+
 class PolicyError(UsageError):
     kind = "policy error"
 

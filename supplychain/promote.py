@@ -27,6 +27,7 @@ from supplychain.image.store import ContentStore
 from supplychain.policy import model as m
 from supplychain.policy.evaluate import PolicyReport
 from supplychain.progress import Progress, SilentProgress
+from supplychain.strictdoc import load_yaml
 from supplychain.verify import load_trusted_root, resolve_once, verify_in_store
 
 VERIFIER_ID = "https://sccheck.dev/verifier/v1"
@@ -221,18 +222,12 @@ class BatchResult:
 
 def load_batch(path: str) -> list[BatchItem]:
     """A YAML or JSON file: `promotions: [{source, destination, policy?, force?}, ...]`."""
-    import yaml
-
-    from supplychain.policy.loader import _StrictLoader
-
     try:
         with open(path, "rb") as fh:
-            raw = fh.read(1 << 20)
-        doc = yaml.load(raw.decode(), Loader=_StrictLoader)  # noqa: S506 - strict SafeLoader
+            raw = fh.read((1 << 20) + 1)
     except OSError as exc:
         raise UsageError(f"cannot read the batch file {path}: {exc.strerror}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UsageError(f"the batch file {path} is not valid YAML/JSON: {exc}") from None
+    doc = load_yaml(raw, f"the batch file {path}")
     items = doc.get("promotions") if isinstance(doc, dict) else None
     if not isinstance(items, list) or not items or set(doc) != {"promotions"}:
         raise UsageError(f"the batch file {path} must hold exactly a non-empty 'promotions' list",

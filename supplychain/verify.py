@@ -21,7 +21,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from supplychain.errors import DigestMismatch, Error, ImageError, VerificationFailed
+from supplychain.errors import DigestMismatch, Error, EvidenceUnavailable, ImageError, VerificationFailed
 from supplychain.image.descriptor import (
     Descriptor,
     MediaType,
@@ -195,6 +195,12 @@ def _read_manifest(store: ContentStore, identifier: str, expect: str | None) -> 
     return data, media_type, actual
 
 
+def _is_content_fault(exc: Error) -> bool:
+    """A referrer whose bytes are wrong (unparsable, hash mismatch, wrong type) or absent (404) is
+    a fact about that referrer; anything else (refused, unreachable, overloaded) is not."""
+    return isinstance(exc, ImageError | VerificationFailed)  # ImageNotFound and DigestMismatch too
+
+
 def _collect(v: Verification, store: ContentStore, targets: tuple[str, ...], progress: Progress
              ) -> tuple[list[VerifiedStatement], list[RejectedBundle]]:
     verified: list[VerifiedStatement] = []
@@ -240,9 +246,16 @@ def _collect(v: Verification, store: ContentStore, targets: tuple[str, ...], pro
                                                   signed_at))
             except Rejected as exc:
                 rejected.append(RejectedBundle(ref.digest, target, ptype, exc.stage, exc.reason))
-            except VerificationFailed:
-                raise
+            except (AttributeError, TypeError, KeyError, ValueError) as exc:  # a field of the wrong shape
+                rejected.append(RejectedBundle(ref.digest, target, str(ptype)[:200], "bundle",
+                                               f"malformed referrer ({type(exc).__name__}: {str(exc)[:200]})"
+                                               ))
             except Error as exc:
+                if not _is_content_fault(exc):  # the network failed, not the referrer: say so
+                    raise EvidenceUnavailable(
+                        f"could not check {target}: reading its referrer {ref.digest} failed",
+                        found=exc.message, facts=exc.facts,
+                        fix=exc.fix or "retry when the registry answers; nothing was decided") from None
                 rejected.append(RejectedBundle(ref.digest, target, ptype, "fetch", exc.message))
         progress.info(f"{target[:19]}…: {len(listed)} bundle(s)")
     return verified, rejected

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from supplychain.errors import UsageError
+from supplychain.strictdoc import load_json
 
 SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
 CYCLONEDX_BOM = "https://cyclonedx.org/bom"
@@ -48,7 +48,7 @@ def load_predicate(path: str | Path) -> dict[str, Any]:
         if size > MAX_PREDICATE_BYTES:
             raise UsageError(f"the predicate file {file} is too large",
                              expected=f"at most {MAX_PREDICATE_BYTES} bytes", found=f"{size} bytes")
-        doc = json.loads(file.read_bytes())
+        doc = load_json(file.read_bytes(), f"the predicate file {file}", error=UsageError)
     except OSError as exc:
         raise UsageError(f"cannot read the predicate file {file}: {exc.strerror}") from None
     except ValueError as exc:

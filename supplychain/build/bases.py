@@ -7,7 +7,6 @@ the matching manifest of its index is chosen (an error names the platforms it ha
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from supplychain.image.open import open_store
 from supplychain.image.platform import Platform
 from supplychain.image.reference import parse_image_ref
 from supplychain.image.store import ContentStore
+from supplychain.strictdoc import load_json
 
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CA_PATH = "/etc/ssl/certs/ca-certificates.crt"
@@ -175,7 +175,7 @@ def _config(store: ContentStore, manifest: dict[str, Any]) -> dict[str, Any]:
     if desc.size > MAX_CONFIG_BYTES:
         raise BuildError("the base image's config is too large", expected=f"<= {MAX_CONFIG_BYTES} bytes",
                          found=f"{desc.size} bytes")
-    config = json.loads(store.read_blob(desc))
+    config = load_json(store.read_blob(desc), "the base image's config", error=BuildError)
     if not isinstance(config, dict):
         raise BuildError("the base image's config is not a JSON object")
     return config

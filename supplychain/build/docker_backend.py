@@ -29,6 +29,7 @@ from supplychain.errors import BuildError, UsageError
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json, compute_digest
 from supplychain.image.platform import Platform
 from supplychain.progress import Progress
+from supplychain.strictdoc import load_json
 from supplychain.tools import find_tool
 
 MAX_CONTEXT_FILES = 20_000
@@ -208,7 +209,8 @@ def _from_docker_save(saved: bytes, prep: Prepared, meta: ImageMetadata, image_i
                 raise BuildError(f"docker save output lacks {name}")
             return extracted.read()
 
-        manifest: list[dict[str, Any]] = json.loads(member("manifest.json"))
+        manifest: list[dict[str, Any]] = load_json(member("manifest.json"), "docker save's manifest.json",
+                                                   error=BuildError)
         config = member(manifest[0]["Config"])
         layers: list[Layer] = [layer_from_tar(member(name), level) for name in manifest[0]["Layers"]]
     if compute_digest(config) != image_id:

@@ -26,6 +26,7 @@ from supplychain.image.open import open_store
 from supplychain.image.platform import Platform
 from supplychain.image.reference import parse_image_ref
 from supplychain.progress import Progress
+from supplychain.strictdoc import load_json
 
 _DOCKER_TAG = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -130,7 +131,7 @@ def write_docker_archive(result: BuildResult, fh: Any, tag: str | None) -> tuple
         if img.descriptor.digest not in written:
             _add(tar, blob(img.descriptor), img.manifest)
         _add(tar, "manifest.json", json.dumps(manifest).encode())
-        top_layer = json.loads(img.config)["rootfs"]["diff_ids"][-1].split(":", 1)[1]
+        top_layer = load_json(img.config, "image config")["rootfs"]["diff_ids"][-1].split(":", 1)[1]
         _add(tar, "repositories", json.dumps({repo: {tag_part: top_layer}}).encode())
     return repo_tag, img
 

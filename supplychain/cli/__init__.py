@@ -7,11 +7,14 @@ code, so every command starts fast.
 from __future__ import annotations
 
 import importlib
+import sys
+from typing import Any
 
 import click
 
 from supplychain import __version__
-from supplychain.cli._common import Options
+from supplychain.cli._common import Options, fail, internal_error, usage_failure
+from supplychain.errors import Error
 
 # command name -> the module under supplychain.cli whose register(group) adds it
 COMMANDS: dict[str, str] = {
@@ -31,7 +34,50 @@ COMMANDS: dict[str, str] = {
 }
 
 
+def _options_end(args: list[str]) -> int:
+    return args.index("--") if "--" in args else len(args)
+
+
+def hoist_json(args: list[str]) -> list[str]:
+    """`sccheck verify --json X` means `sccheck --json verify X`: the flag is global."""
+    end = _options_end(args)
+    if "--json" not in args[:end]:
+        return args
+    rest = [a for a in args[:end] if a != "--json"]
+    return ["--json", *rest, *args[end:]]
+
+
 class LazyGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_json(list(args)) if ctx.parent is None else args)
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        """Run with the CLI contract on every exit path: with --json, stdout holds exactly one JSON
+        document also when the argument parser refuses the command line or a bug escapes."""
+        argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
+        head = argv[:_options_end(argv)]
+        as_json, verbose = "--json" in head, "--verbose" in head or "-v" in head
+        try:
+            rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            usage = exc.ctx.get_usage() if exc.ctx is not None else ""
+            usage_failure(as_json, exc.format_message(), usage)
+        except click.ClickException as exc:
+            usage_failure(as_json, exc.format_message())
+        except click.exceptions.Abort:
+            usage_failure(as_json, "aborted")
+        except Error as err:
+            fail(Options(json=as_json, verbose=verbose), err)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # a bug of ours outside a command's guard
+            internal_error(as_json, verbose, exc)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 

@@ -7,7 +7,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -28,9 +28,12 @@ class Options:
 pass_options = click.make_pass_decorator(Options, ensure=True)
 
 
-def emit(opts: Options, result: Any, human: Callable[[Any], str] | None = None) -> None:
-    """Write a command's result: JSON on stdout with --json, else the human rendering."""
+def emit(opts: Options, result: Any, human: Callable[[Any], str] | None = None, *, ok: bool = True) -> None:
+    """Write a command's result: JSON on stdout with --json, else the human rendering. Every JSON
+    result carries `ok` (`ok=` says it for results that do not say it themselves)."""
     if opts.json:
+        if isinstance(result, dict) and "ok" not in result:
+            result = {"ok": ok, **result}
         click.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
     elif human is not None:
         text = human(result)
@@ -74,12 +77,33 @@ def run_guarded(opts: Options, fn: Callable[[], Any]) -> Any:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug of ours: say so plainly, with the traceback on --verbose
-        if opts.verbose:
-            traceback.print_exc()
-        click.echo(f"internal error: {type(exc).__name__}: {exc}\n  (run with --verbose for the "
-                   "traceback, and report it)", err=True)
-        sys.exit(EXIT_TOOL_FAILED)
+        internal_error(opts.json, opts.verbose, exc)
     return None
 
 
-__all__ = ["EXIT_USAGE", "Options", "emit", "fail", "not_built", "pass_options", "run_guarded"]
+def internal_error(as_json: bool, verbose: bool, exc: BaseException) -> NoReturn:
+    """A bug of ours: one JSON document with --json, a plain line on stderr, exit 3."""
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    text = f"{type(exc).__name__}: {str(exc)[:500]}"
+    if as_json:
+        click.echo(json.dumps({"ok": False, "error": "InternalError", "kind": "internal error",
+                               "message": text, "exit_code": EXIT_TOOL_FAILED}, indent=2, sort_keys=True))
+    click.echo(f"internal error: {text}\n  (run with --verbose for the traceback, and report it)", err=True)
+    sys.exit(EXIT_TOOL_FAILED)
+
+
+def usage_failure(as_json: bool, message: str, usage: str = "") -> NoReturn:
+    """A usage error found by the argument parser: the same shape as every other error."""
+    if as_json:
+        click.echo(json.dumps({"ok": False, "error": "UsageError", "kind": "usage error", "message": message,
+                               "expected": usage or None, "found": None, "fix": "see --help",
+                               "facts": {}, "exit_code": EXIT_USAGE}, indent=2, sort_keys=True))
+    if usage:
+        click.echo(usage, err=True)
+    click.echo(f"usage error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+__all__ = ["EXIT_USAGE", "Options", "emit", "fail", "internal_error", "not_built", "pass_options",
+           "run_guarded", "usage_failure"]

@@ -67,7 +67,7 @@ def check_cmd(opts: Options, path: Path, vuln_db: str | None, sarif_path: Path |
         return check(request, progress=opts.progress())
 
     result: CheckResult = run_guarded(opts, call)
-    emit(opts, result.to_dict(), lambda r: _human(result))
+    emit(opts, result.to_dict(), lambda r: _human(result), ok=result.exit_code == 0)
     if opts.json:
         for run in result.tools:
             if run.status == "failed":

@@ -46,7 +46,7 @@ def check_cmd(opts: Options, image: str, threshold: str | None, allow: tuple[str
     report: HardenReport = run_guarded(opts, lambda: run_check(
         image, threshold=threshold, allow=allow, config=config, max_size=max_size, scan_cap=scan_cap,
         predicate_out=predicate_out, progress=opts.progress()))
-    emit(opts, report.to_dict(), lambda _r: render_human(report))
+    emit(opts, report.to_dict(), lambda _r: render_human(report), ok=report.passed)
     if not report.passed:
         sys.exit(EXIT_CHECK_FAILED)
 
@@ -69,7 +69,7 @@ def k8s_cmd(opts: Options, image: str | None, check_file: str | None, name: str 
         if image:
             raise click.UsageError("give either IMAGE@DIGEST or --check FILE, not both")
         result: ManifestCheck = run_guarded(opts, lambda: check_manifests(check_file))
-        emit(opts, result.to_dict(), lambda _r: render_check(result))
+        emit(opts, result.to_dict(), lambda _r: render_check(result), ok=result.passed)
         if not result.passed:
             sys.exit(EXIT_CHECK_FAILED)
         return

@@ -19,6 +19,7 @@ from typing import Any
 
 from supplychain.errors import DevStackError
 from supplychain.fsutil import atomic_write
+from supplychain.strictdoc import load_json
 
 ENV_DIR = "SCCHECK_DEV_STACK_DIR"
 
@@ -93,8 +94,8 @@ class StateDir:
         if not self.stack_file.exists():
             return {}
         try:
-            data = json.loads(self.stack_file.read_text())
-        except (OSError, ValueError) as exc:
+            data = load_json(self.stack_file.read_bytes(), str(self.stack_file), error=DevStackError)
+        except (OSError, DevStackError) as exc:
             raise DevStackError(
                 "the dev-stack state file cannot be read",
                 expected="a JSON object written by 'sccheck dev-stack up'",

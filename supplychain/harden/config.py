@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from supplychain.errors import UsageError
 from supplychain.harden.rules import severity_rank
 from supplychain.harden.secrets import DEFAULT_SCAN_CAP, Allowlist, parse_allow
+from supplychain.strictdoc import load_yaml
 
 DEFAULT_THRESHOLD = "medium"
 DEFAULT_MAX_SIZE = 250 * 1024 * 1024
@@ -67,10 +66,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
                          fix="pass an existing file to --config") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise UsageError(f"{source} is larger than {MAX_CONFIG_BYTES} bytes")
-    try:
-        doc = yaml.safe_load(data) or {}
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{source} is not valid YAML/JSON: {exc}") from None
+    doc = load_yaml(data, source, max_bytes=MAX_CONFIG_BYTES) or {}
     if not isinstance(doc, dict):
         raise UsageError(f"{source} must be a mapping", found=type(doc).__name__)
     unknown = set(doc) - {"threshold", "max_size", "scan_cap", "allow"}

@@ -21,6 +21,7 @@ from supplychain.harden.pss import Violation, check_pod, pod_template
 from supplychain.image.filesystem import image_filesystem, platform_images
 from supplychain.image.open import open_store
 from supplychain.image.reference import parse_image_ref
+from supplychain.strictdoc import load_yaml
 
 MAX_MANIFEST_FILE = 4 * 1024 * 1024
 MAX_DOCUMENTS = 1000
@@ -203,10 +204,7 @@ def check_manifests(path: str) -> ManifestCheck:
                          fix="pass an existing manifest file") from None
     if len(data) > MAX_MANIFEST_FILE:
         raise UsageError(f"{path} is larger than {MAX_MANIFEST_FILE} bytes")
-    try:
-        docs = list(yaml.safe_load_all(data))
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path} is not valid YAML: {exc}", fix="fix the YAML syntax") from None
+    docs = load_yaml(data, path, multi=True, max_bytes=MAX_MANIFEST_FILE)
     if len(docs) > MAX_DOCUMENTS:
         raise UsageError(f"{path} has more than {MAX_DOCUMENTS} documents")
     results: list[WorkloadResult] = []

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supplychain.errors import DigestMismatch, ImageError
+from supplychain.strictdoc import load_json
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$")
@@ -121,21 +122,9 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ImageError(f"duplicate JSON key {key!r}", fix="refuse ambiguous documents")
-        out[key] = value
-    return out
-
-
 def loads_strict(data: bytes, what: str = "document") -> Any:
-    """Parse JSON, refusing duplicate keys (an attacker's favourite ambiguity)."""
-    try:
-        return json.loads(data, object_pairs_hook=_reject_duplicates)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ImageError(f"{what} is not valid JSON: {exc}") from None
+    """Parse untrusted JSON with the one strict reader (duplicate keys, depth and size refused)."""
+    return load_json(data, what)
 
 
 def parse_manifest(data: bytes, declared_media_type: str | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 from supplychain.errors import ImageError
 from supplychain.image.descriptor import Descriptor, MediaType, manifest_children, parse_manifest
 from supplychain.image.store import ContentStore
+from supplychain.strictdoc import load_json
 
 MAX_LAYER_ENTRIES = 500_000
 DEFAULT_CONTENT_CAP = 8 * 1024 * 1024
@@ -130,7 +131,6 @@ class PlatformImage:
 
 def platform_images(store: ContentStore, identifier: str) -> list[PlatformImage]:
     """Every platform image under a tag or digest (one for a plain manifest, N for an index)."""
-    import json
 
     data, media_type, digest = store.read_manifest(identifier)
     doc = parse_manifest(data, media_type)
@@ -148,7 +148,7 @@ def platform_images(store: ContentStore, identifier: str) -> list[PlatformImage]
     out = []
     for platform, mdigest, manifest in targets:
         config_desc = Descriptor.from_dict(manifest["config"])
-        config = json.loads(store.read_blob(config_desc))
+        config = load_json(store.read_blob(config_desc), "image config")
         if platform is None and isinstance(config, dict) and config.get("os"):
             platform = f"{config.get('os')}/{config.get('architecture')}"
             if config.get("variant"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -28,6 +27,7 @@ from supplychain.image.descriptor import (
     validate_digest,
     verify_digest,
 )
+from supplychain.strictdoc import load_json
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION = b'{"imageLayoutVersion":"1.0.0"}'
@@ -175,8 +175,8 @@ class OCILayout:
 
     def _index(self) -> dict[str, Any]:
         try:
-            doc = json.loads((self.path / "index.json").read_bytes())
-        except (OSError, ValueError) as exc:
+            doc = load_json((self.path / "index.json").read_bytes(), f"{self.path}/index.json")
+        except OSError as exc:
             raise ImageError(f"cannot read {self.path}/index.json: {exc}") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("manifests", []), list):
             raise ImageError(f"{self.path}/index.json is not an OCI index")

@@ -22,9 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from supplychain.errors import UsageError
+from supplychain.strictdoc import load_yaml
 
 CONFIG_NAME = "sccheck.yaml"
 MAX_CONFIG_BYTES = 256 * 1024
@@ -130,23 +129,6 @@ def parse_config(doc: Any, source: str, base: Path) -> PipelineConfig:
     return PipelineConfig(**values)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def load_config(path: str | Path | None, project: str | Path) -> PipelineConfig:
     """`path` if given (must exist), else PROJECT/sccheck.yaml if present, else empty settings."""
     file = Path(path) if path else Path(project) / CONFIG_NAME
@@ -162,9 +144,5 @@ def load_config(path: str | Path | None, project: str | Path) -> PipelineConfig:
     if len(raw) > MAX_CONFIG_BYTES:
         raise UsageError(f"{file} is too large", expected=f"at most {MAX_CONFIG_BYTES} bytes",
                          found=f"{len(raw)} bytes")
-    try:
-        doc = yaml.load(raw, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{file} is not valid YAML", found=str(exc).replace("\n", " "),
-                         fix="fix the YAML syntax (schema in docs/pipeline.md)") from None
+    doc = load_yaml(raw, str(file), max_bytes=MAX_CONFIG_BYTES)
     return parse_config(doc, str(file), file.resolve().parent)

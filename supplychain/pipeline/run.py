@@ -27,6 +27,7 @@ from supplychain.errors import CheckFailed, ToolFailed, UsageError, Verification
 from supplychain.image.reference import parse_image_ref
 from supplychain.pipeline.steps import RunReport, Step, run
 from supplychain.progress import Progress, SilentProgress
+from supplychain.strictdoc import load_json
 from supplychain.tools import PROJECT_ROOT, find_tool
 
 DEFAULT_POLICY = PROJECT_ROOT / "policies" / "default.yaml"
@@ -284,7 +285,7 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
             # One SBOM per platform: subjects = the index and that platform (docs/signing.md).
             label = f"sbom {doc.subject.platform or ''}".strip()
             platform_of[label] = doc.subject.platform or None
-            todo.append((label, CYCLONEDX_BOM, reference, json.loads(doc.text)))
+            todo.append((label, CYCLONEDX_BOM, reference, load_json(doc.text, "the SBOM")))
         check_result = ctx.get("check")
         if check_result is not None:
             vuln = checkpred.vuln_record(check_result)

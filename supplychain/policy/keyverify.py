@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from supplychain.errors import Error
 from supplychain.policy import model as m
+from supplychain.strictdoc import load_json
 
 
 class KeyBundleError(Exception):
@@ -62,12 +63,12 @@ def _check_log_entry(entry: dict[str, Any], to_sign: bytes, sig: bytes, key_pem:
     from sigstore_models.rekor.v1 import TransparencyLogEntry as RawEntry
 
     try:
-        body = json.loads(_b64(entry.get("canonicalizedBody"), "the log entry body"))
+        body = load_json(_b64(entry.get("canonicalizedBody"), "the log entry body"), "the log entry body")
         spec = body["spec"]["hashedRekordV002"]
         logged_digest = _b64(spec["data"]["digest"], "the logged digest")
         logged_sig = _b64(spec["signature"]["content"], "the logged signature")
         logged_key = _b64(spec["signature"]["verifier"]["publicKey"]["rawBytes"], "the logged key")
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, Error):
         raise KeyBundleError("log", "the log entry is not a hashedrekord v0.0.2 entry") from None
     der = serialization.load_pem_public_key(key_pem.encode()).public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

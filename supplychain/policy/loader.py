@@ -16,11 +16,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from supplychain._jsonschema import jsonschema
 from supplychain.errors import PolicyError
 from supplychain.policy import model as m
+from supplychain.strictdoc import load_yaml
 
 MAX_POLICY_BYTES = 256 * 1024
 
@@ -30,37 +29,6 @@ def policy_schema() -> dict[str, Any]:
     text = resources.files("supplychain.policy").joinpath("schema.json").read_text()
     schema: dict[str, Any] = json.loads(text)
     return schema
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader without aliases, merge keys, duplicate keys or implicit timestamps."""
-
-    yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise PolicyError(
-                f"YAML aliases are not supported in a policy (line {event.start_mark.line + 1})",
-                fix="write the value out in full; a policy must read the same to people and tools",
-            )
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                line = key_node.start_mark.line + 1
-                raise PolicyError(f"YAML merge keys (<<) are not supported (line {line})")
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                raise PolicyError(f"duplicate key {key!r} (line {key_node.start_mark.line + 1})",
-                                  fix="a policy key may appear once; remove one of them")
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 def _path(parts: Any) -> str:
@@ -219,14 +187,7 @@ def parse_policy(raw: bytes, source: str = "policy") -> m.Policy:
     if len(raw) > MAX_POLICY_BYTES:
         raise PolicyError(f"{source} is too large", expected=f"at most {MAX_POLICY_BYTES} bytes",
                           found=f"{len(raw)} bytes")
-    try:
-        doc = yaml.load(raw.decode("utf-8"), Loader=_StrictLoader)  # noqa: S506 - strict SafeLoader
-    except PolicyError as err:
-        err.message = f"{source}: {err.message}"
-        raise
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{source} is not valid YAML: {exc}",
-                          fix="check indentation and quoting") from None
+    doc = load_yaml(raw, source, max_bytes=MAX_POLICY_BYTES, error=PolicyError)
     if not isinstance(doc, dict):
         raise PolicyError(f"{source} is not a YAML mapping",
                           expected="apiVersion, kind, name, identities, ...", found=type(doc).__name__)

@@ -8,7 +8,6 @@ file (`auths`, `credHelpers`, `credsStore`: credential helpers run as
 from __future__ import annotations
 
 import base64
-import json
 import re
 import subprocess
 import threading
@@ -21,6 +20,7 @@ import requests
 
 from supplychain.errors import RegistryError
 from supplychain.registry.options import RegistryOptions, is_loopback
+from supplychain.strictdoc import load_json
 
 _HELPER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PARAM = re.compile(r'\s*([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
@@ -92,7 +92,7 @@ def _run_helper(helper: str, host: str) -> Credentials | None:
         raise RegistryError(f"credential helper {program} failed for {host}",
                             facts={"exit code": proc.returncode, "stderr": proc.stderr[-500:]})
     try:
-        doc = json.loads(proc.stdout)
+        doc = load_json(proc.stdout, program, error=RegistryError)
         user, secret = str(doc.get("Username", "")), str(doc.get("Secret", ""))
     except (ValueError, AttributeError):
         raise RegistryError(f"credential helper {program} printed something that is not JSON") from None
@@ -111,7 +111,7 @@ def docker_config_credentials(path: str, host: str) -> Credentials | None:
     except OSError as exc:
         raise RegistryError(f"cannot read the Docker config {path}: {exc.strerror}") from None
     try:
-        doc: Any = json.loads(raw)
+        doc: Any = load_json(raw, path, error=RegistryError)
     except ValueError:
         raise RegistryError(f"the Docker config {path} is not valid JSON",
                             fix="repair it or point --docker-config elsewhere") from None
@@ -223,7 +223,7 @@ def fetch_token(session: requests.Session, challenge: Challenge, scopes: tuple[s
         if len(body) > MAX_TOKEN_RESPONSE:
             raise RegistryError(f"the token service of {host} sent an oversized answer")
     try:
-        doc = json.loads(body)
+        doc = load_json(body, f"the token answer of {host}", error=RegistryError)
         token = doc.get("token") or doc.get("access_token")
         lifetime = float(doc.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
     except (ValueError, AttributeError, TypeError):

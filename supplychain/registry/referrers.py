@@ -11,7 +11,6 @@ fallback index is read, the referrer added (no duplicates, existing entries kept
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from supplychain.image.descriptor import (
     validate_digest,
 )
 from supplychain.registry.transport import RegistryNotFound
+from supplychain.strictdoc import load_json
 
 if TYPE_CHECKING:
     from supplychain.registry.repository import Repository
@@ -70,10 +70,7 @@ def _json_page(repo: Repository, resp: Any, what: str) -> Any:
     from supplychain.registry.repository import read_capped
 
     body = read_capped(resp, MAX_PAGE_BYTES, what)
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise RegistryError(f"{what} from {repo.describe()} is not JSON") from None
+    return load_json(body, f"{what} from {repo.describe()}", max_bytes=MAX_PAGE_BYTES, error=RegistryError)
 
 
 def probe_referrers_api(repo: Repository) -> bool:

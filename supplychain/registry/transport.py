@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import email.utils
-import json
 import random
 import threading
 import time
@@ -17,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from supplychain.errors import ImageNotFound, RegistryError
+from supplychain.errors import Error, ImageNotFound, RegistryError
 from supplychain.registry.auth import (
     Challenge,
     Credentials,
@@ -27,6 +26,7 @@ from supplychain.registry.auth import (
     parse_challenge,
 )
 from supplychain.registry.options import RegistryOptions, is_loopback
+from supplychain.strictdoc import load_json
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_ERROR_BODY = 64 * 1024
@@ -64,9 +64,9 @@ def registry_error_codes(resp: requests.Response) -> tuple[str, str]:
     if not body and resp._content:
         body = resp._content[:MAX_ERROR_BODY]
     try:
-        doc = json.loads(body)
+        doc = load_json(body, "error body")
         errors = doc.get("errors") if isinstance(doc, dict) else None
-    except (ValueError, UnicodeDecodeError):
+    except Error:
         errors = None
     if not isinstance(errors, list):
         return "", ""

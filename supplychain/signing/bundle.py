@@ -14,6 +14,7 @@ from typing import Any
 
 from supplychain.errors import SigningError
 from supplychain.signing.statement import INTOTO_PAYLOAD_TYPE
+from supplychain.strictdoc import load_json
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
@@ -61,7 +62,7 @@ def bundle_facts(data: bytes) -> BundleFacts:
         raise SigningError("the bundle is too large", expected=f"at most {MAX_BUNDLE_BYTES} bytes",
                            found=f"{len(data)} bytes")
     try:
-        doc = json.loads(data)
+        doc = load_json(data, "the bundle", error=SigningError)
         env = doc["dsseEnvelope"]
         material = doc["verificationMaterial"]
         payload = base64.b64decode(env["payload"])

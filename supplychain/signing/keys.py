@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from supplychain.errors import SigningError, UsageError
+from supplychain.strictdoc import load_json
 
 PRIVATE_PEM_TYPE = "ENCRYPTED SIGSTORE PRIVATE KEY"
 LEGACY_PRIVATE_PEM_TYPE = "ENCRYPTED COSIGN PRIVATE KEY"
@@ -94,7 +95,7 @@ def decrypt_private_key(data: bytes, password: str, path: str = "the key") -> ec
     from nacl.secret import SecretBox
 
     try:
-        doc = json.loads(_pem_body(data, path))
+        doc = load_json(_pem_body(data, path), path, error=UsageError)
         kdf, cipher = doc["kdf"], doc["cipher"]
         params = (int(kdf["params"]["N"]), int(kdf["params"]["r"]), int(kdf["params"]["p"]))
         salt = base64.b64decode(kdf["salt"])

@@ -20,6 +20,7 @@ from supplychain.signing.bundle import envelope, key_bundle, pae
 from supplychain.signing.keyless import SignedBundle
 from supplychain.signing.keys import key_hint, sign_bytes
 from supplychain.signing.statement import INTOTO_PAYLOAD_TYPE, Statement
+from supplychain.strictdoc import load_json
 
 MAX_LOG_RESPONSE = 1024 * 1024
 
@@ -50,10 +51,9 @@ def upload_to_rekor(rekor_url: str, request: dict[str, Any]) -> dict[str, Any]:
         raise SigningError("Rekor refused the log entry", expected="HTTP 201 with a log entry",
                            found=f"HTTP {resp.status_code}: {body[:300].decode(errors='replace')}",
                            facts={"service": "Rekor", "url": url})
-    import json
 
     try:
-        entry = json.loads(body)
+        entry = load_json(body, "the Rekor answer", error=SigningError)
         int(entry["logIndex"])
         entry["inclusionProof"]["checkpoint"]
     except (ValueError, KeyError, TypeError):

@@ -7,12 +7,12 @@ The statement is serialised once into canonical bytes; those exact bytes are sig
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from supplychain.errors import SigningError, UsageError
 from supplychain.image.descriptor import canonical_json
+from supplychain.strictdoc import load_json
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -71,9 +71,9 @@ def build_statement(subjects: list[Subject] | tuple[Subject, ...], predicate_typ
 def parse_statement(payload: bytes) -> dict[str, Any]:
     """Parse a statement read back from a bundle; checks `_type` and the subject shape."""
     try:
-        doc = json.loads(payload)
-    except ValueError as exc:
-        raise SigningError(f"the signed payload is not JSON: {exc}") from None
+        doc = load_json(payload, "the signed payload", error=SigningError)
+    except SigningError:
+        raise
     if not isinstance(doc, dict) or doc.get("_type") != STATEMENT_TYPE:
         found = doc.get("_type") if isinstance(doc, dict) else doc
         raise SigningError("the signed payload is not an in-toto Statement v1",

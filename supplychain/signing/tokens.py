@@ -10,7 +10,6 @@ error; errors name the source and the claim that is wrong.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 import requests
 
 from supplychain.errors import SigningError, UsageError
+from supplychain.strictdoc import load_json
 
 AUDIENCE = "sigstore"
 TOKEN_ENVS = ("SIGSTORE_ID_TOKEN", "SCCHECK_IDENTITY_TOKEN")
@@ -50,8 +50,8 @@ def unverified_claims(token: str, source: str) -> dict[str, Any]:
                          expected="three base64url parts separated by '.'", found=f"{len(parts)} parts")
     try:
         raw = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
-        claims = json.loads(raw)
-    except ValueError:
+        claims = load_json(raw, "the claims", max_bytes=64 << 10, error=UsageError)
+    except (ValueError, UsageError):
         raise UsageError(f"the identity token from {source} has an unreadable claims part") from None
     if not isinstance(claims, dict):
         raise UsageError(f"the identity token from {source} has no claims object")
@@ -103,7 +103,7 @@ def _github_actions_token() -> str | None:
     body = _bounded_get(f"{url}{sep}audience={AUDIENCE}", {"Authorization": f"bearer {bearer}"},
                         "GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL)")
     try:
-        value = json.loads(body)["value"]
+        value = load_json(body, "the token response", error=SigningError)["value"]
     except (ValueError, KeyError, TypeError):
         raise SigningError("GitHub Actions returned an unexpected token response",
                            expected='JSON {"value": "<jwt>"}') from None

@@ -39,7 +39,7 @@ def test_no_file_gives_empty_settings(tmp_path: Path) -> None:
     ("build: [1]\n", "$.build: must be a mapping"),
     ("check: {only: []}\n", "$.check.only: must be a non-empty list of strings"),
     ("check: {only: [vet, 3]}\n", "$.check.only[1]: must be a non-empty string"),
-    ("repo: a/b\nrepo: c/d\n", "is not valid YAML"),
+    ("repo: a/b\nrepo: c/d\n", "duplicate key 'repo' (line 2)"),
     ("- a\n", "$: must be a mapping"),
 ])
 def test_bad_files_name_the_path(tmp_path: Path, text: str, message: str) -> None:
