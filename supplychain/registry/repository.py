@@ -27,7 +27,7 @@ from supplychain.image.descriptor import (
     validate_digest,
     verify_digest,
 )
-from supplychain.image.reference import ImageRef
+from supplychain.image.reference import ImageRef, api_host
 from supplychain.registry import referrers as _referrers
 from supplychain.registry.options import RegistryOptions
 from supplychain.registry.transport import Transport, transport_for
@@ -73,7 +73,7 @@ class Repository:
         self.registry = registry
         self.repository = repository
         self.options = options or RegistryOptions()
-        self.transport: Transport = transport_for(registry, self.options)
+        self.transport: Transport = transport_for(api_host(registry), self.options)
         self._referrers_api: bool | None = None
 
     # -- helpers --------------------------------------------------------------------------
