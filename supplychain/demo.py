@@ -23,7 +23,7 @@ from supplychain.pipeline.run import PipelineRequest, build_and_sign, failed_res
 from supplychain.pipeline.steps import RunFailed
 from supplychain.policy.init import init_policy
 from supplychain.progress import StderrProgress
-from supplychain.tools import PROJECT_ROOT, find_tool
+from supplychain.tools import PROJECT_ROOT, child_env, find_tool
 
 # A small offline copy of real Go vulnerability records (govulncheck's -db layout), so the demo
 # runs without the internet; SCCHECK_VULN_DB=https://vuln.go.dev (or a mirror) for a full scan.
@@ -69,7 +69,8 @@ def main() -> int:
     print("  " + shlex.join(command))
     cosign = find_tool("cosign")
     if cosign:
-        proc = subprocess.run([cosign, *command[1:]], capture_output=True, text=True, timeout=120)
+        proc = subprocess.run([cosign, *command[1:]], capture_output=True, text=True, timeout=120,
+                              env=child_env())
         verdict = "passed" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
         print(f"ran it: cosign verify {verdict}")
         if proc.returncode != 0:

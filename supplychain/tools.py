@@ -1,4 +1,5 @@
-"""Finding the external programs sccheck drives (go, staticcheck, cosign, fulcio, ...).
+"""Finding the external programs sccheck drives (go, staticcheck, cosign, fulcio, ...), and the
+environment they run with (`child_env`: ours, minus every secret sccheck knows of).
 
 Pinned Go tools are installed by `scripts/install-go-tools` into `.tools/bin` at the project
 root; `SCCHECK_TOOLS_BIN` points elsewhere (a shared install); `PATH` comes last.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from supplychain.errors import ToolMissing
@@ -58,3 +60,38 @@ def find_tool(name: str, *, required: bool = True) -> str | None:
         found="nothing",
         fix=hint,
     )
+
+
+# The secrets sccheck reads or knows to be around in CI. None of them is ever handed to a
+# child process (go, go vet, staticcheck, govulncheck, go test, git, docker, credential helpers,
+# the dev-stack servers): a test in the module being checked must not be able to read them.
+SECRET_ENV = frozenset({
+    "SIGSTORE_ID_TOKEN",               # keyless identity token (sigstore tools' name)
+    "SIGSTORE_ID_TOKEN_FILE",          # where that token lies
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",  # GitHub Actions: the bearer that mints OIDC tokens ...
+    "ACTIONS_ID_TOKEN_REQUEST_URL",    # ... and where
+    "ACTIONS_RUNTIME_TOKEN",           # GitHub Actions: cache/artifact service token
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "COSIGN_PASSWORD",                 # key password (cosign's name, read by sccheck too)
+})
+# Every SCCHECK_* variable: the registry credentials (SCCHECK_REGISTRY_*), the key password,
+# the identity token, the dev-stack token minter URL. A child process needs none of them.
+SECRET_ENV_PREFIXES = ("SCCHECK_",)
+
+
+def is_secret_env(name: str) -> bool:
+    upper = name.upper()
+    return upper in SECRET_ENV or upper.startswith(SECRET_ENV_PREFIXES)
+
+
+def child_env(base: Mapping[str, str] | None = None,
+              extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child process: `base` (default: ours) without any secret sccheck
+    knows of (see SECRET_ENV), then `extra` on top. Everything else (PATH, HOME, GOFLAGS,
+    GOPRIVATE, GOPROXY, proxies, DOCKER_HOST, ...) passes through unchanged."""
+    source = os.environ if base is None else base
+    env = {name: value for name, value in source.items() if not is_secret_env(name)}
+    if extra:
+        env.update(extra)
+    return env

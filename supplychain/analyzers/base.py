@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from supplychain.analyzers.model import ToolOutput
 from supplychain.errors import ToolFailed
 from supplychain.fsutil import atomic_write
+from supplychain.tools import child_env
 
 DEFAULT_TIMEOUT = 900.0
 MAX_OUTPUT = 64 * 1024 * 1024  # a tool printing more than this is treated as broken
@@ -59,7 +60,7 @@ def execute(argv: list[str], ctx: ToolContext, *, env: Mapping[str, str] | None 
             tool: str) -> subprocess.CompletedProcess[str]:
     """Run a tool in the root; a timeout, a crash to start or runaway output is ToolFailed."""
     try:
-        proc = subprocess.run(argv, cwd=ctx.root, env=dict(env or ctx.env), capture_output=True,
+        proc = subprocess.run(argv, cwd=ctx.root, env=child_env(env or ctx.env), capture_output=True,
                               text=True, timeout=ctx.timeout, check=False)
     except subprocess.TimeoutExpired:
         raise ToolFailed(f"{tool} did not finish in {ctx.timeout:.0f}s",

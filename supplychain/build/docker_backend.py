@@ -30,7 +30,7 @@ from supplychain.image.descriptor import Descriptor, MediaType, canonical_json, 
 from supplychain.image.platform import Platform
 from supplychain.progress import Progress
 from supplychain.strictdoc import load_json
-from supplychain.tools import find_tool
+from supplychain.tools import child_env, find_tool
 
 MAX_CONTEXT_FILES = 20_000
 SKIP_DIRS = {".git", "dist", "node_modules", ".sccheck"}
@@ -55,7 +55,7 @@ def _source_entries(root: Path) -> list[Entry]:
 
 def _vendor(prep: Prepared, tmp: Path) -> list[Entry]:
     out = tmp / "vendor"
-    env = {**os.environ, "GOFLAGS": "", "GOTOOLCHAIN": "local"}
+    env = child_env(extra={"GOFLAGS": "", "GOTOOLCHAIN": "local"})
     argv = [find_tool("go") or "go", "mod", "vendor", "-o", str(out)]
     proc = subprocess.run(argv, cwd=prep.module.root, env=env, capture_output=True, text=True, timeout=600,
                           check=False)

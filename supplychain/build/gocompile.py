@@ -14,7 +14,7 @@ from pathlib import Path
 from supplychain.build.elfcheck import require_static
 from supplychain.errors import BuildError, UsageError
 from supplychain.image.platform import Platform
-from supplychain.tools import find_tool
+from supplychain.tools import child_env, find_tool
 
 _ARCHES = {"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le", "loong64"}
 COMPILE_TIMEOUT = 900
@@ -76,7 +76,7 @@ def find_module(path: str | os.PathLike[str]) -> GoModule:
 def go_version() -> str:
     """The toolchain's version without the 'go' prefix, e.g. '1.26.8'."""
     out = subprocess.run([find_tool("go") or "go", "env", "GOVERSION"], capture_output=True, text=True,
-                         check=False, timeout=60)
+                         check=False, timeout=60, env=child_env())
     return out.stdout.strip().removeprefix("go") or "unknown"
 
 
@@ -118,7 +118,7 @@ def go_build_argv(req: CompileRequest, output: Path) -> list[str]:
 
 def compile_binary(req: CompileRequest, platform: Platform, output: Path) -> CompiledBinary:
     """Run go build for one platform and check that the result is statically linked."""
-    env = {**os.environ, **go_env(platform), "CGO_ENABLED": "0", "GOFLAGS": "", "GOTOOLCHAIN": "local"}
+    env = child_env(extra={**go_env(platform), "CGO_ENABLED": "0", "GOFLAGS": "", "GOTOOLCHAIN": "local"})
     argv = go_build_argv(req, output)
     began = time.monotonic()
     try:

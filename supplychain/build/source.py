@@ -8,6 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from supplychain.tools import child_env
+
 
 @dataclass(frozen=True)
 class SourceInfo:
@@ -20,7 +22,7 @@ class SourceInfo:
 def _git(root: Path, *args: str) -> str | None:
     try:
         proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                              timeout=30, check=False)
+                              timeout=30, check=False, env=child_env())
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None

@@ -29,7 +29,7 @@ import requests
 from supplychain.devstack.keys import KeyPaths
 from supplychain.devstack.state import StateDir
 from supplychain.errors import DevStackError
-from supplychain.tools import find_tool
+from supplychain.tools import child_env, find_tool
 
 HOST = "127.0.0.1"
 TSA_METRICS_PORT = 2112  # fixed inside timestamp-server v2.1.3 (pkg/server/prometheus.go)
@@ -52,7 +52,8 @@ def tsa_isolation_available(state: StateDir) -> bool:
     if not unshare:
         return False
     try:
-        return subprocess.run([unshare, "--net", "true"], capture_output=True, timeout=5).returncode == 0
+        return subprocess.run([unshare, "--net", "true"], capture_output=True, timeout=5,
+                              env=child_env()).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
 
@@ -256,7 +257,7 @@ def start(state: StateDir, spec: ServerSpec) -> int:
     log = state.log_file(spec.name).open("ab")
     try:
         proc = subprocess.Popen(spec.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=state.root, env={**os.environ, **spec.env}, start_new_session=True)
+                                cwd=state.root, env=child_env(extra=spec.env), start_new_session=True)
     finally:
         log.close()
     state.pid_file(spec.name).write_text(f"{proc.pid}\n")

@@ -28,7 +28,7 @@ from supplychain.image.reference import parse_image_ref
 from supplychain.pipeline.steps import RunReport, Step, run
 from supplychain.progress import Progress, SilentProgress
 from supplychain.strictdoc import load_json
-from supplychain.tools import PROJECT_ROOT, find_tool
+from supplychain.tools import PROJECT_ROOT, child_env, find_tool
 
 DEFAULT_POLICY = PROJECT_ROOT / "policies" / "default.yaml"
 
@@ -91,7 +91,7 @@ def _git(path: Path, *args: str) -> str | None:
     if not git:
         return None
     proc = subprocess.run([git, "-C", str(path), *args], capture_output=True, text=True, timeout=30,
-                          check=False)
+                          check=False, env=child_env())
     return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
@@ -125,7 +125,8 @@ def go_version() -> str | None:
     go = find_tool("go")
     if not go:
         return None
-    proc = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, timeout=60, check=False,
+                          env=child_env())
     return proc.stdout.strip() or None
 
 

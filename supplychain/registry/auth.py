@@ -21,6 +21,7 @@ import requests
 from supplychain.errors import RegistryError
 from supplychain.registry.options import RegistryOptions, is_loopback
 from supplychain.strictdoc import load_json
+from supplychain.tools import child_env
 
 _HELPER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PARAM = re.compile(r'\s*([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
@@ -77,7 +78,7 @@ def _run_helper(helper: str, host: str) -> Credentials | None:
     program = f"docker-credential-{helper}"
     try:
         proc = subprocess.run([program, "get"], input=host, capture_output=True, text=True,
-                              timeout=30, check=False)
+                              timeout=30, check=False, env=child_env())
     except FileNotFoundError:
         raise RegistryError(
             f"the Docker config names the credential helper {program!r} for {host}, "

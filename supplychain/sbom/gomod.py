@@ -9,7 +9,6 @@ selected versions.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 from supplychain.errors import SbomError
 from supplychain.sbom.buildinfo import Module
 from supplychain.sbom.model import DEVEL, GoProgram
-from supplychain.tools import find_tool
+from supplychain.tools import child_env, find_tool
 
 MAX_GOMOD_BYTES = 4 * 1024 * 1024
 _GO_TIMEOUT = 300
@@ -129,7 +128,7 @@ def _from_go_mod(directory: Path, mod: GoMod, sums: dict[tuple[str, str], str]) 
 
 
 def _run_go(go: str, args: list[str], directory: Path) -> str:
-    env = {**os.environ, "GOFLAGS": "-mod=readonly", "GOWORK": "off"}
+    env = child_env(extra={"GOFLAGS": "-mod=readonly", "GOWORK": "off"})
     try:
         done = subprocess.run([go, *args], cwd=directory, env=env, capture_output=True, text=True,
                               timeout=_GO_TIMEOUT)
@@ -208,7 +207,7 @@ def _source_version(directory: Path) -> str:
     if git is None or not (directory / ".git").exists():
         return DEVEL
     done = subprocess.run([git, "-C", str(directory), "describe", "--tags", "--exact-match", "--dirty"],
-                          capture_output=True, text=True, timeout=30)
+                          capture_output=True, text=True, timeout=30, env=child_env())
     tag = done.stdout.strip()
     return tag if done.returncode == 0 and _TAG_RE.match(tag) else DEVEL
 
