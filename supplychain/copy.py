@@ -194,7 +194,10 @@ class _Copier:
         for _ in range(MAX_REFERRER_DEPTH):
             if not subjects:
                 return
-            listed = [d for found in self.pool.map(self.src.referrers, subjects) for d in found]
+            found_per_subject = list(self.pool.map(self.src.referrers, subjects))
+            listed = [d for found in found_per_subject for d in found]
+            for where, reason in [r for found in found_per_subject for r in getattr(found, "rejected", ())]:
+                self.progress.info(f"referrer {where[:19]} left behind: {reason}")
             fresh = [d for d in listed if d.digest not in self.seen_referrers]
             self.seen_referrers.update(d.digest for d in fresh)
             items: list[tuple[_Node, bool, bool]] = []

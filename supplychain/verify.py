@@ -208,6 +208,8 @@ def _collect(v: Verification, store: ContentStore, targets: tuple[str, ...], pro
     budget = v.policy.max_bundles
     for target in targets:
         listed = store.referrers(target, MediaType.SIGSTORE_BUNDLE)
+        for where, reason in getattr(listed, "rejected", ()):  # bad entries of the listing itself
+            rejected.append(RejectedBundle(where, target, "", "referrer", reason))
         for ref in listed:
             if budget <= 0:
                 rejected.append(RejectedBundle(ref.digest, target, "", "limits",

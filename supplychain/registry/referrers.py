@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -99,11 +100,26 @@ def _verified_descriptor(repo: Repository, listed: Descriptor, subject: str) -> 
     return referrer_descriptor(doc, media_type, digest, len(data))
 
 
-def _collect(repo: Repository, manifests: Any, listed: dict[str, Descriptor]) -> None:
+class ReferrerList(list[Descriptor]):
+    """The referrers that checked out, and (in `rejected`) the listed entries that did not, each
+    as (digest or list position, reason). A bad entry is a fact about that entry: it never hides
+    the good ones, and it is never mistaken for a failure to list."""
+
+    def __init__(self, found: list[Descriptor], rejected: list[tuple[str, str]]) -> None:
+        super().__init__(found)
+        self.rejected = rejected
+
+
+def _collect(repo: Repository, manifests: Any, listed: dict[str, Descriptor],
+             rejected: list[tuple[str, str]]) -> None:
     if not isinstance(manifests, list):
         raise RegistryError(f"the referrers index from {repo.describe()} has no 'manifests' list")
-    for raw in manifests:
-        desc = Descriptor.from_dict(raw)
+    for position, raw in enumerate(manifests):
+        try:
+            desc = Descriptor.from_dict(raw)
+        except ImageError as exc:
+            rejected.append((f"entry {position}", f"a malformed descriptor: {exc.message}"))
+            continue
         listed.setdefault(desc.digest, desc)
         if len(listed) > repo.options.max_referrers:
             raise RegistryError(
@@ -113,7 +129,8 @@ def _collect(repo: Repository, manifests: Any, listed: dict[str, Descriptor]) ->
             )
 
 
-def _listed_by_api(repo: Repository, digest: str, artifact_type: str | None) -> dict[str, Descriptor]:
+def _listed_by_api(repo: Repository, digest: str, artifact_type: str | None,
+                   rejected: list[tuple[str, str]]) -> dict[str, Descriptor]:
     listed: dict[str, Descriptor] = {}
     url: str | None = f"/v2/{repo.repository}/referrers/{digest}"
     params = {"artifactType": artifact_type} if artifact_type else None
@@ -124,7 +141,7 @@ def _listed_by_api(repo: Repository, digest: str, artifact_type: str | None) -> 
                          headers={"Accept": MediaType.OCI_INDEX})
         link = resp.headers.get("Link")
         doc = _json_page(repo, resp, "referrers index")
-        _collect(repo, doc.get("manifests") if isinstance(doc, dict) else None, listed)
+        _collect(repo, doc.get("manifests") if isinstance(doc, dict) else None, listed, rejected)
         url, params = _next_link(link, repo.transport.base_url), None
     return listed
 
@@ -141,19 +158,42 @@ def _read_fallback(repo: Repository, digest: str) -> dict[str, Any] | None:
     return doc
 
 
-def referrers(repo: Repository, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+def _checked(repo: Repository, listed: Descriptor, subject: str) -> Descriptor | str:
+    """The verified descriptor, or why the listed entry is refused (its content, not the network:
+    a registry that cannot be reached raises)."""
+    try:
+        return _verified_descriptor(repo, listed, subject)
+    except ImageError as exc:  # unparsable, wrong digest, wrong type, absent (404), other subject
+        return exc.message
+    except (AttributeError, TypeError, ValueError) as exc:  # a field of the wrong shape
+        return f"a malformed manifest ({type(exc).__name__})"
+
+
+def referrers(repo: Repository, digest: str, artifact_type: str | None = None) -> ReferrerList:
+    """Every referrer of `digest`, each fetched by digest and checked. Listing failures raise;
+    a bad entry is left out and named in the result's `rejected`."""
     validate_digest(digest)
+    rejected: list[tuple[str, str]] = []
     if repo.supports_referrers_api():
-        listed = _listed_by_api(repo, digest, artifact_type)
+        listed = _listed_by_api(repo, digest, artifact_type, rejected)
     else:
         listed = {}
         doc = _read_fallback(repo, digest)
         if doc is not None:
-            _collect(repo, doc.get("manifests"), listed)
-    found = [_verified_descriptor(repo, desc, digest) for desc in listed.values()]
-    if artifact_type:  # registries may ignore the filter (OCI-Filters-Applied): filter ourselves
-        found = [d for d in found if d.artifact_type == artifact_type]
-    return sorted(found, key=lambda d: d.digest)
+            _collect(repo, doc.get("manifests"), listed, rejected)
+    # A listed type is not trusted to admit an entry, only to skip one: a registry that lies
+    # here can only hide a referrer, which it can do anyway by leaving it out.
+    wanted = [d for d in listed.values()
+              if not artifact_type or d.artifact_type in (None, "", artifact_type)]
+    with ThreadPoolExecutor(max_workers=max(1, repo.options.max_workers)) as pool:
+        results = list(pool.map(lambda d: _checked(repo, d, digest), wanted))
+    found: list[Descriptor] = []
+    for desc, result in zip(wanted, results, strict=True):
+        if isinstance(result, str):
+            rejected.append((desc.digest, result))
+        elif not artifact_type or result.artifact_type == artifact_type:  # registries may ignore the filter
+            found.append(result)
+    return ReferrerList(sorted(found, key=lambda d: d.digest), rejected)
 
 
 def add_to_fallback(repo: Repository, subject: str, referrer: Descriptor) -> None:

@@ -343,7 +343,7 @@ class Repository:
             self._referrers_api = _referrers.probe_referrers_api(self)
         return self._referrers_api
 
-    def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+    def referrers(self, digest: str, artifact_type: str | None = None) -> _referrers.ReferrerList:
         return _referrers.referrers(self, digest, artifact_type)
 
 
