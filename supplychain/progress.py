@@ -56,3 +56,23 @@ class StderrProgress:
 
     def info(self, message: str) -> None:
         self._write(f"  {message}")
+
+
+# Notices from deep inside the library (a registry being waited for, a retry pending) that no
+# caller asked about step by step. The CLI points them at its progress; by default they vanish.
+_notice_sink: Progress | None = None
+
+
+def set_notice_sink(progress: Progress | None) -> None:
+    global _notice_sink
+    _notice_sink = progress
+
+
+def notices_wanted() -> bool:
+    return _notice_sink is not None
+
+
+def notice(message: str) -> None:
+    sink = _notice_sink
+    if sink is not None:
+        sink.info(message)

@@ -15,6 +15,7 @@ import click
 from supplychain import __version__
 from supplychain.cli._common import Options, fail, internal_error, usage_failure
 from supplychain.errors import Error
+from supplychain.progress import StderrProgress, set_notice_sink
 
 # command name -> the module under supplychain.cli whose register(group) adds it
 COMMANDS: dict[str, str] = {
@@ -100,6 +101,7 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, as_json: bool, verbose: bool, quiet: bool) -> None:
     """From Go source to a signed, verified, promoted container image."""
     ctx.obj = Options(json=as_json, verbose=verbose, quiet=quiet)
+    set_notice_sink(None if quiet else StderrProgress())
 
 
 def main() -> None:

@@ -30,7 +30,8 @@ class RegistryOptions:
     backoff_max: float = 10.0
     retry_after_max: float = 60.0
     connect_timeout: float = 10.0
-    read_timeout: float = 120.0
+    read_timeout: float = 30.0  # the longest silence while waiting for headers or the next bytes
+    deadline: float = 120.0  # one operation, every attempt and wait included
     max_workers: int = 4
     chunk_size: int = 8 << 20
     monolithic_max: int = 32 << 20

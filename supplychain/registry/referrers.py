@@ -15,7 +15,7 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from supplychain.errors import ImageError, RegistryError
 from supplychain.image.descriptor import (
@@ -25,7 +25,7 @@ from supplychain.image.descriptor import (
     parse_manifest,
     validate_digest,
 )
-from supplychain.registry.transport import RegistryNotFound
+from supplychain.registry.transport import RegistryAuthError, RegistryNotFound
 from supplychain.strictdoc import load_json
 
 if TYPE_CHECKING:
@@ -68,10 +68,15 @@ def _next_link(link: str | None, base: str) -> str | None:
 
 
 def _json_page(repo: Repository, resp: Any, what: str) -> Any:
-    from supplychain.registry.repository import read_capped
-
-    body = read_capped(resp, MAX_PAGE_BYTES, what)
-    return load_json(body, f"{what} from {repo.describe()}", max_bytes=MAX_PAGE_BYTES, error=RegistryError)
+    """A page the transport read (capped); not JSON is an error naming host, path and status."""
+    try:
+        return load_json(resp.content, f"{what} from {repo.describe()}", max_bytes=MAX_PAGE_BYTES,
+                         error=RegistryError)
+    except RegistryError as exc:
+        exc.facts.update({"registry": repo.registry, "status": resp.status_code,
+                          "request": f"GET {urlsplit(resp.url or '').path}",
+                          "content type": resp.headers.get("Content-Type", "")[:80]})
+        raise
 
 
 def probe_referrers_api(repo: Repository) -> bool:
@@ -80,8 +85,8 @@ def probe_referrers_api(repo: Repository) -> bool:
     try:
         resp = repo._req("GET", f"/v2/{repo.repository}/referrers/{probe}", "probe the referrers API",
                          ok=(200, 404, 400, 405), stream=True)
-    except RegistryError:
-        return False
+    except RegistryAuthError:  # some registries guard unknown routes; the fallback tag says more
+        return False  # (an unreachable or failing registry raises: never "no referrers")
     content_type = resp.headers.get("Content-Type", "").split(";", 1)[0].strip()
     resp.close()
     return resp.status_code == 200 and content_type == MediaType.OCI_INDEX
@@ -137,8 +142,8 @@ def _listed_by_api(repo: Repository, digest: str, artifact_type: str | None,
     for _ in range(repo.options.max_pages):
         if url is None:
             break
-        resp = repo._req("GET", url, f"list referrers of {digest}", stream=True, params=params,
-                         headers={"Accept": MediaType.OCI_INDEX})
+        resp = repo._req("GET", url, f"list referrers of {digest}", params=params,
+                         headers={"Accept": MediaType.OCI_INDEX}, body_cap=MAX_PAGE_BYTES)
         link = resp.headers.get("Link")
         doc = _json_page(repo, resp, "referrers index")
         _collect(repo, doc.get("manifests") if isinstance(doc, dict) else None, listed, rejected)
@@ -181,10 +186,8 @@ def referrers(repo: Repository, digest: str, artifact_type: str | None = None) -
         doc = _read_fallback(repo, digest)
         if doc is not None:
             _collect(repo, doc.get("manifests"), listed, rejected)
-    # A listed type is not trusted to admit an entry, only to skip one: a registry that lies
-    # here can only hide a referrer, which it can do anyway by leaving it out.
-    wanted = [d for d in listed.values()
-              if not artifact_type or d.artifact_type in (None, "", artifact_type)]
+    # Listed types are not used at all: some registries list the config's media type there.
+    wanted = list(listed.values())
     with ThreadPoolExecutor(max_workers=max(1, repo.options.max_workers)) as pool:
         results = list(pool.map(lambda d: _checked(repo, d, digest), wanted))
     found: list[Descriptor] = []
@@ -219,7 +222,7 @@ def list_tags(repo: Repository, page_size: int) -> list[str]:
     for _ in range(repo.options.max_pages):
         if url is None:
             break
-        resp = repo._req("GET", url, "list tags", stream=True, params=params)
+        resp = repo._req("GET", url, "list tags", params=params, body_cap=MAX_PAGE_BYTES)
         link = resp.headers.get("Link")
         doc = _json_page(repo, resp, "tag list")
         page = doc.get("tags") if isinstance(doc, dict) else None

@@ -28,6 +28,7 @@ from supplychain.image.descriptor import (
     verify_digest,
 )
 from supplychain.image.reference import ImageRef, api_host
+from supplychain.progress import notice
 from supplychain.registry import referrers as _referrers
 from supplychain.registry.options import RegistryOptions
 from supplychain.registry.transport import Transport, transport_for
@@ -40,24 +41,7 @@ def _is_digest(identifier: str) -> bool:
     return identifier.startswith(_DIGEST_PREFIXES)
 
 
-def read_capped(resp: requests.Response, cap: int, what: str) -> bytes:
-    """Read a streamed body, refusing more than `cap` bytes (whatever Content-Length says)."""
-    declared = resp.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > cap:
-        resp.close()
-        raise ImageError(f"{what} is too large", expected=f"at most {cap} bytes", found=f"{declared} bytes")
-    chunks: list[bytes] = []
-    total = 0
-    try:
-        for chunk in resp.iter_content(64 * 1024):
-            total += len(chunk)
-            if total > cap:
-                raise ImageError(f"{what} is too large", expected=f"at most {cap} bytes",
-                                 found=f"more than {cap} bytes")
-            chunks.append(chunk)
-    finally:
-        resp.close()
-    return b"".join(chunks)
+_NOT_MANIFEST_TYPES = frozenset({"text/html", "text/plain", "application/xhtml+xml", "text/xml"})
 
 
 def _with_query(location: str, extra: dict[str, str]) -> str:
@@ -111,31 +95,62 @@ class Repository:
         """Stream a blob; refuses more bytes than the descriptor's size. The caller verifies
         the digest of what it consumes (read_blob and write_blob_chunks do)."""
         validate_digest(desc.digest)
-        resp = self._req("GET", self._path("blobs", desc.digest), f"read blob {desc.digest}", stream=True,
-                         headers={"Accept-Encoding": "identity"})
+        path = self._path("blobs", desc.digest)
+        total = 0
+        for attempt in range(self.options.max_retries + 1):
+            headers = {"Accept-Encoding": "identity"}
+            if total:
+                headers["Range"] = f"bytes={total}-"
+            resp = self._req("GET", path, f"read blob {desc.digest}", stream=True, headers=headers,
+                             ok=(200, 206))
+            skip = self._resume_offset(resp, desc, total)
+            try:
+                # Raw bytes: never let a Content-Encoding header change what we hash.
+                for chunk in resp.raw.stream(chunk_size, decode_content=False):
+                    if skip:  # the registry ignored Range and sent the blob from its start
+                        dropped = min(skip, len(chunk))
+                        chunk, skip = chunk[dropped:], skip - dropped
+                        if not chunk:
+                            continue
+                    total += len(chunk)
+                    if total > desc.size:
+                        raise ImageError(f"blob {desc.digest} from {self.describe()} is larger than its "
+                                         "descriptor", expected=f"{desc.size} bytes",
+                                         found=f"more than {desc.size} bytes")
+                    yield chunk
+                break
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                if attempt >= self.options.max_retries:
+                    raise RegistryError(f"reading blob {desc.digest} from {self.describe()} broke off",
+                                        facts={"registry": self.registry, "request": f"GET {path}",
+                                               "received": f"{total} of {desc.size} bytes",
+                                               "attempts": attempt + 1, "reason": type(exc).__name__},
+                                        fix="the connection or the registry failed mid-blob; try again"
+                                        ) from None
+                notice(f"reading blob {desc.digest[:19]} from {self.registry} broke off at {total} of "
+                       f"{desc.size} bytes ({type(exc).__name__}); resuming")
+            finally:
+                resp.close()
+        if total != desc.size:
+            raise ImageError(f"blob {desc.digest} from {self.describe()} is shorter than its descriptor",
+                             expected=f"{desc.size} bytes", found=f"{total} bytes")
+
+    def _resume_offset(self, resp: requests.Response, desc: Descriptor, have: int) -> int:
+        """How many leading bytes of this answer to drop; checks the sizes the registry declares."""
         declared = resp.headers.get("Content-Length")
+        if resp.status_code == 206:
+            match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", resp.headers.get("Content-Range", "").strip())
+            if not have or match is None or int(match.group(1)) != have:
+                resp.close()
+                raise RegistryError(f"registry {self.registry} answered a blob range request with another "
+                                    "range", expected=f"bytes {have}-",
+                                    found=resp.headers.get("Content-Range"))
+            return 0
         if declared and declared.isdigit() and int(declared) != desc.size:
             resp.close()
             raise ImageError(f"blob {desc.digest} from {self.describe()} has the wrong size",
                              expected=f"{desc.size} bytes (the descriptor)", found=f"{declared} bytes")
-        total = 0
-        try:
-            # Raw bytes: never let a Content-Encoding header change what we hash.
-            for chunk in resp.raw.stream(chunk_size, decode_content=False):
-                total += len(chunk)
-                if total > desc.size:
-                    raise ImageError(f"blob {desc.digest} from {self.describe()} is larger than its "
-                                     "descriptor", expected=f"{desc.size} bytes",
-                                     found=f"more than {desc.size} bytes")
-                yield chunk
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            raise RegistryError(f"reading blob {desc.digest} from {self.describe()} broke off",
-                                facts={"reason": type(exc).__name__}) from None
-        finally:
-            resp.close()
-        if total != desc.size:
-            raise ImageError(f"blob {desc.digest} from {self.describe()} is shorter than its descriptor",
-                             expected=f"{desc.size} bytes", found=f"{total} bytes")
+        return have
 
     def read_blob(self, desc: Descriptor) -> bytes:
         data = b"".join(self.iter_blob(desc))
@@ -270,22 +285,33 @@ class Repository:
         return False
 
     # -- manifests ------------------------------------------------------------------------
-    def _get_manifest(self, identifier: str) -> requests.Response:
-        return self._req("GET", self._path("manifests", identifier), f"read manifest {identifier}",
-                         headers={"Accept": MANIFEST_ACCEPT}, stream=True)
-
     def read_manifest(self, identifier: str) -> tuple[bytes, str, str]:
-        resp = self._get_manifest(identifier)
+        path = self._path("manifests", identifier)
+        resp = self._req("GET", path, f"read manifest {identifier}", headers={"Accept": MANIFEST_ACCEPT},
+                         body_cap=self.options.max_manifest_bytes)
         content_type = resp.headers.get("Content-Type", "")
-        data = read_capped(resp, self.options.max_manifest_bytes, f"manifest {identifier} from "
-                           f"{self.describe()}")
+        data = resp.content
         if _is_digest(identifier):
             verify_digest(data, identifier, f"manifest from {self.describe()}")
             digest = identifier
         else:
             digest = compute_digest(data)  # never the registry's Docker-Content-Digest
         declared = content_type.split(";", 1)[0].strip()
-        doc = parse_manifest(data, declared if declared in MediaType.ALL_MANIFESTS else None)
+        try:
+            doc = parse_manifest(data, declared if declared in MediaType.ALL_MANIFESTS else None)
+        except ImageError as exc:  # say where it came from: a fact about that manifest
+            if declared.lower() in _NOT_MANIFEST_TYPES:  # unless something else answers there
+                raise RegistryError(
+                    f"registry {self.registry} answered GET {path} with a web page, not a manifest",
+                    expected="an OCI or Docker manifest",
+                    found=f"HTTP {resp.status_code} {content_type[:80]}: "
+                          f"{data[:120].decode('utf-8', 'replace')!r}",
+                    facts={"registry": self.registry, "request": f"GET {path}"},
+                    fix="check the registry address: something else (a proxy, a login page) answers there",
+                ) from None
+            exc.facts.setdefault("registry", self.registry)
+            exc.facts.setdefault("request", f"GET {path} (HTTP {resp.status_code}, {declared or 'no type'})")
+            raise
         if declared and declared not in MediaType.ALL_MANIFESTS and declared not in (
                 "application/json", "application/octet-stream"):
             raise ImageError(f"manifest {identifier} from {self.describe()} came with an unexpected "

@@ -15,8 +15,10 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
-from supplychain.errors import Error, ImageNotFound, RegistryError
+from supplychain.errors import Error, ImageError, ImageNotFound, RegistryError
+from supplychain.progress import notice, notices_wanted
 from supplychain.registry.auth import (
     Challenge,
     Credentials,
@@ -53,6 +55,86 @@ def _retry_after(value: str | None, cap: float) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, min(when.timestamp() - time.time(), cap))
+
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+_NEVER_RETRY = (requests.exceptions.SSLError, requests.exceptions.InvalidURL,
+                requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidHeader)
+HEARTBEAT_SECONDS = 10.0
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps (requests -> urllib3 -> socket), outermost first."""
+    out = [exc]
+    while len(out) < 8:
+        inner = next((a for a in out[-1].args if isinstance(a, BaseException)), None)
+        reason = getattr(out[-1], "reason", None)
+        inner = inner or (reason if isinstance(reason, BaseException) else None)
+        if inner is None or inner in out:
+            break
+        out.append(inner)
+    return out
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause, as in 'ReadTimeoutError' or 'ProtocolError: Connection broken'."""
+    inner = _chain(exc)[-1]
+    text = str(inner).split(": ", 1)[-1][:160]
+    name = type(inner).__name__
+    return f"{name}: {text}" if text and text != name else name
+
+
+def _never_reached(exc: BaseException) -> bool:
+    """True when the connection never opened, so the server cannot have acted on the request."""
+    return any(isinstance(e, requests.exceptions.ConnectTimeout | urllib3.exceptions.NewConnectionError
+                          | ConnectionRefusedError) for e in _chain(exc))
+
+
+def _read_body(resp: requests.Response, cap: int | None, what: str) -> None:
+    """Read the whole body into the response (so `.content` works), refusing more than `cap`."""
+    if cap is None:
+        _ = resp.content
+        return
+    declared = resp.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        resp.close()
+        raise ImageError(f"{what} is too large", expected=f"at most {cap} bytes", found=f"{declared} bytes")
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        for chunk in resp.iter_content(64 * 1024):
+            total += len(chunk)
+            if total > cap:
+                raise ImageError(f"{what} is too large", expected=f"at most {cap} bytes",
+                                 found=f"more than {cap} bytes")
+            chunks.append(chunk)
+    finally:
+        resp.close()
+    resp._content = b"".join(chunks)
+    resp._content_consumed = True  # type: ignore[attr-defined]
+
+
+class _Heartbeat:
+    """Says every HEARTBEAT_SECONDS that an answer is still awaited, until the block ends."""
+
+    def __init__(self, host: str, what: str, started: float) -> None:
+        self.host, self.what, self.started = host, what, started
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            notice(f"still waiting for {self.host} to {self.what} ({time.monotonic() - self.started:.0f} s)")
+
+    def __enter__(self) -> _Heartbeat:
+        if notices_wanted():
+            self._thread = threading.Thread(target=self._run, daemon=True, name="sccheck-heartbeat")
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
 
 
 def registry_error_codes(resp: requests.Response) -> tuple[str, str]:
@@ -136,14 +218,45 @@ class Transport:
             return {"Authorization": f"Bearer {token}"}
         return {}
 
-    def _backoff(self, attempt: int, retry_after: float | None) -> None:
+    def _backoff(self, attempt: int, retry_after: float | None, why: str, deadline: float) -> bool:
+        """Sleep before the next attempt, saying so on the progress channel. False when the
+        operation's deadline would pass first (then the caller gives up now)."""
         if retry_after is not None:
             delay = retry_after
         else:
             delay = min(self.options.backoff_max, self.options.backoff_base * (2**attempt))
             delay *= 0.75 + random.random() / 2  # noqa: S311 - jitter, not crypto
+        if time.monotonic() + delay >= deadline:
+            return False
+        if delay >= 1:
+            notice(f"waiting {delay:.0f} s for {self.host} ({why}); attempt {attempt + 2} of "
+                   f"{self.options.max_retries + 1}")
         if delay > 0:
             time.sleep(delay)
+        return True
+
+    def _unreachable(self, exc: Exception, repository: str, what: str, attempts: int,
+                     started: float, url: str, answered: bool) -> RegistryError:
+        reason = _reason(exc)
+        took = time.monotonic() - started
+        facts = {"registry": self.host, "repository": repository, "request": urlsplit(url).path,
+                 "attempts": attempts, "reason": reason, "seconds": round(took, 1)}
+        if isinstance(exc, requests.exceptions.SSLError):
+            return RegistryError(f"TLS to registry {self.host} failed while trying to {what}",
+                                 facts={**facts, "reason": str(exc)[:300]},
+                                 fix="pass --ca-file with the registry's CA, or --insecure for a plain-HTTP "
+                                     "registry")
+        if isinstance(exc, _NEVER_RETRY):
+            return RegistryError(f"cannot build a request to registry {self.host} to {what}",
+                                 facts={**facts, "reason": str(exc)[:200]},
+                                 fix="check the registry host name and port")
+        if answered:
+            return RegistryError(f"registry {self.host} broke off its answer while trying to {what}",
+                                 facts=facts,
+                                 fix="the connection or the registry failed mid-answer; try again")
+        return RegistryError(f"cannot reach registry {self.host} to {what}",
+                             facts={**facts, "url": self.base_url},
+                             fix="check that the registry runs and the host name and port are right")
 
     # -- the one entry point --------------------------------------------------------------
     def request(
@@ -159,44 +272,57 @@ class Transport:
         data: bytes | None = None,
         params: Mapping[str, str] | None = None,
         stream: bool = False,
+        body_cap: int | None = None,
     ) -> requests.Response:
         """Send with auth and retries; return the response when its status is in `ok`, else raise
-        a RegistryError naming registry, repository, status and the registry's error code."""
+        a RegistryError naming registry, repository, status and the registry's error code.
+
+        Time is bounded: each connect and each read wait at most the options' timeouts, and the
+        whole operation (every attempt and wait) ends by `options.deadline`. While an answer is
+        awaited or a retry is pending, the progress channel says so. Without `stream`, the body
+        is read here (at most `body_cap` bytes); a body that breaks off is retried for idempotent
+        methods. No exception of the HTTP library leaves this method."""
         ok_set = frozenset(ok)
         scope_key = tuple(sorted(set(scopes)))
         url = self.url(path)
         attempt = 0
         reauthed = False
-        timeout = (self.options.connect_timeout, self.options.read_timeout)
+        started = time.monotonic()
+        deadline = started + self.options.deadline
+        idempotent = method in _IDEMPOTENT
         while True:
-            hdrs = dict(headers or {})
-            if urlsplit(url).netloc == self.host:  # credentials only ever go to the registry itself
-                hdrs.update(self._auth_header(scope_key))
-            try:
-                resp = self.session().request(method, url, headers=hdrs, data=data, params=params,
-                                              stream=True, timeout=timeout, verify=self.verify,
-                                              allow_redirects=method in ("GET", "HEAD"))
-            except requests.exceptions.SSLError as exc:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise RegistryError(
-                    f"TLS to registry {self.host} failed while trying to {what}",
-                    facts={"registry": self.host, "repository": repository, "reason": str(exc)[:300]},
-                    fix="pass --ca-file with the registry's CA, or --insecure for a plain-HTTP registry",
-                ) from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt < self.options.max_retries:
-                    self._backoff(attempt, None)
+                    f"registry {self.host} did not answer in time to {what}",
+                    expected=f"an answer within {self.options.deadline:.0f} s",
+                    found=f"no usable answer after {attempt + 1} attempt(s)",
+                    facts={"registry": self.host, "repository": repository, "request": urlsplit(url).path},
+                    fix="the registry is slow or overloaded; try again later")
+            timeout = (min(self.options.connect_timeout, remaining),
+                       min(self.options.read_timeout, remaining))
+            hdrs = dict(headers or {})
+            sent = False
+            try:
+                if urlsplit(url).netloc == self.host:  # credentials only ever go to the registry itself
+                    hdrs.update(self._auth_header(scope_key))
+                with _Heartbeat(self.host, what, started):
+                    resp = self.session().request(method, url, headers=hdrs, data=data, params=params,
+                                                  stream=True, timeout=timeout, verify=self.verify,
+                                                  allow_redirects=method in ("GET", "HEAD"))
+                    sent = True
+                    status = resp.status_code
+                    if status in ok_set and not stream:
+                        _read_body(resp, body_cap, f"{what}: the answer of {self.host}")
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                retriable = not isinstance(exc, _NEVER_RETRY) and (
+                    idempotent or (not sent and _never_reached(exc)))
+                if retriable and attempt < self.options.max_retries and self._backoff(
+                        attempt, None, _reason(exc), deadline):
                     attempt += 1
                     continue
-                raise RegistryError(
-                    f"cannot reach registry {self.host} to {what}",
-                    facts={"registry": self.host, "repository": repository, "url": self.base_url,
-                           "attempts": attempt + 1, "reason": type(exc).__name__},
-                    fix="check that the registry runs and the host name and port are right",
-                ) from None
-            status = resp.status_code
+                raise self._unreachable(exc, repository, what, attempt + 1, started, url, sent) from None
             if status in ok_set:
-                if not stream:
-                    _ = resp.content
                 return resp
             if status == 401 and not reauthed:
                 challenge = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
@@ -211,10 +337,11 @@ class Transport:
                     continue
             if status in RETRY_STATUSES and attempt < self.options.max_retries:
                 wait = _retry_after(resp.headers.get("Retry-After"), self.options.retry_after_max)
-                resp.close()
-                self._backoff(attempt, wait)
-                attempt += 1
-                continue
+                why = f"{status}, Retry-After" if wait is not None else f"HTTP {status}"
+                if self._backoff(attempt, wait, why, deadline):
+                    resp.close()
+                    attempt += 1
+                    continue
             raise self.error(resp, repository, what, attempts=attempt + 1)
 
     def error(self, resp: requests.Response, repository: str, what: str, attempts: int = 1) -> RegistryError:

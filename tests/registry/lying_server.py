@@ -3,6 +3,13 @@
 It serves an honest, minimal distribution API from memory; `inject()` makes it answer chosen
 requests with chosen statuses, headers and bodies, `times` times. With `bearer=True` it demands
 a bearer token minted by its own `/token` endpoint (basic credentials checked there).
+
+Transport lies (`inject(..., behaviour=...)`), for the next `times` matching requests:
+- "delay": wait `delay` seconds, then answer honestly (a slow registry);
+- "stall": send the status and headers of the honest answer, then no body, until closed;
+- "truncate": send the honest headers and half the body, then close the connection;
+- "bad-chunked": answer with chunked encoding whose chunk sizes are garbage.
+Blob GETs honour `Range: bytes=N-` with 206 (unless `ignore_range`).
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ class Injection:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     times: int = 1
+    behaviour: str = ""
+    delay: float = 0.0
 
 
 @dataclass
@@ -47,6 +56,8 @@ class LyingRegistry:
         self.requests: list[Seen] = []
         self.tokens_issued: list[str] = []
         self.fail_after_patch = 0  # take a chunk, then answer 500 anyway (this many times)
+        self.ignore_range = False
+        self.stop = threading.Event()  # set on close: stalled answers end
         self.token_scopes: list[list[str]] = []
         self.bearer = bearer
         self.user, self.password = user, password
@@ -62,10 +73,11 @@ class LyingRegistry:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def inject(self, method: str, path: str, status: int, *, headers: dict[str, str] | None = None,
-               body: bytes = b"", times: int = 1) -> None:
+    def inject(self, method: str, path: str, status: int = 200, *, headers: dict[str, str] | None = None,
+               body: bytes = b"", times: int = 1, behaviour: str = "", delay: float = 0.0) -> None:
         with self.lock:
-            self.injections.append(Injection(method, re.compile(path), status, headers or {}, body, times))
+            self.injections.append(Injection(method, re.compile(path), status, headers or {}, body, times,
+                                             behaviour, delay))
 
     def put_manifest(self, ref: str, data: bytes, media_type: str) -> str:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
@@ -76,6 +88,7 @@ class LyingRegistry:
         return sum(1 for r in self.requests if r.method == method and re.search(pattern, r.path))
 
     def close(self) -> None:
+        self.stop.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -88,12 +101,34 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
+        lie = getattr(self, "lie", "")
+        self.lie = ""
         headers = dict(headers or {})
+        if lie == "bad-chunked":
+            self.send_response(status)
+            for key, value in headers.items():
+                if key.lower() != "content-length":
+                    self.send_header(key, value)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"zz-not-hex\r\n" + body[:10] + b"\r\n")
+            self.close_connection = True
+            return
+        self.send_response(status)
         headers.setdefault("Content-Length", str(len(body)))
         for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
+        if lie == "stall":
+            self.wfile.flush()
+            self.registry.stop.wait(120)
+            self.close_connection = True
+            return
+        if lie == "truncate":
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if self.command != "HEAD" and body:
             self.wfile.write(body)
 
@@ -110,11 +145,20 @@ class _Handler(BaseHTTPRequestHandler):
         reg.requests.append(Seen(self.command, self.path, dict(self.headers), len(body)))
         if url.path == "/token":
             return self._token(query)
+        chosen = None
         with reg.lock:
             for inj in reg.injections:
                 if inj.times > 0 and inj.method == self.command and inj.path.search(url.path):
                     inj.times -= 1
-                    return self._send(inj.status, inj.body, inj.headers)
+                    chosen = inj
+                    break
+        if chosen is not None:
+            if chosen.delay:
+                reg.stop.wait(chosen.delay)
+            if not chosen.behaviour:
+                return self._send(chosen.status, chosen.body, chosen.headers)
+            if chosen.behaviour != "delay":
+                self.lie = chosen.behaviour  # the honest answer below, told badly
         if reg.bearer and not self._authorized():
             realm = f"http://{reg.host}/token"
             scope = f"repository:{self._repo(url.path)}:pull"
@@ -140,6 +184,12 @@ class _Handler(BaseHTTPRequestHandler):
             blob = reg.blobs.get(rest)
             if blob is None:
                 return self._error(404, "BLOB_UNKNOWN", "blob unknown")
+            wanted = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+            if wanted and not reg.ignore_range and int(wanted.group(1)) < len(blob):
+                start = int(wanted.group(1))
+                span = f"bytes {start}-{len(blob) - 1}/{len(blob)}"
+                return self._send(206, blob[start:], {"Content-Type": "application/octet-stream",
+                                                      "Content-Range": span})
             return self._send(200, blob, {"Content-Type": "application/octet-stream"})
         if kind == "referrers":
             return self._error(404, "NOT_FOUND", "no referrers API")
