@@ -11,8 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-import sysconfig
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -63,21 +61,45 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevStack, 
 
 
 def _installable_checkout(dest: Path) -> Path:
-    """The parts of this checkout pip needs, copied so the in-tree build leaves no trace here."""
-    for name in ("pyproject.toml", "README.md"):
-        if (PROJECT_ROOT / name).exists():
-            shutil.copy2(PROJECT_ROOT / name, dest / name)
+    """What `actions/checkout` of sccheck at the pinned commit leaves: the files the install step
+    uses, copied so the in-tree build leaves no trace in this checkout."""
+    dest.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md", "requirements.lock"):
+        shutil.copy2(PROJECT_ROOT / name, dest / name)
+    (dest / "scripts").mkdir()
+    shutil.copy2(PROJECT_ROOT / "scripts" / "ci-install", dest / "scripts" / "ci-install")
     shutil.copytree(PROJECT_ROOT / "supplychain", dest / "supplychain",
                     ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
 
-def _throwaway_venv(dest: Path) -> Path:
-    """A venv without pip whose site-packages see the project venv's (deps already satisfied)."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(dest)], check=True)
-    site = next((dest / "lib").glob("python3*/site-packages"))
-    (site / "sccheck-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    return dest / "bin"
+def _step_outputs(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def _token_claims(env: Mapping[str, str]) -> dict[str, Any]:
+    """The claims of a token from the runner's endpoint (here the dev stack's GitHub-shaped one)."""
+    import requests
+
+    resp = requests.get(env["ACTIONS_ID_TOKEN_REQUEST_URL"] + "&audience=sccheck-install", timeout=30,
+                        headers={"Authorization": "bearer " + env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]})
+    resp.raise_for_status()
+    body = resp.json()["value"].split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    return claims
+
+
+def _checkout_sccheck(step: Mapping[str, Any], context: Mapping[str, Mapping[str, str]],
+                      workspace: Path, claims: Mapping[str, Any]) -> None:
+    """Stand in for the `uses: actions/checkout` of sccheck itself: it must ask for the revision
+    the job's token names (the reusable workflow's own repository and commit)."""
+    with_ = step.get("with") or {}
+    repository = evaluate(str(with_["repository"]), context)
+    ref = evaluate(str(with_["ref"]), context)
+    assert repository == claims["job_workflow_ref"].split("/.github/workflows/", 1)[0]
+    assert ref == claims["job_workflow_sha"]
+    assert with_.get("persist-credentials") is False
+    _installable_checkout(workspace / str(with_["path"]))
 
 
 def _workspace(dest: Path) -> Path:
@@ -118,14 +140,13 @@ def job(stack: tuple[DevStack, str], tmp_path_factory: pytest.TempPathFactory) -
     tmp = tmp_path_factory.mktemp("workflow-run")
     workspace = _workspace(tmp / "workspace")
     policy = _github_policy(tmp / "policy.yaml", dev)
-    venv_bin = _throwaway_venv(tmp / "venv")
-    (tmp / "sccheck-src").mkdir()
-    checkout = _installable_checkout(tmp / "sccheck-src")
+    runner_temp = tmp / "runner-temp"
+    runner_temp.mkdir()
     vulndb = build_vulndb(tmp / "vulndb")
     doc = yaml.safe_load(WORKFLOW.read_text())
     call = doc[True]["workflow_call"] if True in doc else doc["on"]["workflow_call"]
     inputs = {k: str(v.get("default", "")) for k, v in call["inputs"].items()}
-    inputs.update({"path": ".", "image-repository": f"{registry}/{REPOSITORY}", "sccheck-spec": str(checkout),
+    inputs.update({"path": ".", "image-repository": f"{registry}/{REPOSITORY}",
                    "policy": str(policy), "trust-config": str(dev.trust_config), "vuln-db": str(vulndb)})
     sha = subprocess.run(["git", "-C", str(workspace), "rev-parse", "HEAD"], capture_output=True, text=True,
                          check=True).stdout.strip()
@@ -135,35 +156,55 @@ def job(stack: tuple[DevStack, str], tmp_path_factory: pytest.TempPathFactory) -
     output.touch()
     summary.touch()
     base_env = {k: v for k, v in os.environ.items()
-                if not k.startswith(("SCCHECK_", "SIGSTORE_", "GITHUB_", "ACTIONS_", "PIP_", "VIRTUAL_ENV"))}
+                if not k.startswith(("SCCHECK_", "SIGSTORE_", "GITHUB_", "ACTIONS_", "VIRTUAL_ENV"))}
     base_env.update({
-        "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}", "HOME": os.environ.get("HOME", str(tmp)),
+        "PATH": os.environ.get("PATH", ""), "RUNNER_TEMP": str(runner_temp),
+        "HOME": os.environ.get("HOME", str(tmp)),
         "SCCHECK_TOOLS_BIN": os.environ.get("SCCHECK_TOOLS_BIN", str(PROJECT_ROOT / ".tools" / "bin")),
         "GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_OUTPUT": str(output),
         "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_ACTOR": "octocat",
         "GITHUB_SHA": sha, "GITHUB_REF": "refs/heads/main", "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_WORKSPACE": str(workspace), "GITHUB_RUN_ID": "4242", "GITHUB_RUN_ATTEMPT": "1",
         "GITHUB_WORKFLOW_REF": f"{REPOSITORY}/.github/workflows/release.yml@refs/heads/main",
-        # pip offline, no build isolation: the throwaway venv already sees every dependency through
-        # its .pth; ignore-installed + no-deps so pip never tries to replace the project venv's copy
-        "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PIP_IGNORE_INSTALLED": "1", "PIP_NO_DEPS": "1",
         **dev.actions_env(),
     })
+    path_file = tmp / "github_path"
+    path_file.touch()
+    base_env["GITHUB_PATH"] = str(path_file)
+    claims = _token_claims(base_env)
     ran: list[dict[str, Any]] = []
+    outputs_by_step: dict[str, dict[str, str]] = {}
     failed = False
+    steps_context: dict[str, str] = {}
+    context["steps"] = steps_context
     for step in doc["jobs"]["build-and-sign"]["steps"]:
-        if "run" not in step or (failed and step.get("if") != "always()"):
+        if failed and step.get("if") != "always()":
             continue
+        if str(step.get("uses", "")).startswith("actions/checkout@") and (step.get("with") or {}).get("path"):
+            _checkout_sccheck(step, context, workspace, claims)
+            continue
+        if "run" not in step:
+            continue
+        output.write_text("")
         env = {**base_env, **{k: evaluate(str(v), context) for k, v in (step.get("env") or {}).items()}}
+        # what earlier steps added to GITHUB_PATH comes first, as on a runner
+        added = [line for line in path_file.read_text().splitlines() if line]
+        env["PATH"] = ":".join([*reversed(added), base_env["PATH"]])
         script = tmp / f"step-{len(ran)}.sh"
         script.write_text(step["run"])
         proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
                               cwd=workspace, env=env, capture_output=True, text=True, timeout=900)
         ran.append({"name": step.get("name"), "rc": proc.returncode, "stdout": proc.stdout,
                     "stderr": proc.stderr})
+        written = _step_outputs(output)
+        if step.get("id"):
+            steps_context.update({f"{step['id']}.outputs.{k}": v for k, v in written.items()})
+        outputs_by_step[str(step.get("id") or step.get("name"))] = written
         failed = failed or proc.returncode != 0
-    return {"ran": ran, "output": output.read_text(), "summary": summary.read_text(), "dev": dev,
+    chain = outputs_by_step.get("chain", {})
+    return {"ran": ran, "output": "".join(f"{k}={v}\n" for k, v in chain.items()),
+            "revision": outputs_by_step.get("sccheck-revision", {}), "claims": claims,
+            "runner_temp": runner_temp, "summary": summary.read_text(), "dev": dev,
             "registry": registry, "policy": policy, "sha": sha, "workspace": workspace}
 
 
@@ -171,9 +212,48 @@ def test_every_run_step_succeeds(job: dict[str, Any]) -> None:
     for r in job["ran"]:   # a failing step shows its own output first
         assert r["rc"] == 0, f"{r['name']}:\n{r['stdout'][-3000:]}\n{r['stderr'][-3000:]}"
     names = [r["name"] for r in job["ran"]]
-    assert names == ["Install sccheck", "Build, push, sign, attest and verify", "Keep the report"]
+    assert names == ["Find sccheck's revision", "Install sccheck", "Build, push, sign, attest and verify",
+                     "Keep the report"]
     report = json.loads((job["workspace"] / "sccheck-report.json").read_text())
     assert report["ok"] is True
+
+
+def _norm(name: str) -> str:
+    """A distribution name as pip compares it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_sccheck_is_installed_from_the_pinned_revision_with_hashes(job: dict[str, Any]) -> None:
+    """The install step runs sccheck from the commit the job's token names, deps hash-checked."""
+    claims = job["claims"]
+    assert job["revision"] == {"repository": claims["job_workflow_ref"].split("/.github/workflows/")[0],
+                               "sha": claims["job_workflow_sha"]}
+    venv = job["runner_temp"] / "sccheck"
+    assert (venv / "bin" / "sccheck").is_file()
+    assert not (job["workspace"] / ".sccheck-src").exists()     # moved out of the caller's tree
+    lock = (PROJECT_ROOT / "requirements.lock").read_text()
+    pinned = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^ \\]+)", lock, flags=re.MULTILINE))
+    listed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"],
+                            capture_output=True, text=True, check=True).stdout
+    installed = {_norm(d["name"]): d["version"] for d in json.loads(listed)}
+    for name, version in pinned.items():
+        assert installed.get(_norm(name)) == version, name
+    extra = set(installed) - {_norm(n) for n in pinned} - {"sccheck", "pip"}
+    assert not extra, f"installed but not in requirements.lock: {sorted(extra)}"
+
+
+def test_the_lock_pins_every_runtime_dependency_with_hashes() -> None:
+    import tomllib
+
+    lock = (PROJECT_ROOT / "requirements.lock").read_text()
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==", lock, flags=re.MULTILINE)
+    names = {_norm(n) for n in pins}
+    deps = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for dep in deps:
+        name = _norm(re.split(r"[<>=!\[ ;]", dep, maxsplit=1)[0])
+        assert name in names, f"{name} is a dependency but not in requirements.lock (run scripts/lock)"
+    blocks = re.split(r"\n(?=[A-Za-z0-9_.-]+==)", lock.split("\n\n", 1)[1])
+    assert all("--hash=sha256:" in b for b in blocks if "==" in b)
 
 
 def _outputs(text: str) -> dict[str, str]:

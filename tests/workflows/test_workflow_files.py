@@ -88,3 +88,34 @@ def test_tekton_task_declares_what_it_uses() -> None:
     assert set(re.findall(r"\$\(workspaces\.([\w-]+)\.path\)", text)) <= workspaces
     for step in spec["steps"]:
         assert step["image"] and "sccheck" in step["script"]
+
+
+TEMPLATES = [WORKFLOWS / "build-and-sign.yml", WORKFLOWS / "promote.yml",
+             ROOT / "pipelines" / "gitlab-ci.yml", ROOT / "pipelines" / "tekton-task.yaml"]
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_templates_install_sccheck_from_a_pinned_source_with_hashes(path: Path) -> None:
+    """No template installs sccheck by name from an index (whoever registers the name would run
+    code in release jobs); each builds it from a commit with scripts/ci-install."""
+    text = path.read_text()
+    assert not re.search(r"pip3? install[^\n]*sccheck", text), path.name
+    assert "sccheck==" not in text and "SCCHECK_SPEC" not in text
+    assert "scripts/ci-install" in text
+    if path.parent.name == "pipelines":
+        # the revision is checked to be a full commit before anything is fetched
+        assert "[0-9a-f]{40}" in text and "rev-parse HEAD" in text
+
+
+def test_ci_install_requires_hashes() -> None:
+    script = (ROOT / "scripts" / "ci-install").read_text()
+    assert "--require-hashes" in script and "requirements.lock" in script
+    assert "--no-build-isolation" in script     # the hash-checked setuptools builds sccheck
+
+
+def test_zizmor_finds_nothing_in_the_workflows() -> None:
+    zizmor = find_tool("zizmor")
+    assert zizmor, "zizmor is a dev dependency (pip install -e '.[dev]')"
+    result = subprocess.run([zizmor, "--offline", "--no-progress", str(WORKFLOWS)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
