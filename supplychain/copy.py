@@ -5,12 +5,19 @@
 The whole graph moves (index -> manifests -> config + layers), children before parents;
 blobs in parallel with bounded concurrency; blobs the destination has are skipped; between two
 repositories of one registry, blobs are mounted (no bytes move). The destination tag is written
-last, and never moved away from a different digest unless `force=True`.
+last, and never moved away from a different digest unless `force=True`; it is read back after
+the write, so a concurrent writer that won is reported, not silently overwritten (`move_tag`).
+
+Referrers are listed where the destination's clients look for them: a registry with the
+referrers API lists them when they are written; otherwise (or with `referrers_mode` tag/both)
+every referrer of a subject is added to its fallback index in one verified merge, including
+referrers that were stored by an earlier, interrupted copy but never listed.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +39,10 @@ class TagConflict(UsageError):
     kind = "refused"
 
 
+class TagRaceLost(TagConflict):
+    """Another writer moved the tag at the same time, and its digest is what the tag names now."""
+
+
 @dataclass(frozen=True)
 class CopyResult:
     digest: str
@@ -43,6 +54,7 @@ class CopyResult:
     bytes_moved: int  # blob bytes that travelled (not mounted, not skipped); manifests excluded
     referrers_copied: int
     manifests_skipped: int = 0
+    referrers_indexed: int = 0   # entries added to fallback indexes (repairs included)
     tag: str | None = None
     tag_updated: bool = False
 
@@ -121,9 +133,12 @@ def _has_manifest(dst: ContentStore, digest: str, listed: bool) -> bool:
         return False
 
 
-def _put_manifest(dst: ContentStore, node: _Node, listed: bool) -> None:
+def _put_manifest(dst: ContentStore, node: _Node, listed: bool, index: bool = True) -> None:
     if isinstance(dst, OCILayout) and not listed:
         dst.write_blob(node.data, node.desc)  # a child of an index: a blob, not an index.json entry
+        return
+    if not index and callable(getattr(dst, "index_referrers", None)):
+        dst.write_manifest(node.data, node.desc.media_type, index=False)  # type: ignore[call-arg]
         return
     dst.write_manifest(node.data, node.desc.media_type)
 
@@ -150,12 +165,17 @@ class _Copier:
         self.mount_from = getattr(src, "repository", None) if _same_registry(src, dst) else None
         self.done_blobs: set[str] = set()
         self.seen_referrers: set[str] = set()
+        self.assume_missing = False   # the top manifest was absent: so are its referrers
+        self.indexed = 0
 
     def copy_blob(self, desc: Descriptor) -> None:
-        if self.dst.has_blob(desc.digest):
-            self.counts.add(blobs_skipped=1)
-            return
-        if self.mount_from is not None:
+        # Between repositories of one registry a mount is one request whether or not the blob is
+        # there already; otherwise ask first, so present layers do not travel again.
+        if self.mount_from is None or desc.digest in getattr(self.dst, "_present", ()):
+            if self.dst.has_blob(desc.digest):
+                self.counts.add(blobs_skipped=1)
+                return
+        else:
             mount: Callable[[Descriptor, str], bool] = self.dst.mount_blob  # type: ignore[attr-defined]
             if mount(desc, self.mount_from):
                 self.counts.add(blobs_mounted=1)
@@ -163,13 +183,16 @@ class _Copier:
         self.dst.write_blob_chunks(desc, self.src.iter_blob(desc))
         self.counts.add(blobs_copied=1, bytes_moved=desc.size)
 
-    def copy_graph(self, items: list[tuple[_Node, bool, bool]]) -> None:
+    def copy_graph(self, items: list[tuple[_Node, bool, bool]]) -> int:
         """Copy manifests (in the given order: children first) and their blobs; each item is
         (node, listed in a layout's index, is a referrer). A manifest the destination has is
         taken as complete (registries refuse manifests whose blobs are missing): its blobs are
         not checked again, which makes a repeated copy cheap."""
-        present = list(self.pool.map(lambda item: _has_manifest(self.dst, item[0].desc.digest, item[1]),
-                                     items))
+        if self.assume_missing:
+            present = [False] * len(items)
+        else:
+            present = list(self.pool.map(lambda item: _has_manifest(self.dst, item[0].desc.digest, item[1]),
+                                         items))
         missing = [item for item, there in zip(items, present, strict=True) if not there]
         self.counts.add(manifests_skipped=len(items) - len(missing))
         blobs: dict[str, Descriptor] = {}
@@ -185,8 +208,9 @@ class _Copier:
             self.done_blobs.update(blobs)
             self.progress.done("blobs")
         for node, listed, is_referrer in missing:
-            _put_manifest(self.dst, node, listed)
+            _put_manifest(self.dst, node, listed, index=not is_referrer)
             self.counts.add(manifests_copied=1, referrers_copied=int(is_referrer))
+        return len(missing)
 
     def copy_referrers(self, subjects: list[str]) -> None:
         """Referrers of `subjects`, then theirs, level by level (bounded depth); each level's
@@ -194,9 +218,9 @@ class _Copier:
         for _ in range(MAX_REFERRER_DEPTH):
             if not subjects:
                 return
-            found_per_subject = list(self.pool.map(self.src.referrers, subjects))
-            listed = [d for found in found_per_subject for d in found]
-            for where, reason in [r for found in found_per_subject for r in getattr(found, "rejected", ())]:
+            per_subject = list(self.pool.map(self.src.referrers, subjects))
+            listed = [d for found in per_subject for d in found]
+            for where, reason in [r for found in per_subject for r in getattr(found, "rejected", ())]:
                 self.progress.info(f"referrer {where[:19]} left behind: {reason}")
             fresh = [d for d in listed if d.digest not in self.seen_referrers]
             self.seen_referrers.update(d.digest for d in fresh)
@@ -206,7 +230,48 @@ class _Copier:
                 nodes = _walk(self.src, Descriptor(ref.media_type, ref.digest, len(data)), data)
                 items.extend((n, n is nodes[-1], n is nodes[-1]) for n in nodes)
             self.copy_graph(items)
+            self.index(subjects, per_subject)
             subjects = [n.desc.digest for n, _, _ in items]
+
+    def index(self, subjects: list[str], per_subject: list[list[Descriptor]]) -> None:
+        """List every referrer of each subject in the destination's fallback index where it keeps
+        one: the ones just copied and the ones it had (stored by an earlier run, maybe never
+        listed). One verified merge per subject; a subject whose index lists them all costs one read."""
+        index_referrers = getattr(self.dst, "index_referrers", None)
+        if not callable(index_referrers):
+            return
+        work = [(s, list(found)) for s, found in zip(subjects, per_subject, strict=True) if found]
+        for added in self.pool.map(lambda item: index_referrers(*item), work):
+            self.indexed += int(added)
+
+
+def move_tag(dst: ContentStore, tag: str, data: bytes, media_type: str, digest: str,
+             expected: str | None) -> None:
+    """Point `tag` at `digest` (whose manifest is `data`), if it still names `expected` (None: no
+    image). On a registry the tag is read back after a settle interval longer than a rival's
+    check-to-write gap: if another digest won, this raises TagRaceLost naming the winner, so two
+    concurrent moves never both report success. The winner's tag is left as it is."""
+    from supplychain.registry.referrers import settle_delay
+
+    start = time.monotonic()
+    now = _tagged_digest(dst, tag)
+    if now not in (expected, digest):
+        raise TagConflict(f"{dst.describe()}:{tag} changed while this run worked",
+                          expected=f"{tag} -> {expected or 'nothing'} (as at the start) or {digest}",
+                          found=f"{tag} -> {now}", fix="another writer moved the tag; check what it "
+                          "names now and run again (with --force to move it)",
+                          facts={"winner": now or "", "digest": digest})
+    dst.write_manifest(data, media_type, tag=tag)
+    if isinstance(dst, OCILayout):
+        return
+    time.sleep(settle_delay(time.monotonic() - start))
+    after = _tagged_digest(dst, tag)
+    if after != digest:
+        raise TagRaceLost(f"another writer moved {dst.describe()}:{tag} at the same time, and won",
+                          expected=f"{tag} -> {digest} (written by this run)",
+                          found=f"{tag} -> {after}",
+                          fix="check which image the tag should name; run again with --force to move it",
+                          facts={"winner": after or "", "digest": digest})
 
 
 def copy_image(
@@ -239,12 +304,13 @@ def copy_image(
         nodes = _walk(src, top, data)
         # The top manifest goes in by digest too (a registry stores it; a layout lists it untagged
         # only when no tag follows), so a failure before the tag leaves the tag untouched.
-        copier.copy_graph([(n, dst_tag is None and n is nodes[-1], False) for n in nodes])
+        written = copier.copy_graph([(n, dst_tag is None and n is nodes[-1], False) for n in nodes])
+        copier.assume_missing = written == len(nodes) and not isinstance(dst, OCILayout)
         if referrers:
             copier.copy_referrers([n.desc.digest for n in nodes])
     tag_updated = False
     if dst_tag and existing != digest:
-        dst.write_manifest(data, media_type, tag=dst_tag)
+        move_tag(dst, dst_tag, data, media_type, digest, existing)
         tag_updated = True
     c = copier.counts
     progress.done("copy", f"{c.manifests_copied} manifests, {c.blobs_copied} blobs copied, "
@@ -253,7 +319,7 @@ def copy_image(
                       blobs_copied=c.blobs_copied, blobs_mounted=c.blobs_mounted,
                       blobs_skipped=c.blobs_skipped, bytes_moved=c.bytes_moved,
                       referrers_copied=c.referrers_copied, manifests_skipped=c.manifests_skipped,
-                      tag=dst_tag, tag_updated=tag_updated)
+                      referrers_indexed=copier.indexed, tag=dst_tag, tag_updated=tag_updated)
 
 
 def copy_reference(

@@ -1,15 +1,23 @@
-"""`sccheck promote SRC DST --policy F`: verify, copy by digest, re-verify, attest, then tag.
+"""`sccheck promote SRC DST --policy F`: a promotion as a transaction (contract: docs/policy.md).
 
 Order, and why:
 1. resolve SRC once to a digest and verify it against the policy at the source;
-2. refuse early if DST's tag names another digest (unless `force`); if it already names this
-   digest, say so and stop (idempotent);
-3. copy the image BY DIGEST with every referrer (signatures, attestations) - no tag yet;
+2. refuse early if DST's tag names another digest (unless `force`);
+3. copy the image BY DIGEST with every referrer (signatures, attestations) - no tag yet. The
+   copy completes or repairs what an earlier run left: present content is skipped, and every
+   referrer is listed where the destination's clients look (a referrer stored by an interrupted
+   run but never indexed is indexed now);
 4. refuse if SRC's tag moved meanwhile (what was verified is no longer what SRC names);
-5. verify again AT THE DESTINATION, by digest: the copy must carry valid evidence on its own;
-6. attach a signed SLSA verification summary (VSA v1) to the promoted digest;
-7. only then move the destination tag (checked once more just before).
-A refusal at any step leaves the destination tag untouched.
+5. verify again AT THE DESTINATION, by digest, from the destination's own referrer listings;
+6. the promotion record: reuse the signed verification summary (VSA) for (digest, destination
+   repository, policy digest) when one is there and still valid, else sign one;
+7. only then move the destination tag: checked just before, read back just after; if another
+   writer won, this run fails and names the winner.
+A refusal or failure at any step leaves the destination tag untouched; a rerun completes it.
+
+Requests: the bytes verification fetched at the source (manifests, configs, referrer manifests,
+bundles; all verified by digest) are kept in one cache that the copy and the re-verification
+read from; the listings at the destination are always read from the destination.
 """
 
 from __future__ import annotations
@@ -19,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supplychain import __version__
-from supplychain.copy import copy_image
 from supplychain.errors import Error, UsageError
 from supplychain.image.open import open_store
 from supplychain.image.reference import parse_image_ref
@@ -28,7 +35,7 @@ from supplychain.policy import model as m
 from supplychain.policy.evaluate import PolicyReport
 from supplychain.progress import Progress, SilentProgress
 from supplychain.strictdoc import load_yaml
-from supplychain.verify import load_trusted_root, resolve_once, verify_in_store
+from supplychain.verify import load_trusted_root, resolve_once
 
 VERIFIER_ID = "https://sccheck.dev/verifier/v1"
 
@@ -56,6 +63,9 @@ class PromoteResult:
     vsa_referrer: str | None = None
     copied: dict[str, Any] = field(default_factory=dict)
     error: dict[str, Any] | None = None
+    winner: str | None = None      # the digest a concurrent writer moved the tag to
+    vsa_reused: bool = False
+    journal: str | None = None     # "resumed": done by an earlier attempt, per the journal
 
     @property
     def ok(self) -> bool:
@@ -64,23 +74,16 @@ class PromoteResult:
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "status": self.status, "message": self.message, "source": self.source,
                 "destination": self.destination, "digest": self.digest, "vsa": self.vsa_referrer,
+                "vsaReused": self.vsa_reused, "winner": self.winner, "journal": self.journal,
                 "copied": self.copied, "error": self.error,
                 "sourceReport": self.source_report.to_dict() if self.source_report else None,
                 "destinationReport": self.destination_report.to_dict() if self.destination_report else None}
 
 
 def _tag_digest(store: ContentStore, tag: str) -> str | None:
-    from supplychain.image.layout import OCILayout
-    from supplychain.registry.transport import RegistryNotFound
+    from supplychain.copy import _tagged_digest
 
-    try:
-        return store.resolve(tag).digest
-    except RegistryNotFound:
-        return None
-    except Error:
-        if isinstance(store, OCILayout):   # a layout says "not in" for an unknown tag
-            return None
-        raise
+    return _tagged_digest(store, tag)
 
 
 def vsa_predicate(report: PolicyReport, resource: str, policy: m.Policy, now: dt.datetime) -> dict[str, Any]:
@@ -106,9 +109,60 @@ def _refused(src: str, dst: str, digest: str, message: str, **kw: Any) -> Promot
     return PromoteResult(src, dst, digest, "refused", message, **kw)
 
 
+def _share_cache(src: ContentStore, dst: ContentStore) -> None:
+    from supplychain.registry.repository import ContentCache, Repository
+
+    cache = ContentCache()
+    for store in (src, dst):
+        if isinstance(store, Repository):
+            store.cache = cache
+
+
+def _valid_summary(report: PolicyReport, digest: str, resource: str, policy: m.Policy) -> Any:
+    """A verified VSA at the destination for (digest, resource, policy digest) that passed and
+    whose inputs are all still verified there; None when there is none."""
+    inputs = {s.bundle_digest for s in report.statements if s.predicate_type != m.PREDICATE_VSA}
+    want = policy.source_digest.removeprefix("sha256:")
+    for s in sorted(report.statements, key=lambda s: s.bundle_digest):
+        p = s.predicate
+        if (s.predicate_type == m.PREDICATE_VSA and s.attached_to == digest
+                and p.get("resourceUri") == resource and p.get("verificationResult") == "PASSED"
+                and (p.get("verifier") or {}).get("id") == VERIFIER_ID
+                and ((p.get("policy") or {}).get("digest") or {}).get("sha256") == want
+                and {f"sha256:{(i.get('digest') or {}).get('sha256')}" for i in p.get("inputAttestations")
+                     or [] if isinstance(i, dict)} <= inputs):
+            return s
+    return None
+
+
+def _complete_summary(dst: ContentStore, evidence: Any, report: PolicyReport, found: Any) -> int:
+    """Attach the reused summary's bundle to each platform manifest that lacks it (a run
+    interrupted while attaching it); returns how many were attached."""
+    from supplychain.image.descriptor import Descriptor, parse_manifest
+    from supplychain.signing.storage import attach_bundle
+
+    if not evidence.is_index:
+        return 0
+    have = {s.attached_to for s in report.statements
+            if s.predicate_type == m.PREDICATE_VSA and s.predicate == found.predicate}
+    missing = [mf for mf in evidence.manifests if mf.digest not in have]
+    if not missing:
+        return 0
+    data, media_type, _ = dst.read_manifest(found.bundle_digest)
+    layer = Descriptor.from_dict(parse_manifest(data, media_type)["layers"][0])
+    bundle = dst.read_blob(layer)
+    for mf in missing:
+        cdata, cmt, _ = dst.read_manifest(mf.digest)
+        attach_bundle(dst, Descriptor(cmt, mf.digest, len(cdata)), bundle, m.PREDICATE_VSA)
+    return len(missing)
+
+
 def promote(source: str, destination: str, policy: m.Policy, *, trust_config: str | None = None,
             registry_options: Any = None, force: bool = False, vsa: VsaSigning | None = None,
             progress: Progress | None = None, now: dt.datetime | None = None) -> PromoteResult:
+    from supplychain.copy import TagConflict, TagRaceLost, copy_image, move_tag
+    from supplychain.verify import Verification, gather_evidence
+
     progress = progress or SilentProgress()
     vsa = vsa or VsaSigning()
     src_ref, dst_ref = parse_image_ref(source), parse_image_ref(destination)
@@ -121,12 +175,22 @@ def promote(source: str, destination: str, policy: m.Policy, *, trust_config: st
     trusted_root = load_trusted_root(trust_config, policy)
     src = open_store(src_ref, registry_options=registry_options)
     dst = open_store(dst_ref, registry_options=registry_options)
+    _share_cache(src, dst)
+    checks = Verification(policy, trusted_root)
+
+    gathered: dict[int, Any] = {}
+
+    def verify_at(store: ContentStore, ref: Any, digest: str) -> PolicyReport:
+        from supplychain.policy.evaluate import evaluate
+
+        gathered[id(store)] = gather_evidence(store, str(ref.with_digest(digest)), digest, checks, progress)
+        return evaluate(policy, gathered[id(store)], now)
 
     progress.step("resolve", source)
     digest = resolve_once(src, src_ref)
     progress.done("resolve", digest)
     progress.step("verify source", source)
-    src_report = verify_in_store(src, src_ref, digest, policy, trusted_root, progress, now)
+    src_report = verify_at(src, src_ref, digest)
     progress.done("verify source", "passed" if src_report.passed else "FAILED")
     if not src_report.passed:
         failed = ", ".join(r.rule for r in src_report.failures())
@@ -135,10 +199,7 @@ def promote(source: str, destination: str, policy: m.Policy, *, trust_config: st
                         source_report=src_report)
 
     current = _tag_digest(dst, tag)
-    if current == digest:
-        return PromoteResult(source, dst_text, digest, "unchanged",
-                             f"{dst_text} already names {digest}: nothing to do", source_report=src_report)
-    if current is not None and not force:
+    if current not in (None, digest) and not force:
         return _refused(source, dst_text, digest,
                         f"{dst_text} names another image ({current}); pass --force to move it",
                         source_report=src_report)
@@ -154,39 +215,88 @@ def promote(source: str, destination: str, policy: m.Policy, *, trust_config: st
                             source_report=src_report, copied=copied.to_dict())
 
     progress.step("verify destination", f"{dst_ref.name}@{digest}")
-    pinned_ref = dst_ref.with_digest(digest)
-    dst_report = verify_in_store(dst, pinned_ref, digest, policy, trusted_root, progress, now)
+    dst_report = verify_at(dst, dst_ref, digest)
     progress.done("verify destination", "passed" if dst_report.passed else "FAILED")
     if not dst_report.passed:
         failed = ", ".join(r.rule for r in dst_report.failures())
         return _refused(source, dst_text, digest,
                         f"the copy at the destination fails the policy ({failed}); the tag was not moved",
                         source_report=src_report, destination_report=dst_report, copied=copied.to_dict())
+    unlisted = _unlisted_evidence(dst, src_report, dst_report)
+    if unlisted:
+        return _refused(source, dst_text, digest,
+                        f"{len(unlisted)} referrer(s) copied to the destination are not listed where "
+                        f"clients look ({', '.join(unlisted[:3])}); the tag was not moved - run again",
+                        source_report=src_report, destination_report=dst_report, copied=copied.to_dict())
 
-    vsa_ref = None
+    pinned = f"{dst_ref.name}@{digest}"
+    vsa_ref, reused, notes = None, False, []
     if vsa.enabled:
-        from supplychain.signing.api import attest_image
+        from supplychain.signing.api import attest_in_store
 
-        pinned = f"{dst_ref.name}@{digest}"
-        predicate = vsa_predicate(dst_report, pinned, policy, now or dt.datetime.now(dt.UTC))
-        progress.step("attest", "verification summary (SLSA VSA v1)")
-        signed = attest_image(pinned, m.PREDICATE_VSA, predicate, trust_config=trust_config,
-                              identity_token=vsa.identity_token, key=vsa.key, key_password=vsa.key_password,
-                              rekor_url=vsa.rekor_url, registry_options=registry_options)
-        vsa_ref = signed.referrer_digest
-        progress.done("attest", vsa_ref)
+        found = _valid_summary(dst_report, digest, pinned, policy)
+        if found is not None:
+            vsa_ref, reused = found.bundle_digest, True
+            added = _complete_summary(dst, gathered[id(dst)], dst_report, found)
+            notes.append(f"reused the verification summary {vsa_ref}" +
+                         (f" (attached to {added} more platform manifest(s))" if added else ""))
+            progress.info(notes[-1])
+        else:
+            predicate = vsa_predicate(dst_report, pinned, policy, now or dt.datetime.now(dt.UTC))
+            progress.step("attest", "verification summary (SLSA VSA v1)")
+            signed = attest_in_store(dst, dst_ref.with_digest(digest), digest, m.PREDICATE_VSA, predicate,
+                                     trust_config=trust_config, identity_token=vsa.identity_token,
+                                     key=vsa.key, key_password=vsa.key_password, rekor_url=vsa.rekor_url)
+            vsa_ref = signed.referrer_digest
+            progress.done("attest", vsa_ref)
 
-    latest = _tag_digest(dst, tag)
-    if latest not in (current, digest):
-        return _refused(source, dst_text, digest, f"{dst_text} changed during promotion (now {latest}); "
-                        "the tag was not moved", source_report=src_report, destination_report=dst_report,
-                        vsa_referrer=vsa_ref, copied=copied.to_dict())
+    written = copied.manifests_copied + copied.referrers_indexed
+    if current == digest:
+        what = "nothing to do" if not written and (reused or not vsa.enabled) else \
+            f"completed the evidence there ({copied.manifests_copied} manifest(s) copied, " \
+            f"{copied.referrers_indexed} referrer(s) indexed)"
+        return PromoteResult(source, dst_text, digest, "unchanged",
+                             f"{dst_text} already names {digest}: {what}", src_report, dst_report, vsa_ref,
+                             copied.to_dict(), vsa_reused=reused)
     data, media_type, _ = dst.read_manifest(digest)
-    dst.write_manifest(data, media_type, tag=tag)
+    try:
+        move_tag(dst, tag, data, media_type, digest, current)
+    except TagRaceLost as exc:
+        return _refused(source, dst_text, digest,
+                        f"another promotion moved {dst_text} at the same time and won: it names "
+                        f"{exc.facts.get('winner')}; {digest} is at the destination by digest only",
+                        source_report=src_report, destination_report=dst_report, vsa_referrer=vsa_ref,
+                        copied=copied.to_dict(), winner=str(exc.facts.get("winner")), vsa_reused=reused)
+    except TagConflict as exc:
+        return _refused(source, dst_text, digest, f"{dst_text} changed during promotion (now "
+                        f"{exc.facts.get('winner')}); the tag was not moved",
+                        source_report=src_report, destination_report=dst_report, vsa_referrer=vsa_ref,
+                        copied=copied.to_dict(), winner=str(exc.facts.get("winner")), vsa_reused=reused)
     moved = f" (moved from {current})" if current else ""
-    return PromoteResult(source, dst_text, digest, "promoted", f"{dst_text} -> {digest}{moved}",
-                         src_report, dst_report, vsa_ref, copied.to_dict())
+    extra = f"; {notes[0]}" if notes else ""
+    return PromoteResult(source, dst_text, digest, "promoted", f"{dst_text} -> {digest}{moved}{extra}",
+                         src_report, dst_report, vsa_ref, copied.to_dict(), vsa_reused=reused)
 
+
+def _unlisted_evidence(dst: ContentStore, src_report: PolicyReport, dst_report: PolicyReport) -> list[str]:
+    """Referrers verified at the source that the destination does not list where its clients
+    look: its verification read one listing (API or fallback index); with referrers mode
+    `both` the fallback index must list them too."""
+    from supplychain.registry.referrers import fallback_listed
+    from supplychain.registry.repository import Repository
+
+    seen_at_dst = {(s.attached_to, s.bundle_digest) for s in dst_report.statements} | \
+        {(r.attached_to, r.bundle_digest) for r in dst_report.rejected}
+    missing = [s.bundle_digest for s in src_report.statements
+               if (s.attached_to, s.bundle_digest) not in seen_at_dst]
+    both = isinstance(dst, Repository) and dst.options.referrers_mode == "both"
+    if both and isinstance(dst, Repository) and not dst.reads_fallback_index():
+        by_subject: dict[str, set[str]] = {}
+        for s in src_report.statements:
+            by_subject.setdefault(s.attached_to, set()).add(s.bundle_digest)
+        for subject, wanted in by_subject.items():
+            missing += sorted(wanted - fallback_listed(dst, subject))
+    return missing
 
 
 # --- batch --------------------------------------------------------------------------------
@@ -259,10 +369,98 @@ def load_batch(path: str) -> list[BatchItem]:
     return out
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """"I/N" (1 <= I <= N <= 1000) -> (I, N)."""
+    left, sep, right = text.partition("/")
+    if sep and left.isdigit() and right.isdigit() and 1 <= int(left) <= int(right) <= 1000:
+        return int(left), int(right)
+    raise UsageError(f"--shard must be I/N with 1 <= I <= N, not {text!r}", expected="e.g. 2/4",
+                     fix="in a GitHub Actions matrix: --shard ${{ matrix.shard }}/4")
+
+
+def shard_of(items: list[BatchItem], index: int, count: int) -> list[BatchItem]:
+    """Shard `index` of `count` (1-based): the items at positions index-1, index-1+count, ... once
+    sorted by destination, so every shard of one batch file gets a fixed, disjoint, even share
+    whatever order the file lists them in."""
+    ordered = sorted(items, key=lambda b: (b.destination, b.source))
+    return ordered[index - 1::count]
+
+
+class Journal:
+    """What a batch (or one shard of it) has done, so a retried job resumes: one JSON file,
+    rewritten whole-or-nothing after each promotion. A promotion recorded as done is skipped on a
+    rerun when the destination tag still names the recorded digest (one request); anything else
+    runs again, which completes or repairs it."""
+
+    VERSION = 1
+
+    def __init__(self, path: str, batch_key: str) -> None:
+        import json
+        import threading
+
+        self.path, self.batch_key = path, batch_key
+        self._lock = threading.Lock()
+        self.entries: dict[str, dict[str, Any]] = {}
+        try:
+            with open(path, "rb") as fh:
+                doc = json.loads(fh.read(16 << 20))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"the journal {path} cannot be read: {exc}",
+                             fix="remove it to start the batch over, or pass another --journal") from None
+        if not isinstance(doc, dict) or doc.get("version") != self.VERSION or \
+                not isinstance(doc.get("entries"), dict):
+            raise UsageError(f"{path} is not an sccheck promotion journal", fix="pass another --journal")
+        if doc.get("batch") != batch_key:
+            raise UsageError(f"the journal {path} belongs to another batch or shard",
+                             expected=batch_key, found=str(doc.get("batch"))[:200],
+                             fix="use one journal per batch file and shard")
+        self.entries = {str(k): v for k, v in doc["entries"].items() if isinstance(v, dict)}
+
+    def done(self, item: BatchItem) -> dict[str, Any] | None:
+        entry = self.entries.get(item.destination)
+        ok = entry and entry.get("status") in ("promoted", "unchanged") and entry.get("source") == item.source
+        return entry if ok else None
+
+    def record(self, item: BatchItem, result: PromoteResult) -> None:
+        import json
+
+        from supplychain.fsutil import atomic_write
+
+        with self._lock:
+            self.entries[item.destination] = {
+                "source": item.source, "status": result.status, "digest": result.digest,
+                "vsa": result.vsa_referrer, "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            doc = {"version": self.VERSION, "batch": self.batch_key, "entries": self.entries}
+            atomic_write(self.path, json.dumps(doc, indent=1, sort_keys=True) + "\n", what="--journal")
+
+
+def batch_key(path: str, shard: tuple[int, int] | None) -> str:
+    import hashlib
+
+    with open(path, "rb") as fh:
+        digest = hashlib.sha256(fh.read(1 << 20)).hexdigest()
+    return f"sha256:{digest}" + (f" shard {shard[0]}/{shard[1]}" if shard else "")
+
+
+def _resumed(item: BatchItem, entry: dict[str, Any], registry_options: Any) -> PromoteResult | None:
+    """The journal's result for `item` when its destination tag still names the recorded digest."""
+    ref = parse_image_ref(item.destination)
+    tag = ref.tag or parse_image_ref(item.source).tag
+    if not tag or _tag_digest(open_store(ref, registry_options=registry_options), tag) != entry.get("digest"):
+        return None
+    return PromoteResult(item.source, f"{ref.name}:{tag}", str(entry["digest"]), "unchanged",
+                         f"{ref.name}:{tag} names {entry['digest']}: done by an earlier attempt "
+                         f"({entry.get('status')} at {entry.get('at')})", vsa_referrer=entry.get("vsa"),
+                         journal="resumed")
+
+
 def promote_batch(items: list[BatchItem], default_policy: m.Policy | None, *, concurrency: int = 4,
-                  **kwargs: Any) -> BatchResult:
+                  journal: Journal | None = None, **kwargs: Any) -> BatchResult:
     """Run independent promotions with bounded concurrency. One failing does not touch the others:
-    each writes only its own destination, and every error is caught into its own result."""
+    each writes only its own destination, and every error is caught into its own result. With a
+    journal, what an earlier attempt finished is skipped and every result is recorded."""
     from concurrent.futures import ThreadPoolExecutor
 
     from supplychain.policy.loader import load_policy
@@ -279,9 +477,15 @@ def promote_batch(items: list[BatchItem], default_policy: m.Policy | None, *, co
         pol = policies[item.policy] if item.policy else default_policy
         assert pol is not None
         try:
-            return promote(item.source, item.destination, pol, force=item.force, **kwargs)
+            entry = journal.done(item) if journal else None
+            resumed = _resumed(item, entry, kwargs.get("registry_options")) if entry else None
+            result = resumed or promote(item.source, item.destination, pol, force=item.force, **kwargs)
         except Error as exc:
-            return PromoteResult(item.source, item.destination, "", "error", exc.message, error=exc.to_dict())
+            result = PromoteResult(item.source, item.destination, "", "error", exc.message,
+                                   error=exc.to_dict())
+        if journal is not None and result.journal is None:
+            journal.record(item, result)
+        return result
 
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, 16))) as pool:
         return BatchResult(tuple(pool.map(one, items)))

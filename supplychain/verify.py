@@ -299,8 +299,12 @@ def resolve_once(store: ContentStore, ref: ImageRef) -> str:
 
 
 def verify_in_store(store: ContentStore, ref: ImageRef, digest: str, policy: m.Policy, trusted_root: Any,
-                    progress: Progress | None = None, now: dt.datetime | None = None) -> PolicyReport:
-    v = Verification(policy, trusted_root)
+                    progress: Progress | None = None, now: dt.datetime | None = None,
+                    verification: Verification | None = None) -> PolicyReport:
+    """Verify `digest` in `store`. A `verification` shared between calls checks each bundle's
+    cryptography once (a promotion verifies the same bundles at the source and the destination;
+    where each is attached, and the rules, are evaluated again every time)."""
+    v = verification or Verification(policy, trusted_root)
     evidence = gather_evidence(store, str(ref.with_digest(digest)), digest, v, progress)
     return evaluate(policy, evidence, now)
 

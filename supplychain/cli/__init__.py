@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "build-and-sign": "pipeline",
     "harden": "harden",
     "copy": "registry",
+    "registry": "registry",
     "dev-stack": "devstack",
 }
 

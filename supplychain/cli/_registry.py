@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any
 import click
 
 from supplychain.registry import RegistryOptions
+from supplychain.registry.options import REFERRERS_MODES
 
 
 def registry_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,6 +50,23 @@ def registry_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         kwargs["registry"] = RegistryOptions(
             insecure=insecure, ca_file=ca_file, username=username, password=password,
             docker_config=docker_config, max_workers=max_workers, max_retries=retries)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def referrers_mode_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --referrers-mode to a command that writes referrers (after @registry_options, which
+    it completes: the mode goes into the same `registry: RegistryOptions`)."""
+
+    @click.option("--referrers-mode", type=click.Choice(list(REFERRERS_MODES)), default="auto",
+                  show_default=True, envvar="SCCHECK_REFERRERS_MODE",
+                  help="Where signatures and attestations are listed: the registry's referrers API, "
+                       "the sha256-<hex> fallback tag, both, or auto (the API where the registry has "
+                       "it, else the tag). Env SCCHECK_REFERRERS_MODE.")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, referrers_mode: str, **kwargs: Any) -> Any:
+        kwargs["registry"] = dataclasses.replace(kwargs["registry"], referrers_mode=referrers_mode)
         return fn(*args, **kwargs)
 
     return wrapper

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from supplychain.cli._common import Options, fail, pass_options, run_guarded
-from supplychain.cli._registry import registry_options
+from supplychain.cli._registry import referrers_mode_option, registry_options
 
 
 def _key_password(key: str | None) -> str | None:
@@ -43,6 +43,7 @@ def _key_password(key: str | None) -> str | None:
 @click.option("--tag", help="Tag the pushed image (it is always referred to by digest).")
 @click.option("--version", "version", help="Version stamped into the binary (default git describe).")
 @registry_options
+@referrers_mode_option
 @pass_options
 def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: str | None,
                        platforms: str | None, base: str | None, policy: str | None,

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from supplychain.cli._common import Options, emit, pass_options, run_guarded
-from supplychain.cli._registry import registry_options
+from supplychain.cli._registry import referrers_mode_option, registry_options
 
 
 def _signing_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -57,6 +57,7 @@ def _human(result: dict[str, Any]) -> str:
 @click.argument("image")
 @_signing_options
 @registry_options
+@referrers_mode_option
 @pass_options
 def sign_cmd(opts: Options, image: str, trust_config: str | None, identity_token: str | None,
              key: str | None, rekor_url: str | None, registry: Any) -> None:
@@ -80,6 +81,7 @@ def sign_cmd(opts: Options, image: str, trust_config: str | None, identity_token
               help="Attest for one platform of an index: subjects = the index and that platform.")
 @_signing_options
 @registry_options
+@referrers_mode_option
 @pass_options
 def attest_cmd(opts: Options, image: str, type_: str, predicate: str, platform: str | None,
                trust_config: str | None, identity_token: str | None, key: str | None,

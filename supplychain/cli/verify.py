@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from supplychain.cli._common import Options, emit, pass_options, run_guarded
-from supplychain.cli._registry import registry_options
+from supplychain.cli._registry import referrers_mode_option, registry_options
 
 _STATUS = {"pass": "PASS", "fail": "FAIL", "no-evidence": "NO EVIDENCE"}
 
@@ -96,6 +96,10 @@ def _render_batch(result: dict[str, Any]) -> str:
                    "{promotions: [{source, destination, policy?, force?}]}.")
 @click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 16),
               help="Batch: promotions run at once.")
+@click.option("--shard", help="Batch: promote only share I of N (e.g. 2/4), a fixed disjoint part of the "
+                              "batch, for a CI matrix or fan-out.")
+@click.option("--journal", type=click.Path(dir_okay=False),
+              help="Batch: record each promotion in this JSON file; a rerun with it skips what is done.")
 @click.option("--force", is_flag=True, help="Move DST's tag even when it names another image.")
 @click.option("--trust-config", type=click.Path(dir_okay=False), help="Sigstore client trust config.")
 @click.option("--no-vsa", is_flag=True, help="Do not attach a signed verification summary.")
@@ -103,15 +107,26 @@ def _render_batch(result: dict[str, Any]) -> str:
 @click.option("--key", type=click.Path(dir_okay=False), help="Sign the verification summary with this key.")
 @click.option("--rekor-url", help="With --key: log the summary's signature in this Rekor v2.")
 @registry_options
+@referrers_mode_option
 @pass_options
 def promote_cmd(opts: Options, src: str | None, dst: str | None, policy_file: str | None,
-                batch_file: str | None, concurrency: int, force: bool, trust_config: str | None, no_vsa: bool,
+                batch_file: str | None, concurrency: int, shard: str | None, journal: str | None,
+                force: bool, trust_config: str | None, no_vsa: bool,
                 identity_token: str | None, key: str | None, rekor_url: str | None, registry: Any) -> None:
     """Verify SRC, copy it by digest with its referrers to DST, re-verify there, sign a
     verification summary, then move DST's tag. Or run many with --batch FILE."""
     from supplychain.errors import UsageError
     from supplychain.policy import load_policy
-    from supplychain.promote import VsaSigning, load_batch, promote, promote_batch
+    from supplychain.promote import (
+        Journal,
+        VsaSigning,
+        batch_key,
+        load_batch,
+        parse_shard,
+        promote,
+        promote_batch,
+        shard_of,
+    )
     from supplychain.signing.keys import password_from_env
 
     vsa = VsaSigning(identity_token, key, password_from_env() if key else None, rekor_url, not no_vsa)
@@ -122,8 +137,17 @@ def promote_cmd(opts: Options, src: str | None, dst: str | None, policy_file: st
         if batch_file:
             if src or dst:
                 raise UsageError("--batch and SRC DST exclude each other")
-            return promote_batch(load_batch(batch_file), policy, concurrency=concurrency,
-                                 progress=opts.progress(), **common).to_dict()
+            items = load_batch(batch_file)
+            share = parse_shard(shard) if shard else None
+            if share:
+                items = shard_of(items, *share)
+            book = Journal(journal, batch_key(batch_file, share)) if journal else None
+            out = promote_batch(items, policy, concurrency=concurrency, journal=book,
+                                progress=opts.progress(), **common).to_dict()
+            out["shard"] = shard
+            return out
+        if shard or journal:
+            raise UsageError("--shard and --journal go with --batch FILE")
         if not (src and dst and policy):
             raise UsageError("promote needs SRC, DST and --policy (or --batch FILE)",
                              fix="sccheck promote reg/staging/app:v1 reg/prod/app:v1 "

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 ENV_USERNAME = "SCCHECK_REGISTRY_USERNAME"
 ENV_PASSWORD = "SCCHECK_REGISTRY_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
+REFERRERS_MODES = ("auto", "api", "tag", "both")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,15 @@ class RegistryOptions:
     max_tags: int = 100_000
     max_pages: int = 1000
     page_size: int = 1000
+    # Where referrers (signatures, attestations) are listed when written: "api" (the registry's
+    # OCI 1.1 referrers API only), "tag" (the `sha256-<hex>` fallback index), "both", or "auto"
+    # (the API where the registry has it, else the fallback index). See docs/registry.md.
+    referrers_mode: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.referrers_mode not in REFERRERS_MODES:
+            raise ValueError(f"referrers_mode must be one of {', '.join(REFERRERS_MODES)}, "
+                             f"not {self.referrers_mode!r}")
 
     def credentials_from_flags_or_env(self) -> tuple[str, str] | None:
         user = self.username if self.username is not None else os.environ.get(ENV_USERNAME)

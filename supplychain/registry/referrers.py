@@ -5,14 +5,21 @@ the API, else the fallback index tagged `sha256-<hex of subject>`. The descripto
 lists are not trusted: each referrer manifest is fetched by digest (verified) and its
 artifactType and annotations are taken from the body, so both ways give the same answer.
 
-Writing: when a manifest with a `subject` is pushed to a registry without the API, the
-fallback index is read, the referrer added (no duplicates, existing entries kept) and written.
+Writing: when a manifest with a `subject` is pushed where clients look in the fallback index
+(`RegistryOptions.referrers_mode`), the index is updated by read-modify-write with
+verification: read it, add what is missing (existing entries kept, no duplicates), write it,
+wait a settle interval longer than another writer's read-to-write gap, read it back, and start
+over (jittered, bounded) until it lists everything this writer added. Registries have no
+conditional tag writes, so concurrent writers can overwrite each other; each one re-adds its own
+entries until they stay, and never drops another's.
 """
 
 from __future__ import annotations
 
+import random
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -32,8 +39,18 @@ if TYPE_CHECKING:
     from supplychain.registry.repository import Repository
 
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
-_FALLBACK_LOCK = threading.Lock()
+_LOCKS_GUARD = threading.Lock()
+_LOCKS: dict[tuple[str, str], threading.Lock] = {}
 MAX_PAGE_BYTES = 4 << 20
+FALLBACK_ATTEMPTS = 10
+SETTLE_MIN, SETTLE_MAX = 0.2, 3.0
+
+
+def settle_delay(cycle: float) -> float:
+    """How long to wait after a write before reading it back: a few times the write cycle we just
+    measured (another writer's read-to-write gap is of that order), bounded, with jitter so two
+    writers do not check in lockstep."""
+    return min(max(SETTLE_MIN, 4 * cycle), SETTLE_MAX) + random.uniform(0, SETTLE_MIN / 2)  # noqa: S311
 
 
 def artifact_type_of(doc: dict[str, Any]) -> str | None:
@@ -79,8 +96,10 @@ def _json_page(repo: Repository, resp: Any, what: str) -> Any:
         raise
 
 
-def probe_referrers_api(repo: Repository) -> bool:
-    """A registry with the API answers 200 with an index for any digest; without it, 404/400."""
+def probe_referrers_api(repo: Repository) -> bool | None:
+    """A registry with the API answers 200 with an index for any digest; without it, 404/400/405.
+    None when the answer says nothing: a 404 NAME_UNKNOWN (some registries with the API answer so
+    for a repository that does not exist yet). A registry that cannot be asked raises."""
     probe = "sha256:" + "0" * 64
     try:
         resp = repo._req("GET", f"/v2/{repo.repository}/referrers/{probe}", "probe the referrers API",
@@ -88,7 +107,14 @@ def probe_referrers_api(repo: Repository) -> bool:
     except RegistryAuthError:  # some registries guard unknown routes; the fallback tag says more
         return False  # (an unreachable or failing registry raises: never "no referrers")
     content_type = resp.headers.get("Content-Type", "").split(";", 1)[0].strip()
+    unknown_name = False
+    if resp.status_code == 404:
+        from supplychain.registry.transport import registry_error_codes
+
+        unknown_name = "NAME_UNKNOWN" in registry_error_codes(resp)[0]
     resp.close()
+    if unknown_name:
+        return None
     return resp.status_code == 200 and content_type == MediaType.OCI_INDEX
 
 
@@ -179,7 +205,7 @@ def referrers(repo: Repository, digest: str, artifact_type: str | None = None) -
     a bad entry is left out and named in the result's `rejected`."""
     validate_digest(digest)
     rejected: list[tuple[str, str]] = []
-    if repo.supports_referrers_api():
+    if not repo.reads_fallback_index():
         listed = _listed_by_api(repo, digest, artifact_type, rejected)
     else:
         listed = {}
@@ -199,19 +225,56 @@ def referrers(repo: Repository, digest: str, artifact_type: str | None = None) -
     return ReferrerList(sorted(found, key=lambda d: d.digest), rejected)
 
 
-def add_to_fallback(repo: Repository, subject: str, referrer: Descriptor) -> None:
-    """Read-modify-write the `sha256-<hex>` index: keep existing entries, add `referrer` once."""
-    with _FALLBACK_LOCK:
-        doc = _read_fallback(repo, subject)
-        manifests = list(doc.get("manifests") or []) if doc else []
-        if any(isinstance(m, dict) and m.get("digest") == referrer.digest for m in manifests):
-            return
-        if len(manifests) >= repo.options.max_referrers:
-            raise RegistryError(f"the referrers tag for {subject} in {repo.describe()} is full",
-                                expected=f"at most {repo.options.max_referrers} referrers")
-        manifests.append(referrer.to_dict())
-        index = {"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX, "manifests": manifests}
-        repo.write_manifest(canonical_json(index), MediaType.OCI_INDEX, tag=fallback_tag(subject))
+def _lock_for(repo: Repository, subject: str) -> threading.Lock:
+    key = (repo.describe(), subject)
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
+
+
+def _listed_digests(doc: dict[str, Any] | None) -> set[str]:
+    if doc is None:
+        return set()
+    return {str(m.get("digest")) for m in doc.get("manifests") or [] if isinstance(m, dict)}
+
+
+def fallback_listed(repo: Repository, subject: str) -> set[str]:
+    """The digests the `sha256-<hex>` index of `subject` lists now (empty when there is none)."""
+    return _listed_digests(_read_fallback(repo, validate_digest(subject)))
+
+
+def add_to_fallback(repo: Repository, subject: str, wanted: list[Descriptor]) -> int:
+    """Make the `sha256-<hex>` index of `subject` list every descriptor in `wanted`, keeping every
+    entry it lists (another writer's included). Returns how many entries this call added; 0 when
+    all were listed already (one read, no write). Raises when the index does not settle."""
+    validate_digest(subject)
+    added = 0
+    with _lock_for(repo, subject):   # writers in this process take turns; others are checked
+        for attempt in range(FALLBACK_ATTEMPTS):
+            start = time.monotonic()
+            doc = _read_fallback(repo, subject)
+            listed = _listed_digests(doc)
+            missing = [w for w in wanted if w.digest not in listed]
+            if not missing:
+                return added
+            manifests = list(doc.get("manifests") or []) if doc else []
+            if len(manifests) + len(missing) > repo.options.max_referrers:
+                raise RegistryError(f"the referrers tag for {subject} in {repo.describe()} is full",
+                                    expected=f"at most {repo.options.max_referrers} referrers",
+                                    found=f"{len(manifests)} listed, {len(missing)} to add")
+            manifests += [w.to_dict() for w in missing]
+            index = {"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX, "manifests": manifests}
+            repo.write_manifest(canonical_json(index), MediaType.OCI_INDEX, tag=fallback_tag(subject))
+            added = max(added, len(missing))
+            time.sleep(settle_delay(time.monotonic() - start))
+            if not {w.digest for w in wanted} - fallback_listed(repo, subject):
+                return added
+            # Another writer's older copy replaced ours: back off (jittered) and merge again.
+            time.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** attempt)))  # noqa: S311
+    raise RegistryError(
+        f"the referrers tag {fallback_tag(subject)} in {repo.describe()} did not keep our entries",
+        expected=f"{len(wanted)} referrer(s) listed after {FALLBACK_ATTEMPTS} merges",
+        fix="other writers keep replacing the index; run again (a rerun re-indexes what is stored) "
+            "or use a registry with the OCI 1.1 referrers API")
 
 
 def list_tags(repo: Repository, page_size: int) -> list[str]:

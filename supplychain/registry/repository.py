@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit
@@ -58,7 +59,12 @@ class Repository:
         self.repository = repository
         self.options = options or RegistryOptions()
         self.transport: Transport = transport_for(api_host(registry), self.options)
-        self._referrers_api: bool | None = None
+        # Content by digest is immutable: what this process fetched (and verified) or wrote can be
+        # served again without a request. `cache` may be shared by the repositories of one
+        # promotion; `_present` holds blobs this repository is known to hold.
+        self.cache: ContentCache | None = None
+        self._present: set[str] = set()
+        self._absent: set[str] = set()   # HEAD said 404 just now: the next write skips its own HEAD
 
     # -- helpers --------------------------------------------------------------------------
     def describe(self) -> str:
@@ -87,9 +93,21 @@ class Repository:
     # -- blobs ----------------------------------------------------------------------------
     def has_blob(self, digest: str) -> bool:
         validate_digest(digest)
+        if digest in self._present:
+            return True
         resp = self._req("HEAD", self._path("blobs", digest), f"check blob {digest}", ok=(200, 404))
         resp.close()
+        if resp.status_code == 200:
+            self._present.add(digest)
+        else:
+            self._absent.add(digest)
         return resp.status_code == 200
+
+    def _needs_upload(self, digest: str) -> bool:
+        if digest in self._absent:
+            self._absent.discard(digest)
+            return True
+        return not self.has_blob(digest)
 
     def iter_blob(self, desc: Descriptor, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """Stream a blob; refuses more bytes than the descriptor's size. The caller verifies
@@ -153,8 +171,13 @@ class Repository:
         return have
 
     def read_blob(self, desc: Descriptor) -> bytes:
+        cached = self.cache.get(desc.digest) if self.cache else None
+        if cached is not None:
+            return cached[0]
         data = b"".join(self.iter_blob(desc))
         verify_digest(data, desc.digest, f"blob from {self.describe()}")
+        if self.cache:
+            self.cache.put(desc.digest, data, "")
         return data
 
     def write_blob(self, data: bytes, desc: Descriptor | None = None) -> Descriptor:
@@ -165,11 +188,15 @@ class Repository:
             if len(data) != desc.size:
                 raise ImageError("blob to write has the wrong size", expected=str(desc.size),
                                  found=str(len(data)))
-        if self.has_blob(desc.digest):
+        if not self._needs_upload(desc.digest):
             return desc
+        self._upload(data, desc)
+        return desc
+
+    def _upload(self, data: bytes, desc: Descriptor) -> None:
         location = self._start_upload()
         self._finish_upload(location, desc.digest, data)
-        return desc
+        self._present.add(desc.digest)
 
     def _start_upload(self, extra: dict[str, str] | None = None, scopes: tuple[str, ...] | None = None,
                       ok: tuple[int, ...] = (202,)) -> str:
@@ -198,7 +225,7 @@ class Repository:
         The upload is hashed as it goes; a stream that does not hash to `desc.digest` (or is not
         `desc.size` long) is abandoned before it is committed."""
         validate_digest(desc.digest)
-        if self.has_blob(desc.digest):
+        if not self._needs_upload(desc.digest):
             for _ in chunks:  # drain so a generator's own checks run and its source closes
                 break
             return
@@ -211,7 +238,8 @@ class Repository:
                 if len(buf) > desc.size:
                     raise ImageError(f"blob {desc.digest} is larger than its descriptor says",
                                      expected=f"{desc.size} bytes")
-            self.write_blob(bytes(buf), desc)
+            verify_digest(bytes(buf), desc.digest, "blob to write")
+            self._upload(bytes(buf), desc)
             return
         location = self._start_upload()
         offset = 0
@@ -238,6 +266,7 @@ class Repository:
                                  found=f"{actual} ({offset} bytes)",
                                  fix="the source served different bytes; the upload was abandoned")
             self._finish_upload(location, desc.digest)
+            self._present.add(desc.digest)
         except BaseException:
             self._cancel(location)
             raise
@@ -278,6 +307,7 @@ class Repository:
                          push=True, ok=(201, 202), params={"mount": desc.digest, "from": from_repository},
                          scopes=scopes)
         if resp.status_code == 201:
+            self._present.add(desc.digest)
             return True
         location = resp.headers.get("Location")
         if location:
@@ -286,6 +316,9 @@ class Repository:
 
     # -- manifests ------------------------------------------------------------------------
     def read_manifest(self, identifier: str) -> tuple[bytes, str, str]:
+        cached = self.cache.get(identifier) if self.cache and _is_digest(identifier) else None
+        if cached is not None and cached[1]:
+            return cached[0], cached[1], identifier
         path = self._path("manifests", identifier)
         resp = self._req("GET", path, f"read manifest {identifier}", headers={"Accept": MANIFEST_ACCEPT},
                          body_cap=self.options.max_manifest_bytes)
@@ -317,6 +350,8 @@ class Repository:
             raise ImageError(f"manifest {identifier} from {self.describe()} came with an unexpected "
                              "media type", expected="an OCI or Docker manifest media type",
                              found=declared[:200])
+        if self.cache:
+            self.cache.put(digest, data, str(doc["mediaType"]))
         return data, str(doc["mediaType"]), digest
 
     def has_manifest(self, digest: str) -> bool:
@@ -332,27 +367,54 @@ class Repository:
         return Descriptor(media_type, digest, len(data), dict(doc.get("annotations") or {}),
                           artifact_type=_referrers.artifact_type_of(doc))
 
-    def write_manifest(self, data: bytes, media_type: str, tag: str | None = None) -> str:
+    def write_manifest(self, data: bytes, media_type: str, tag: str | None = None, *,
+                       index: bool = True) -> str:
         """PUT a manifest (by tag when given, else by digest); returns the digest we computed.
-        A manifest with a `subject` is also recorded in the `sha256-<hex>` fallback index when
-        the registry has no referrers API."""
+        A manifest with a `subject` is also listed in the `sha256-<hex>` fallback index where
+        `options.referrers_mode` wants it (`index=False` leaves that to a later
+        `index_referrers`, so a copy lists many referrers of one subject in one write)."""
         if len(data) > self.options.max_manifest_bytes:
             raise ImageError("manifest to write is too large",
                              expected=f"at most {self.options.max_manifest_bytes} bytes",
                              found=f"{len(data)} bytes")
         doc = parse_manifest(data, media_type)
         digest = compute_digest(data)
+        subject = doc.get("subject")
+        if isinstance(subject, dict) and self.options.referrers_mode == "api" and \
+                not self.supports_referrers_api():
+            raise RegistryError(f"{self.registry} has no OCI 1.1 referrers API, so a referrer written "
+                                "there would not be found", expected="a registry with the referrers API "
+                                "(--referrers-mode api)", found="no referrers API",
+                                fix="use --referrers-mode auto (or tag) to list it in the fallback index")
         resp = self._req("PUT", self._path("manifests", tag or digest),
                          f"write manifest {tag or digest}", push=True, ok=(201, 200, 202),
                          data=data, headers={"Content-Type": media_type})
-        has_subject_header = bool(resp.headers.get("OCI-Subject"))
+        confirmed = bool(resp.headers.get("OCI-Subject"))
         resp.close()
-        subject = doc.get("subject")
-        if isinstance(subject, dict) and not has_subject_header and not self.supports_referrers_api():
+        if self.cache:
+            self.cache.put(digest, data, str(doc["mediaType"]))
+        if isinstance(subject, dict) and index and self.wants_fallback_index(confirmed):
             subject_digest = validate_digest(str(subject.get("digest", "")))
-            _referrers.add_to_fallback(self, subject_digest, _referrers.referrer_descriptor(
-                doc, media_type, digest, len(data)))
+            _referrers.add_to_fallback(self, subject_digest, [_referrers.referrer_descriptor(
+                doc, media_type, digest, len(data))])
         return digest
+
+    def wants_fallback_index(self, confirmed: bool = False) -> bool:
+        """Whether referrers written here are also listed in the `sha256-<hex>` index: always for
+        `tag` and `both`; for `auto` where the registry has no referrers API (and did not confirm
+        the subject with an `OCI-Subject` header), since clients look there then."""
+        mode = self.options.referrers_mode
+        if mode in ("tag", "both"):
+            return True
+        return mode == "auto" and not confirmed and not self.supports_referrers_api()
+
+    def index_referrers(self, subject: str, listed: list[Descriptor]) -> int:
+        """List `listed` (referrers of `subject` stored here) in the fallback index where
+        `wants_fallback_index()`; entries it has are kept. Returns how many were added. A rerun
+        uses this to repair referrers that were stored but never indexed."""
+        if not listed or not self.wants_fallback_index():
+            return 0
+        return _referrers.add_to_fallback(self, subject, listed)
 
     def delete_manifest(self, digest: str) -> None:
         self._req("DELETE", self._path("manifests", validate_digest(digest)), f"delete manifest {digest}",
@@ -365,12 +427,41 @@ class Repository:
         return _referrers.list_tags(self, page_size or self.options.page_size)
 
     def supports_referrers_api(self) -> bool:
-        if self._referrers_api is None:
-            self._referrers_api = _referrers.probe_referrers_api(self)
-        return self._referrers_api
+        """Asked once per registry per process (supplychain.registry.capabilities)."""
+        from supplychain.registry.capabilities import referrers_api
+
+        return referrers_api(self)
+
+    def reads_fallback_index(self) -> bool:
+        """Where `referrers()` looks: the fallback index with `tag` or without the API."""
+        return self.options.referrers_mode == "tag" or not self.supports_referrers_api()
 
     def referrers(self, digest: str, artifact_type: str | None = None) -> _referrers.ReferrerList:
         return _referrers.referrers(self, digest, artifact_type)
+
+
+class ContentCache:
+    """Manifests and small blobs by digest (verified before they are put here), bounded in bytes."""
+
+    def __init__(self, max_bytes: int = 64 << 20, max_blob: int = 1 << 20) -> None:
+        self.max_bytes, self.max_blob = max_bytes, max_blob
+        self._items: dict[str, tuple[bytes, str]] = {}
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> tuple[bytes, str] | None:
+        with self._lock:
+            return self._items.get(digest)
+
+    def put(self, digest: str, data: bytes, media_type: str) -> None:
+        """`media_type` is the manifest media type, or "" for a blob."""
+        if len(data) > self.max_blob:
+            return
+        with self._lock:
+            if digest in self._items or self._size + len(data) > self.max_bytes:
+                return
+            self._items[digest] = (data, media_type)
+            self._size += len(data)
 
 
 def open_repository(ref: ImageRef, options: RegistryOptions | None = None) -> Repository:

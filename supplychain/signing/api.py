@@ -82,12 +82,7 @@ def _sign(ref: ImageRef | str, predicate_type: str, predicate: dict[str, Any], *
         raise UsageError("--key and --identity-token exclude each other",
                          fix="sign either with a key or keyless with an identity token")
     # Everything local is checked before any service is contacted.
-    signing_key = token = tc = None
-    if key:
-        signing_key = load_signing_key(key, key_password if key_password is not None else password_from_env())
-    else:
-        token = resolve_identity_token(identity_token)
-        tc = load_trust_config(trust_config)
+    signing_key, token, tc = _material(key, key_password, identity_token, trust_config)
     store = open_store(image, registry_options=registry_options)
     progress.step("resolve", str(image))
     desc = store.resolve(image.identifier)
@@ -97,8 +92,26 @@ def _sign(ref: ImageRef | str, predicate_type: str, predicate: dict[str, Any], *
                          expected=image.digest, found=digest)
     wanted = Platform.parse(platform) if isinstance(platform, str) else platform
     targets, chosen = evidence_targets(store, digest, wanted)
-    subjects = [Subject(image.name, t.digest) for t in targets]
     progress.done("resolve", digest + (f" ({chosen})" if chosen else ""))
+    return _sign_targets(store, image, digest, targets, chosen, predicate_type, predicate,
+                         signing_key=signing_key, token=token, tc=tc, key=key, rekor_url=rekor_url,
+                         progress=progress)
+
+
+def _material(key: str | None, key_password: str | None, identity_token: str | None,
+              trust_config: str | None) -> tuple[Any, Any, Any]:
+    """(signing key, identity token, trust config): a key, or what keyless signing needs."""
+    if key:
+        password = key_password if key_password is not None else password_from_env()
+        return load_signing_key(key, password), None, None
+    return None, resolve_identity_token(identity_token), load_trust_config(trust_config)
+
+
+def _sign_targets(store: ContentStore, image: ImageRef, digest: str, targets: list[Descriptor],
+                  chosen: str | None, predicate_type: str, predicate: dict[str, Any], *, signing_key: Any,
+                  token: Any, tc: Any, key: str | None, rekor_url: str | None,
+                  progress: Progress) -> SignResult:
+    subjects = [Subject(image.name, t.digest) for t in targets]
     statement = build_statement(subjects, predicate_type, predicate)
     progress.step("sign", "with a key" if key else f"keyless ({token.source if token else ''})")
     signed: SignedBundle
@@ -127,6 +140,24 @@ def sign_image(ref: ImageRef | str, *, trust_config: str | None = None, identity
                  identity_token=identity_token, key=key, key_password=key_password,
                  rekor_url=rekor_url, registry_options=registry_options,
                  progress=progress or SilentProgress())
+
+
+def attest_in_store(store: ContentStore, image: ImageRef, digest: str, predicate_type: str,
+                    predicate: dict[str, Any], *, trust_config: str | None = None,
+                    identity_token: str | None = None, key: str | None = None,
+                    key_password: str | None = None, rekor_url: str | None = None,
+                    progress: Progress | None = None) -> SignResult:
+    """Attest about `digest` in a store the caller has open and has verified holds it (the
+    promotion's summary): no second resolve, and the store's cached manifests are reused.
+    Evidence goes where `evidence_targets` says, as with `attest_image`."""
+    from supplychain.attest.predicates import validate_predicate
+
+    validate_predicate(predicate_type, predicate)
+    signing_key, token, tc = _material(key, key_password, identity_token, trust_config)
+    targets, chosen = evidence_targets(store, digest)
+    return _sign_targets(store, image, digest, targets, chosen, predicate_type, predicate,
+                         signing_key=signing_key, token=token, tc=tc, key=key, rekor_url=rekor_url,
+                         progress=progress or SilentProgress())
 
 
 def attest_image(ref: ImageRef | str, predicate_type: str, predicate: dict[str, Any], *,
