@@ -25,15 +25,40 @@ MAX_OUTPUT = 64 * 1024 * 1024  # a tool printing more than this is treated as br
 
 
 @dataclass(frozen=True)
+class TestOptions:
+    """What `go test` is asked to do: `-short`, `-timeout DURATION`, `-run REGEX`, `-count N`,
+    and a shell command run once in the module before any tool (e.g. `make fixtures`)."""
+
+    short: bool = False
+    timeout: str | None = None
+    run: str | None = None
+    count: int | None = None
+    pre_test: str | None = None
+
+    def flags(self) -> list[str]:
+        out = ["-short"] if self.short else []
+        if self.timeout:
+            out.append(f"-timeout={self.timeout}")
+        if self.run:
+            out.append(f"-run={self.run}")
+        if self.count is not None:
+            out.append(f"-count={self.count}")
+        return out
+
+
+@dataclass(frozen=True)
 class ToolContext:
     """Where and how to analyze: `root` is the module directory (source mode) or the
-    directory holding `binary` (binary mode)."""
+    directory holding `binary` (binary mode); `packages` the patterns every tool is given."""
 
     root: Path
     binary: Path | None = None
     vuln_db: str = "https://vuln.go.dev"
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     timeout: float = DEFAULT_TIMEOUT
+    packages: tuple[str, ...] = ("./...",)
+    tests: TestOptions = field(default_factory=TestOptions)
+    module: str = ""
 
     @property
     def mode(self) -> str:

@@ -1,4 +1,4 @@
-"""`go vet -json ./...` → findings (rule = the analyzer name, severity high).
+"""`go vet -json ./...` → findings (rule = the analyzer name; severity by analyzer, `rules.vet_severity`).
 
 Vet's JSON is one object per package, `{pkgpath: {analyzer: [{posn, end, message}]}}`, printed
 on stdout by Go 1.26 and on stderr by older toolchains: both streams are read. Type errors are
@@ -11,7 +11,8 @@ import json
 import re
 
 from supplychain.analyzers.base import ToolContext, execute, failed, json_values
-from supplychain.analyzers.model import Finding, Location, Severity, ToolOutput
+from supplychain.analyzers.model import Finding, Location, ToolOutput
+from supplychain.analyzers.rules import vet_severity
 from supplychain.tools import find_tool
 
 NAME = "vet"
@@ -42,7 +43,7 @@ def parse(text: str, ctx: ToolContext) -> tuple[Finding, ...]:
                     continue
                 for d in diags:
                     findings.append(Finding(
-                        tool=NAME, rule=analyzer, severity=Severity.HIGH,
+                        tool=NAME, rule=analyzer, severity=vet_severity(analyzer),
                         message=str(d.get("message", "")),
                         location=parse_position(str(d.get("posn", "")), str(d.get("end", "")),
                                                 ctx)))
@@ -57,7 +58,7 @@ def _place(f: Finding) -> tuple[str, int, int, str]:
 def run(ctx: ToolContext) -> ToolOutput:
     go = find_tool("go")
     assert go is not None
-    argv = [go, "vet", "-json", "./..."]
+    argv = [go, "vet", "-json", *ctx.packages]
     proc = execute(argv, ctx, tool="go vet")
     text = proc.stdout + "\n" + proc.stderr
     if proc.returncode != 0:

@@ -165,7 +165,7 @@ def run(ctx: ToolContext) -> ToolOutput:
     exe = find_tool("govulncheck")
     assert exe is not None
     argv = [exe, "-json", "-db", ctx.vuln_db]
-    argv += ["-mode", "binary", str(ctx.binary)] if ctx.binary else ["./..."]
+    argv += ["-mode", "binary", str(ctx.binary)] if ctx.binary else list(ctx.packages)
     proc = execute(argv, ctx, tool="govulncheck")
     if proc.returncode != 0:
         raise failed("govulncheck", argv, proc, "it could not scan",

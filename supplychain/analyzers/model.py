@@ -100,8 +100,27 @@ class Vulnerability:
 
 
 @dataclass(frozen=True)
+class Suppression:
+    """Why a finding does not count: `kind` is SARIF's "external" (sccheck.yaml, a baseline) or
+    "inSource" (a `//lint:ignore` directive); `source` names where it was declared."""
+
+    kind: str
+    justification: str
+    source: str
+    expires: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "justification": self.justification, "source": self.source,
+                "expires": self.expires or None}
+
+
+@dataclass(frozen=True)
 class Finding:
-    """One thing a tool reported. `rule` is the analyzer, check code, OSV id or race rule."""
+    """One thing a tool reported. `rule` is the analyzer, check code, OSV id or race rule.
+
+    `fingerprint` (set by the runner) names the finding without its line number, so a baseline
+    or a suppression survives code moving around; `suppressed` says why it does not count.
+    `details` are the supporting lines (a failed test's own output)."""
 
     tool: str
     rule: str
@@ -110,13 +129,17 @@ class Finding:
     location: Location | None = None
     vulnerability: Vulnerability | None = None
     test: str | None = None
+    details: tuple[str, ...] = ()
+    fingerprint: str = ""
+    suppressed: Suppression | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"tool": self.tool, "rule": self.rule, "severity": self.severity.value,
                 "message": self.message,
                 "location": self.location.to_dict() if self.location else None,
                 "vulnerability": self.vulnerability.to_dict() if self.vulnerability else None,
-                "test": self.test}
+                "test": self.test, "details": list(self.details), "fingerprint": self.fingerprint,
+                "suppressed": self.suppressed.to_dict() if self.suppressed else None}
 
 
 @dataclass(frozen=True)
@@ -229,14 +252,23 @@ class CheckResult:
     finished: str
     wall_seconds: float
     outputs: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()   # expired or unused suppressions, baseline facts
 
     @property
     def findings(self) -> tuple[Finding, ...]:
         return tuple(f for run in self.tools for f in run.findings)
 
+    def fails(self, finding: Finding) -> bool:
+        """The finding counts against the check: not suppressed and at or above its threshold."""
+        return finding.suppressed is None and self.fail_on.fails(finding)
+
     @property
     def failing(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if self.fail_on.fails(f))
+        return tuple(f for f in self.findings if self.fails(f))
+
+    @property
+    def suppressed(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.suppressed is not None)
 
     @property
     def tool_seconds(self) -> float:
@@ -266,5 +298,6 @@ class CheckResult:
                 "finished": self.finished, "wall_seconds": round(self.wall_seconds, 3),
                 "tool_seconds": round(self.tool_seconds, 3),
                 "tools": [r.to_dict() for r in self.tools],
-                "findings": [f.to_dict() | {"fails": self.fail_on.fails(f)} for f in self.findings],
+                "findings": [f.to_dict() | {"fails": self.fails(f)} for f in self.findings],
+                "suppressed": len(self.suppressed), "notes": list(self.notes),
                 "outputs": list(self.outputs)}

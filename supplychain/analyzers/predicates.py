@@ -35,7 +35,14 @@ TOOL_URIS = {
 def _entry(finding: Finding) -> str:
     where = f" {finding.location}" if finding.location else ""
     test = f" {finding.test}" if finding.test and finding.tool == "race" else ""
-    return f"{finding.rule}{test}{where}"
+    mark = f" (suppressed: {finding.suppressed.justification})" if finding.suppressed else ""
+    return f"{finding.rule}{test}{where}{mark}"
+
+
+def _suppressed(finding: Finding) -> dict[str, Any]:
+    assert finding.suppressed is not None
+    return {"rule": finding.rule, "location": str(finding.location or ""),
+            "fingerprint": finding.fingerprint, **finding.suppressed.to_dict()}
 
 
 def _gomod_descriptor(result: CheckResult) -> list[dict[str, Any]]:
@@ -47,8 +54,8 @@ def _gomod_descriptor(result: CheckResult) -> list[dict[str, Any]]:
 
 def test_result(result: CheckResult, run: ToolRun) -> dict[str, Any]:
     """The test-result v0.1 predicate for one of vet, staticcheck, race."""
-    failing = [f for f in run.findings if result.fail_on.fails(f)]
-    warned = [f for f in run.findings if not result.fail_on.fails(f)]
+    failing = [f for f in run.findings if result.fails(f)]
+    warned = [f for f in run.findings if not result.fails(f)]
     failed_tests = [_entry(f) for f in failing]
     passed_tests: list[str] = []
     if run.output and run.output.tests:
@@ -60,7 +67,9 @@ def test_result(result: CheckResult, run: ToolRun) -> dict[str, Any]:
     outcome = "FAILED" if failed_tests else "WARNED" if warned else "PASSED"
     tool: dict[str, Any] = {"name": run.tool, "uri": TOOL_URIS[run.tool],
                             "annotations": {"status": run.status,
-                                            "failOn": result.fail_on.describe()}}
+                                            "failOn": result.fail_on.describe(),
+                                            "suppressed": [_suppressed(f) for f in run.findings
+                                                           if f.suppressed]}}
     if run.output:
         tool["annotations"].update({"version": run.output.version,
                                     "command": " ".join(run.output.command)})
@@ -85,7 +94,8 @@ def vuln_record(result: CheckResult) -> dict[str, Any] | None:
                       "scanLevel": v.scan_level, "reachable": v.reachable,
                       "symbols": list(v.symbols), "trace": list(v.trace),
                       "severity": f.severity.value, "location": str(f.location or ""),
-                      "url": v.url})
+                      "url": v.url, "fingerprint": f.fingerprint,
+                      "suppressed": f.suppressed.to_dict() if f.suppressed else None})
     version = run.output.version
     return {
         "invocation": {"parameters": list(run.output.command[1:]), "uri": "", "event_id": "",
@@ -102,7 +112,8 @@ def vuln_record(result: CheckResult) -> dict[str, Any] | None:
                 "vulnerabilities": vulns,
                 "summary": {"total": len(vulns),
                             "reachable": sum(1 for v in vulns if v["reachable"]),
-                            "unreachable": sum(1 for v in vulns if not v["reachable"])},
+                            "unreachable": sum(1 for v in vulns if not v["reachable"]),
+                            "suppressed": sum(1 for v in vulns if v["suppressed"])},
             },
         },
         "metadata": {"scanStartedOn": result.started, "scanFinishedOn": result.finished},

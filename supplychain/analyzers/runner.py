@@ -1,14 +1,18 @@
 """Run the analyzers concurrently (at most os.cpu_count() lanes at once), collect one result.
 
 `check(CheckRequest)` is the one library call behind `sccheck check`: it validates the
-request, runs the tools, writes SARIF and predicates when asked (atomically), and returns a
-`CheckResult` whose `exit_code` is the verdict (0 pass, 1 findings above the thresholds,
-3 a tool could not do its job).
+request, runs the pre-test command and the tools, applies the project's severities,
+fingerprints every finding, marks the suppressed ones (sccheck.yaml, baseline), writes the
+baseline, SARIF and predicates when asked (atomically), and returns a `CheckResult` whose
+`exit_code` is the verdict (0 pass, 1 findings above the thresholds, 3 a tool could not do
+its job).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -16,10 +20,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from supplychain.analyzers import govet, govulncheck, racetest, staticcheck
-from supplychain.analyzers.base import DEFAULT_TIMEOUT, ToolContext
+from supplychain.analyzers import govet, govulncheck, racetest, staticcheck, suppress
+from supplychain.analyzers.base import DEFAULT_TIMEOUT, TestOptions, ToolContext
 from supplychain.analyzers.model import TOOLS, CheckResult, FailOn, ToolOutput, ToolRun
-from supplychain.errors import Error, UsageError
+from supplychain.analyzers.rules import SeverityMap
+from supplychain.errors import Error, ToolFailed, UsageError
 from supplychain.progress import Progress, SilentProgress
 
 RUNNERS: dict[str, Callable[[ToolContext], ToolOutput]] = {
@@ -45,6 +50,12 @@ class CheckRequest:
     env: Mapping[str, str] | None = None
     timeout: float = DEFAULT_TIMEOUT
     max_workers: int | None = None
+    packages: tuple[str, ...] = ()          # empty = ./...
+    tests: TestOptions = field(default_factory=TestOptions)
+    severities: SeverityMap = field(default_factory=SeverityMap)
+    suppress: tuple[suppress.SuppressRule, ...] = ()
+    baseline: Path | None = None
+    write_baseline: Path | None = None
 
 
 def parse_tools(text: str | None) -> tuple[str, ...]:
@@ -85,8 +96,40 @@ def _context(req: CheckRequest) -> tuple[ToolContext, tuple[str, ...], str]:
         if line.startswith("module "):
             module = line.split()[1].strip('"')
             break
-    ctx = ToolContext(root=path.resolve(), vuln_db=db, env=env, timeout=req.timeout)
+    timeout = max(req.timeout, go_seconds(req.tests.timeout) + 60) if req.tests.timeout else req.timeout
+    ctx = ToolContext(root=path.resolve(), vuln_db=db, env=env, timeout=timeout,
+                      packages=req.packages or ("./...",), tests=req.tests, module=module)
     return ctx, (req.tools or TOOLS), module
+
+
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def go_seconds(duration: str) -> float:
+    """Seconds in a Go duration string such as `1h30m` or `90s`."""
+    return sum(float(n) * _GO_UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)",
+                                                                duration))
+
+
+def _pre_test(ctx: ToolContext, command: str, progress: Progress) -> None:
+    """Run the project's preparation command (`sh -c`) in the module root; failing is ToolFailed."""
+    progress.step("pre-test", command)
+    try:
+        proc = subprocess.run(["sh", "-c", command], cwd=ctx.root, env=dict(ctx.env),
+                              capture_output=True, text=True, timeout=ctx.timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise ToolFailed(f"the pre-test command did not finish in {ctx.timeout:.0f}s",
+                         expected="the command to finish", found="a timeout",
+                         fix="make the pre-test command quicker, or raise --timeout",
+                         facts={"command": command}) from None
+    if proc.returncode != 0:
+        raise ToolFailed(f"the pre-test command failed: {command}",
+                         expected="exit status 0", found=f"exit status {proc.returncode}",
+                         fix="run the command by hand in the module directory and fix it; "
+                             "no tool ran",
+                         facts={"command": command,
+                                "output": (proc.stdout + proc.stderr).strip()[-4000:]})
+    progress.done("pre-test", "ok")
 
 
 def _run_one(name: str, ctx: ToolContext, progress: Progress) -> ToolRun:
@@ -111,6 +154,9 @@ def _run_lane(lane: list[str], ctx: ToolContext, progress: Progress) -> list[Too
 def check(req: CheckRequest, progress: Progress | None = None) -> CheckResult:
     progress = progress or SilentProgress()
     ctx, tools, module = _context(req)
+    baseline = suppress.read_baseline(req.baseline) if req.baseline is not None else None
+    if req.tests.pre_test and ctx.mode == "source":
+        _pre_test(ctx, req.tests.pre_test, progress)
     workers = req.max_workers or max(1, min(len(tools), os.cpu_count() or 1))
     started = datetime.now(UTC)
     began = time.monotonic()
@@ -120,17 +166,49 @@ def check(req: CheckRequest, progress: Progress | None = None) -> CheckResult:
                             thread_name_prefix="sccheck-check") as pool:
         futures = [pool.submit(_run_lane, lane, ctx, progress) for lane in lanes]
         by_tool = {run.tool: run for f in futures for run in f.result()}
-    runs = tuple(by_tool[name] for name in tools)
+    runs, notes, written = _judge(tuple(by_tool[name] for name in tools), req, ctx, baseline,
+                                  _iso(started))
     wall = time.monotonic() - began
     finished = datetime.now(UTC)
     skipped = tuple(ToolRun(tool=t, status="skipped", seconds=0.0) for t in TOOLS if t not in tools)
     result = CheckResult(path=str(req.path), root=str(ctx.root), mode=ctx.mode, module=module,
                          tools=runs + skipped, fail_on=req.fail_on,
-                         started=_iso(started), finished=_iso(finished), wall_seconds=wall)
-    outputs = _write_outputs(result, req)
+                         started=_iso(started), finished=_iso(finished), wall_seconds=wall,
+                         notes=tuple(notes))
+    outputs = written + _write_outputs(result, req)
     if outputs:
         result = replace(result, outputs=outputs)
     return result
+
+
+def _judge(runs: tuple[ToolRun, ...], req: CheckRequest, ctx: ToolContext,
+           baseline: suppress.Baseline | None, started: str,
+           ) -> tuple[tuple[ToolRun, ...], list[str], tuple[str, ...]]:
+    """Severities, fingerprints and suppressions over every tool's findings, in one pass so
+    fingerprints of equal findings count across tools in a stable order."""
+    findings = [req.severities.apply(f) for run in runs for f in run.findings]
+    findings = suppress.fingerprint_all(findings, ctx.root)
+    written: tuple[str, ...] = ()
+    if req.write_baseline is not None:
+        marked, _ = suppress.apply(findings, req.suppress, None)
+        suppress.write_baseline(req.write_baseline, marked, ctx.module, started)
+        known = frozenset(f.fingerprint for f in marked if f.suppressed is None)
+        baseline = suppress.Baseline(str(req.write_baseline), known, started)
+        written = (str(req.write_baseline),)
+    findings, notes = suppress.apply(findings, req.suppress, baseline)
+    if baseline is not None:
+        known_now = sum(1 for f in findings if f.suppressed and f.suppressed.source.startswith("baseline"))
+        notes.append(f"baseline {baseline.path}: {known_now} known finding(s) not counted; "
+                     "only new findings fail the check")
+    out: list[ToolRun] = []
+    i = 0
+    for run in runs:
+        n = len(run.findings)
+        if run.output is not None:
+            run = replace(run, output=replace(run.output, findings=tuple(findings[i:i + n])))
+        out.append(run)
+        i += n
+    return tuple(out), notes, written
 
 
 def _write_outputs(result: CheckResult, req: CheckRequest) -> tuple[str, ...]:

@@ -2,14 +2,16 @@
 
 Every result has a ruleId, a level, a message and one physical location relative to
 `%SRCROOT%` (the module root); vulnerabilities that no source line explains point at the
-`require` line of go.mod (or at the binary in binary mode). Partial fingerprints are stable
-hashes of tool, rule, path and message, so alerts survive line moves. A tool that failed still
-gets a run, with `executionSuccessful: false` and its diagnostics as a notification.
+`require` line of go.mod (or at the binary in binary mode). Partial fingerprints are the
+findings' fingerprints (no line numbers), so alerts survive line moves. A suppressed finding
+is still a result, with SARIF `suppressions` (kind `external` for sccheck.yaml and the
+baseline, `inSource` for a `//lint:ignore` directive, and the reason as `justification`).
+A tool that failed still gets a run, with `executionSuccessful: false` and its diagnostics as
+a notification.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -65,15 +67,18 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
                                                      "uriBaseId": "%SRCROOT%"}}
     if region:
         physical["region"] = region
-    fingerprint = hashlib.sha256("\x00".join(
-        (finding.tool, finding.rule, loc.path if loc else "", finding.message)).encode()).hexdigest()
     result: dict[str, Any] = {
         "ruleId": finding.rule, "ruleIndex": rule_index, "level": _LEVEL[finding.severity],
         "message": {"text": finding.message},
         "locations": [{"physicalLocation": physical}],
-        "partialFingerprints": {"sccheckFinding/v1": fingerprint},
+        "partialFingerprints": {"sccheckFinding/v2": finding.fingerprint},
         "properties": {"severity": finding.severity.value},
     }
+    if finding.suppressed is not None:
+        mark = finding.suppressed
+        props = {"source": mark.source} | ({"expires": mark.expires} if mark.expires else {})
+        result["suppressions"] = [{"kind": mark.kind, "status": "accepted",
+                                   "justification": mark.justification, "properties": props}]
     if finding.vulnerability is not None:
         v = finding.vulnerability
         result["properties"].update({"security-severity": _SECURITY[finding.severity],

@@ -7,7 +7,8 @@ Every key is optional; flags override the file. Unknown keys are errors naming t
     kind: Pipeline                     # optional; if present, exactly this
     repo: registry.example.com/team/app
     build:  {platforms: [linux/amd64], base: static, version: v1.2.3, tag: v1.2.3}
-    check:  {vulnDb: URL|DIR, failOn: medium, only: [vet, staticcheck, vuln, race]}
+    check:  {vulnDb: URL|DIR, failOn: medium, only: [vet, staticcheck, vuln, race], packages,
+             severities, suppress, baseline, tests}       # docs/check.md: also read by `check`
     harden: {threshold: medium}
     sign:   {trustConfig: FILE, key: FILE}
     verify: {policy: FILE}
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from supplychain.analyzers.config import CheckSettings, parse_check_settings, resolve_path
 from supplychain.errors import UsageError
 from supplychain.strictdoc import load_yaml
 
@@ -34,13 +36,12 @@ KIND = "Pipeline"
 SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "build": {"platforms": ("platforms", "platforms"), "base": ("base", "str"),
               "version": ("version", "str"), "tag": ("tag", "str")},
-    "check": {"vulnDb": ("vuln_db", "db"), "failOn": ("fail_on", "str"), "only": ("check_tools", "list")},
     "harden": {"threshold": ("harden_threshold", "str")},
     "sign": {"trustConfig": ("trust_config", "path"), "key": ("key", "path")},
     "verify": {"policy": ("policy", "path")},
     "promote": {"to": ("promote_to", "str")},
 }
-TOP_LEVEL = {"apiVersion", "kind", "repo", *SCHEMA}
+TOP_LEVEL = {"apiVersion", "kind", "repo", "check", *SCHEMA}
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class PipelineConfig:
     key: str | None = None
     policy: str | None = None
     promote_to: str | None = None
+    check: CheckSettings = field(default_factory=CheckSettings)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def merged(self, **flags: Any) -> PipelineConfig:
@@ -81,13 +83,6 @@ def _string(value: Any, source: str, path: str) -> str:
     return value
 
 
-def _resolve(value: str, base: Path) -> str:
-    if "://" in value:
-        return value
-    p = Path(value).expanduser()
-    return str(p if p.is_absolute() else (base / p))
-
-
 def _convert(kind: str, value: Any, source: str, path: str, base: Path) -> Any:
     if kind in ("list", "platforms"):
         if isinstance(value, str) and kind == "platforms":
@@ -96,8 +91,8 @@ def _convert(kind: str, value: Any, source: str, path: str, base: Path) -> Any:
             raise _bad(source, path, "must be a non-empty list of strings", "[a, b]", repr(value))
         return tuple(_string(v, source, f"{path}[{i}]") for i, v in enumerate(value))
     text = _string(value, source, path)
-    if kind == "path" or (kind == "db" and not text.startswith(("http://", "https://", "file://"))):
-        return _resolve(text, base)
+    if kind == "path":
+        return resolve_path(text, base)
     return text
 
 
@@ -116,6 +111,10 @@ def parse_config(doc: Any, source: str, base: Path) -> PipelineConfig:
             raise _bad(source, "$.kind", "wrong kind", KIND, repr(value))
         if key == "repo":
             values["repo"] = _string(value, source, "$.repo")
+        if key == "check":
+            settings = parse_check_settings(value, source, base)
+            values.update(check=settings, vuln_db=settings.vuln_db, fail_on=settings.fail_on,
+                          check_tools=settings.only)
         if key in SCHEMA:
             if not isinstance(value, dict):
                 raise _bad(source, f"$.{key}", "must be a mapping",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from supplychain.analyzers import CheckRequest, check, predicates
 from tests.analyzers.conftest import FIXTURES
@@ -21,7 +22,7 @@ def test_test_result_for_each_tool(checked):
                                         "digest": {"sha256": hashlib.sha256(gomod).hexdigest()}}
     tool = pred["configuration"][1]
     assert (tool["name"], tool["uri"]) == ("race", "https://go.dev/doc/articles/race_detector")
-    assert tool["annotations"]["command"] == "go test -race -vet=off -json ./..."
+    assert tool["annotations"]["command"] == "go test -race -vet=off -json -fullpath ./..."
     assert tool["annotations"]["failOn"] == "medium"
 
     vet = checked("vet_printf")
@@ -45,8 +46,12 @@ def test_vuln_record_follows_the_cosign_vuln_v1_shape(checked, vulndb):
     assert body["format"] == "https://sccheck.dev/check/govulncheck-result/v1"
     assert (body["mode"], body["module"], body["scanLevel"]) == (
         "source", "sccheck.test/vulncalled", "symbol")
-    assert body["summary"] == {"total": 4, "reachable": 1, "unreachable": 3}
-    assert body["vulnerabilities"][0] == {
+    assert body["summary"] == {"total": 4, "reachable": 1, "unreachable": 3,
+                               "suppressed": 0}
+    first = dict(body["vulnerabilities"][0])
+    assert re.fullmatch(r"[0-9a-f]{32}", first.pop("fingerprint"))
+    assert first.pop("suppressed") is None
+    assert first == {
         "id": "GO-2021-0113", "aliases": ["CVE-2021-38561", "GHSA-ppp9-7jff-5vj2"],
         "summary": "Out-of-bounds read in golang.org/x/text/language",
         "module": "golang.org/x/text", "version": "v0.3.6", "fixedVersion": "v0.3.7",

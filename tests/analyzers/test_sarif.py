@@ -5,6 +5,7 @@ plus the fields GitHub code scanning needs."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -33,7 +34,7 @@ def _github_ready(doc):
             artifact = loc["physicalLocation"]["artifactLocation"]
             assert artifact["uriBaseId"] == "%SRCROOT%"
             assert not artifact["uri"].startswith("/")
-            assert len(result["partialFingerprints"]["sccheckFinding/v1"]) == 64
+            assert re.fullmatch(r"[0-9a-f]{32}(#\d+)?", result["partialFingerprints"]["sccheckFinding/v2"])
 
 
 @pytest.mark.parametrize("fixture", ["vuln_called", "vet_printf", "race_counter", "clean"])

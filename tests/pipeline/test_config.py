@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from supplychain.analyzers.config import CheckSettings
 from supplychain.errors import UsageError
 from supplychain.pipeline.config import PipelineConfig, load_config
 
@@ -22,7 +23,9 @@ def test_full_file_and_flags_override(tmp_path: Path) -> None:
         platforms=("linux/amd64", "linux/arm64"), base="scratch", tag="v1",
         vuln_db=str(tmp_path.resolve() / "db"), fail_on="high", check_tools=("vet", "vuln"),
         harden_threshold="high", trust_config=str(tmp_path.resolve() / "tc.json"),
-        policy=str(tmp_path.resolve() / "p.yaml"), promote_to="reg.example/prod/app:v1")
+        policy=str(tmp_path.resolve() / "p.yaml"), promote_to="reg.example/prod/app:v1",
+        check=CheckSettings(vuln_db=str(tmp_path.resolve() / "db"), fail_on="high",
+                            only=("vet", "vuln")))
     merged = cfg.merged(repo="other/x", platforms=(), base=None, fail_on="low")
     assert (merged.repo, merged.platforms, merged.base, merged.fail_on) == \
         ("other/x", ("linux/amd64", "linux/arm64"), "scratch", "low")
