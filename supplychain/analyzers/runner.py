@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from supplychain.analyzers import govet, govulncheck, racetest, staticcheck, suppress
-from supplychain.analyzers.base import DEFAULT_TIMEOUT, TestOptions, ToolContext
+from supplychain.analyzers.base import DEFAULT_TIMEOUT, TestOptions, ToolContext, execute
 from supplychain.analyzers.model import TOOLS, CheckResult, FailOn, ToolOutput, ToolRun
 from supplychain.analyzers.rules import SeverityMap
 from supplychain.errors import Error, ToolFailed, UsageError
@@ -112,16 +111,10 @@ def go_seconds(duration: str) -> float:
 
 
 def _pre_test(ctx: ToolContext, command: str, progress: Progress) -> None:
-    """Run the project's preparation command (`sh -c`) in the module root; failing is ToolFailed."""
+    """Run the project's preparation command (`sh -c`, the tools' scrubbed environment) in the
+    module root; failing is ToolFailed."""
     progress.step("pre-test", command)
-    try:
-        proc = subprocess.run(["sh", "-c", command], cwd=ctx.root, env=dict(ctx.env),
-                              capture_output=True, text=True, timeout=ctx.timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise ToolFailed(f"the pre-test command did not finish in {ctx.timeout:.0f}s",
-                         expected="the command to finish", found="a timeout",
-                         fix="make the pre-test command quicker, or raise --timeout",
-                         facts={"command": command}) from None
+    proc = execute(["sh", "-c", command], ctx, tool="the pre-test command")
     if proc.returncode != 0:
         raise ToolFailed(f"the pre-test command failed: {command}",
                          expected="exit status 0", found=f"exit status {proc.returncode}",
