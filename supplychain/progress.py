@@ -36,14 +36,15 @@ class StderrProgress:
     """Plain lines on stderr with elapsed time; thread-safe, so concurrent steps can report."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
-        self._stream = stream or sys.stderr
+        self._stream = stream  # None: whatever sys.stderr is when a line is written
         self._lock = threading.Lock()
         self._started: dict[str, float] = {}
 
     def _write(self, line: str) -> None:
         with self._lock:
-            self._stream.write(line + "\n")
-            self._stream.flush()
+            stream = self._stream or sys.stderr
+            stream.write(line + "\n")
+            stream.flush()
 
     def step(self, name: str, detail: str = "") -> None:
         self._started[name] = time.monotonic()

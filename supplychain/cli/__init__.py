@@ -76,6 +76,8 @@ class LazyGroup(click.Group):
             sys.exit(130)
         except Exception as exc:  # a bug of ours outside a command's guard
             internal_error(as_json, verbose, exc)
+        finally:
+            set_notice_sink(None)
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)

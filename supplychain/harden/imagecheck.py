@@ -7,8 +7,6 @@ deleted by a later layer still ships in the earlier layer's blob.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import posixpath
 import re
@@ -24,12 +22,15 @@ from supplychain.harden.report import Finding, HardenReport, PlatformStats
 from supplychain.harden.rules import RULES
 from supplychain.harden.secrets import SNIFF_BYTES, looks_textual, scan_text
 from supplychain.image.filesystem import (
+    LAYER_ERRORS,
     MAX_LAYER_ENTRIES,
     FileEntry,
+    ImageBudget,
     ImageFilesystem,
     PlatformImage,
     apply_layer,
     normalise,
+    open_layer,
     platform_images,
 )
 from supplychain.image.open import open_store
@@ -98,10 +99,12 @@ def _check_platform(store: ContentStore, image: PlatformImage,
     fs = ImageFilesystem()
     findings: list[Finding] = []
     file_secrets: list[tuple[int, str, str]] = []   # (layer, path, evidence)
+    budget = ImageBudget()
     for index, layer in enumerate(image.layers):
         data = store.read_blob(layer)
-        apply_layer(fs, index, data, lambda p: p in _ACCOUNT_FILES, 4 * 1024 * 1024)
-        findings.extend(_scan_layer(data, index, image, options, file_secrets))
+        apply_layer(fs, index, data, lambda p: p in _ACCOUNT_FILES, 4 * 1024 * 1024,
+                    media_type=layer.media_type, budget=budget)
+        findings.extend(_scan_layer(data, index, image, options, file_secrets, budget))
     for index, path, evidence in file_secrets:
         entry = fs.get(path)
         if entry is None or entry.layer != index:
@@ -237,21 +240,49 @@ def _filesystem_findings(image: PlatformImage, fs: ImageFilesystem) -> Iterator[
 
 # -- secrets in every layer ---------------------------------------------------------------------
 
-def _open_tar(data: bytes) -> tarfile.TarFile:
-    raw: Any = io.BytesIO(data)
-    if data[:2] == b"\x1f\x8b":
-        raw = gzip.GzipFile(fileobj=raw)
-    return tarfile.open(fileobj=raw, mode="r|")
+def escapes_root(member: tarfile.TarInfo) -> str | None:
+    """Why an entry would land outside the image's root if extracted naively, or None. Absolute
+    symlink targets are fine (a runtime resolves them inside the root); `..` that climbs above
+    the root, absolute entry names and hard links to outside are not."""
+    name = member.name
+    if name.startswith("/"):
+        return f"absolute entry name {name[:200]!r}"
+    if _climbs(name):
+        return f"entry name {name[:200]!r} climbs out of the root with '..'"
+    if member.islnk() and (member.linkname.startswith("/") or _climbs(member.linkname)):
+        return f"hard link {name[:200]!r} -> {member.linkname[:200]!r} points outside the root"
+    target = posixpath.join(posixpath.dirname(name.rstrip("/")), member.linkname)
+    if member.issym() and not member.linkname.startswith("/") and _climbs(target):
+        return f"symlink {name[:200]!r} -> {member.linkname[:200]!r} resolves outside the root"
+    return None
+
+
+def _climbs(path: str) -> bool:
+    depth = 0
+    for part in path.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in ("", "."):
+            depth += 1
+    return False
 
 
 def _scan_layer(data: bytes, index: int, image: PlatformImage, options: CheckOptions,
-                out: list[tuple[int, str, str]]) -> Iterator[Finding]:
-    """Search every regular text file of one layer (under the size cap) for secrets."""
+                out: list[tuple[int, str, str]], budget: ImageBudget) -> Iterator[Finding]:
+    """Search every regular text file of one layer (under the size cap) for secrets, and flag
+    entries that would escape the root when extracted."""
+    media_type = image.layers[index].media_type if index < len(image.layers) else None
     try:
-        with _open_tar(data) as tar:
+        with open_layer(data, index, media_type=media_type, budget=budget) as tar:
             for count, member in enumerate(tar):
                 if count >= MAX_LAYER_ENTRIES:
                     raise ImageError(f"layer {index} has more than {MAX_LAYER_ENTRIES} entries")
+                escape = escapes_root(member)
+                if escape is not None:
+                    yield _finding("SCH016", "tar entry escapes the image root", escape,
+                                   normalise(member.name), image, index)
                 if not member.isreg() or member.size == 0:
                     continue
                 path = normalise(member.name)
@@ -271,5 +302,5 @@ def _scan_layer(data: bytes, index: int, image: PlatformImage, options: CheckOpt
                     continue
                 for match in scan_text(content.decode("latin-1"), options.allow):
                     out.append((index, path, f"{match.pattern}: {match.redacted} at line {match.line}"))
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    except LAYER_ERRORS as exc:
         raise ImageError(f"layer {index} is not a readable tar archive: {exc}") from None

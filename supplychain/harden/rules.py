@@ -95,6 +95,11 @@ _RULES = (
     Rule("SCH015", "file could not be scanned for secrets", "info",
          "A text file larger than the scan cap was not read, so it may hide a secret.",
          "raise --scan-cap, or allowlist the path if it is known to be safe"),
+    Rule("SCH016", "tar entry escapes the image root", "high",
+         "An entry with an absolute name, a '..' that climbs above the root, or a link that resolves "
+         "outside it writes outside the container's file system when a naive tool extracts the layer "
+         "(a path-traversal attack on whoever unpacks the image).",
+         "rebuild the layer from a clean directory; never ship archives with such entries"),
 )
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}

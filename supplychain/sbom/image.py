@@ -106,12 +106,15 @@ def scan_image(store: ContentStore, image: PlatformImage,
     # Fetch (and verify) each layer once when the image is of a reasonable size; else read twice.
     blobs = ([store.read_blob(layer) for layer in image.layers]
              if sum(layer.size for layer in image.layers) <= MAX_CACHED_LAYERS else None)
-    listing = read_filesystem(blobs) if blobs is not None else image_filesystem(store, image)
+    types = [layer.media_type for layer in image.layers]
+    listing = (read_filesystem(blobs, media_types=types) if blobs is not None
+               else image_filesystem(store, image))
     executables, skipped = _select(listing, image.config)
     wanted = set(executables) | {p for p in listing.files if is_os_db_path(p)}
     progress.info(f"{image.platform or 'image'}: reading {len(executables)} executable(s)")
     if blobs is not None:
-        fs = read_filesystem(blobs, want_content=wanted.__contains__, content_cap=MAX_BINARY_BYTES)
+        fs = read_filesystem(blobs, want_content=wanted.__contains__, content_cap=MAX_BINARY_BYTES,
+                             media_types=types)
     else:
         fs = image_filesystem(store, image, want_content=wanted.__contains__, content_cap=MAX_BINARY_BYTES)
     programs = []
