@@ -103,6 +103,9 @@ class LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, as_json: bool, verbose: bool, quiet: bool) -> None:
     """From Go source to a signed, verified, promoted container image."""
+    from supplychain.httpclient import keep_loopback_off_proxies
+
+    keep_loopback_off_proxies()
     ctx.obj = Options(json=as_json, verbose=verbose, quiet=quiet)
     set_notice_sink(None if quiet else StderrProgress())
 

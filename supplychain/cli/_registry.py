@@ -3,6 +3,9 @@
     @click.command()
     @registry_options
     def cmd(registry: RegistryOptions, ...): ...
+
+Credentials name the registry they are for: `--auth HOST=USER` (repeatable), each with its
+password from `--password-stdin` (one --auth only) or `--password-file HOST=FILE`.
 """
 
 from __future__ import annotations
@@ -16,22 +19,83 @@ from typing import Any
 import click
 
 from supplychain.registry import RegistryOptions
-from supplychain.registry.options import REFERRERS_MODES
+from supplychain.registry.options import REFERRERS_MODES, HostCredential, registry_key
+
+MAX_PASSWORD_FILE = 64 * 1024
+
+
+def _host_pair(value: str, flag: str, what: str) -> tuple[str, str]:
+    host, sep, rest = value.partition("=")
+    host = host.strip()
+    if not sep or not host or not rest or "/" in host or "@" in host:
+        raise click.UsageError(f"{flag} {value!r}: expected HOST={what}, e.g. {flag} "
+                               f"ghcr.io={'robot' if what == 'USER' else '/run/secrets/ghcr'}")
+    return host, rest
+
+
+def _read_password_file(path: str, host: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_PASSWORD_FILE + 1)
+    except OSError as exc:
+        raise click.UsageError(f"--password-file for {host}: cannot read {path}: {exc.strerror}") from None
+    if len(raw) > MAX_PASSWORD_FILE:
+        raise click.UsageError(f"--password-file for {host}: {path} is larger than {MAX_PASSWORD_FILE} bytes")
+    return raw.decode("utf-8", errors="strict").rstrip("\r\n")
+
+
+def host_credentials(auth: tuple[str, ...], password_files: tuple[str, ...],
+                     password_stdin: bool) -> tuple[HostCredential, ...]:
+    """Pair each --auth HOST=USER with exactly one password source."""
+    users: dict[str, tuple[str, str]] = {}
+    for value in auth:
+        host, user = _host_pair(value, "--auth", "USER")
+        if registry_key(host) in users:
+            raise click.UsageError(f"--auth names {host} twice")
+        users[registry_key(host)] = (host, user)
+    files: dict[str, str] = {}
+    for value in password_files:
+        host, path = _host_pair(value, "--password-file", "FILE")
+        if registry_key(host) not in users:
+            raise click.UsageError(f"--password-file {host}=... has no --auth {host}=USER")
+        files[registry_key(host)] = path
+    without = [key for key in users if key not in files]
+    if password_stdin and len(without) != 1:
+        raise click.UsageError("--password-stdin gives the password of exactly one --auth HOST=USER "
+                               f"without a --password-file (found {len(without)})")
+    if not password_stdin and without:
+        host = users[without[0]][0]
+        raise click.UsageError(f"--auth {host}=... has no password: add --password-stdin "
+                               f"or --password-file {host}=FILE")
+    creds = []
+    for key, (host, user) in users.items():
+        if key in files:
+            password = _read_password_file(files[key], host)
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+        creds.append(HostCredential(host, user, password))
+    return tuple(creds)
 
 
 def registry_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --insecure, --ca-file, --username, --password-stdin, --docker-config, --max-workers,
-    --retries; the command receives them as one `registry: RegistryOptions` keyword."""
+    """Add --insecure, --ca-file, --auth, --password-stdin, --password-file, --docker-config,
+    --max-workers, --retries; the command receives them as one `registry: RegistryOptions`
+    keyword."""
 
     @click.option("--insecure", is_flag=True,
                   help="Allow plain HTTP to non-loopback registries (loopback hosts always may).")
     @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False),
                   help="PEM file of CA certificates to trust for registry TLS.")
-    @click.option("--username", envvar="SCCHECK_REGISTRY_USERNAME",
-                  help="Registry user (env SCCHECK_REGISTRY_USERNAME).")
+    @click.option("--auth", "auth", multiple=True, metavar="HOST=USER",
+                  help="Registry user for HOST only (repeatable; password from --password-stdin or "
+                       "--password-file). Else env SCCHECK_REGISTRY_HOST/USERNAME/PASSWORD, else "
+                       "the Docker config.")
     @click.option("--password-stdin", is_flag=True,
-                  help="Read the registry password from stdin (else env SCCHECK_REGISTRY_PASSWORD, "
-                       "else the Docker config).")
+                  help="Read the password of the one --auth HOST=USER from stdin.")
+    @click.option("--password-file", "password_files", multiple=True, metavar="HOST=FILE",
+                  help="Read the password of --auth HOST=USER from FILE (repeatable).")
+    @click.option("--username", hidden=True, expose_value=True,
+                  help="Refused: credentials must name their registry (--auth HOST=USER).")
     @click.option("--docker-config", type=click.Path(dir_okay=False),
                   help="Docker config.json with credentials (default $DOCKER_CONFIG or ~/.docker).")
     @click.option("--max-workers", type=click.IntRange(1, 64), default=4, show_default=True,
@@ -39,16 +103,16 @@ def registry_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--retries", type=click.IntRange(0, 20), default=4, show_default=True,
                   help="Retries on 429/5xx and connection errors.")
     @functools.wraps(fn)
-    def wrapper(*args: Any, insecure: bool, ca_file: str | None, username: str | None,
-                password_stdin: bool, docker_config: str | None, max_workers: int, retries: int,
-                **kwargs: Any) -> Any:
-        password = None
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-            if not username:
-                raise click.UsageError("--password-stdin needs --username")
+    def wrapper(*args: Any, insecure: bool, ca_file: str | None, auth: tuple[str, ...],
+                password_stdin: bool, password_files: tuple[str, ...], username: str | None,
+                docker_config: str | None, max_workers: int, retries: int, **kwargs: Any) -> Any:
+        if username is not None:
+            raise click.UsageError("--username is not bound to a registry, so it is refused: "
+                                   f"use --auth HOST={username} (with --password-stdin), e.g. "
+                                   f"--auth ghcr.io={username}")
         kwargs["registry"] = RegistryOptions(
-            insecure=insecure, ca_file=ca_file, username=username, password=password,
+            insecure=insecure, ca_file=ca_file,
+            auth=host_credentials(auth, password_files, password_stdin),
             docker_config=docker_config, max_workers=max_workers, max_retries=retries)
         return fn(*args, **kwargs)
 

@@ -29,6 +29,7 @@ import requests
 from supplychain.devstack.keys import KeyPaths
 from supplychain.devstack.state import StateDir
 from supplychain.errors import DevStackError
+from supplychain.httpclient import new_session
 from supplychain.tools import child_env, find_tool
 
 HOST = "127.0.0.1"
@@ -242,7 +243,7 @@ def running(state: StateDir) -> dict[str, int]:
 
 def probe(url: str) -> bool:
     try:
-        return requests.get(url, timeout=1).status_code < 500
+        return new_session().get(url, timeout=1).status_code < 500
     except requests.RequestException:
         return False
 

@@ -20,6 +20,7 @@ from supplychain.devstack.services import Ports
 from supplychain.devstack.state import StateDir
 from supplychain.devstack.trustconfig import write_fulcio_config, write_trust_config
 from supplychain.errors import DevStackError
+from supplychain.httpclient import new_session
 from supplychain.progress import Progress, SilentProgress
 
 CT_ORIGIN = "sccheck-dev-stack-ct"
@@ -172,7 +173,7 @@ def fetch_token(url: str, claims: Mapping[str, str] | None = None, *, timeout: f
     query = urlencode(dict(claims or {}))
     full = f"{url}{'&' if '?' in url else '?'}{query}" if query else url
     try:
-        resp = requests.get(full, timeout=timeout, stream=True)
+        resp = new_session().get(full, timeout=timeout, stream=True)
         body = resp.raw.read(MAX_TOKEN_BYTES + 1, decode_content=True)
     except requests.RequestException as exc:
         raise DevStackError("the dev-stack's OIDC issuer cannot be reached",

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import requests
 
 from supplychain.errors import RegistryError
-from supplychain.registry.options import RegistryOptions, is_loopback
+from supplychain.image.reference import credential_key
+from supplychain.registry.options import RegistryOptions, is_loopback, registry_key
 from supplychain.strictdoc import load_json
 from supplychain.tools import child_env
 
@@ -65,12 +66,6 @@ def parse_challenge(header: str) -> Challenge | None:
     return Challenge(scheme.lower(), params)
 
 
-def _normalize_host(key: str) -> str:
-    if "://" in key:
-        key = urlsplit(key).netloc
-    return key.split("/", 1)[0].lower()
-
-
 def _run_helper(helper: str, host: str) -> Credentials | None:
     if not _HELPER_NAME.match(helper):
         raise RegistryError(f"invalid credential helper name {helper!r} in the Docker config",
@@ -83,7 +78,7 @@ def _run_helper(helper: str, host: str) -> Credentials | None:
         raise RegistryError(
             f"the Docker config names the credential helper {program!r} for {host}, "
             "but it is not installed",
-            fix=f"install {program}, or remove it from the Docker config, or pass --username",
+            fix=f"install {program}, or remove it from the Docker config, or pass --auth HOST=USER",
         ) from None
     except subprocess.TimeoutExpired:
         raise RegistryError(f"credential helper {program} did not answer within 30s for {host}") from None
@@ -103,7 +98,9 @@ def _run_helper(helper: str, host: str) -> Credentials | None:
 
 
 def docker_config_credentials(path: str, host: str) -> Credentials | None:
-    """Credentials for `host` from a Docker config.json, or None."""
+    """Credentials for `host` from a Docker config.json, or None. Keys are compared as registry
+    hosts (`registry_key`), so `docker login`'s `https://index.docker.io/v1/` is Docker Hub's;
+    a helper is asked for the key `docker login` stored under."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(4 << 20)
@@ -118,16 +115,17 @@ def docker_config_credentials(path: str, host: str) -> Credentials | None:
                             fix="repair it or point --docker-config elsewhere") from None
     if not isinstance(doc, dict):
         return None
-    host = host.lower()
+    wanted = registry_key(host)
+    server = credential_key(wanted)  # what docker login passes to a credential helper
     helpers = doc.get("credHelpers") or {}
     if isinstance(helpers, dict):
         for key, helper in helpers.items():
-            if _normalize_host(key) == host and isinstance(helper, str):
-                return _run_helper(helper, host)
+            if registry_key(key) == wanted and isinstance(helper, str):
+                return _run_helper(helper, server)
     auths = doc.get("auths") or {}
     if isinstance(auths, dict):
         for key, entry in auths.items():
-            if _normalize_host(key) != host or not isinstance(entry, dict):
+            if registry_key(key) != wanted or not isinstance(entry, dict):
                 continue
             if entry.get("identitytoken"):
                 return Credentials(username=str(entry.get("username", "")),
@@ -144,14 +142,15 @@ def docker_config_credentials(path: str, host: str) -> Credentials | None:
                 return Credentials(str(entry["username"]), str(entry.get("password", "")))
     store = doc.get("credsStore")
     if isinstance(store, str) and store:
-        return _run_helper(store, host)
+        return _run_helper(store, server)
     return None
 
 
 def find_credentials(options: RegistryOptions, host: str) -> Credentials | None:
-    flagged = options.credentials_from_flags_or_env()
-    if flagged:
-        return Credentials(*flagged)
+    """The credentials bound to `host` (flags, then environment, then Docker config), or None."""
+    bound = options.credentials_for(host)
+    if bound is not None:
+        return Credentials(bound.username, bound.password)
     return docker_config_credentials(options.docker_config_path(), host)
 
 
@@ -200,7 +199,8 @@ def fetch_token(session: requests.Session, challenge: Challenge, scopes: tuple[s
                 "client_id": "sccheck", "scope": " ".join(scopes)}
         if service:
             form["service"] = service
-        resp = session.post(realm, data=form, timeout=timeout, verify=verify, stream=True)
+        resp = session.post(realm, data=form, timeout=timeout, verify=verify, stream=True,
+                            allow_redirects=False)  # a redirect would resend the refresh token
     else:
         params: list[tuple[str, str]] = [("scope", s) for s in scopes]
         if service:
@@ -213,8 +213,8 @@ def fetch_token(session: requests.Session, challenge: Challenge, scopes: tuple[s
             raise RegistryError(
                 f"the token service of {host} refused the credentials",
                 found=f"HTTP {resp.status_code}",
-                fix="check the user name and password (--username/--password-stdin, "
-                    "SCCHECK_REGISTRY_USERNAME/PASSWORD or docker login)",
+                fix=f"check the user name and password given for {host} (--auth {host}=USER, "
+                    "SCCHECK_REGISTRY_HOST/USERNAME/PASSWORD or docker login)",
                 facts={"registry": host, "status": resp.status_code},
             )
         if resp.status_code != 200:

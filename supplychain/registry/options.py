@@ -5,26 +5,73 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
+from supplychain.errors import UsageError
+from supplychain.image.reference import is_docker_hub
+
+ENV_HOST = "SCCHECK_REGISTRY_HOST"
 ENV_USERNAME = "SCCHECK_REGISTRY_USERNAME"
 ENV_PASSWORD = "SCCHECK_REGISTRY_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
 REFERRERS_MODES = ("auto", "api", "tag", "both")
+
+
+def registry_key(host: str) -> str:
+    """The one spelling of a registry host that credentials are bound to: lower case, the port
+    kept, a scheme or path dropped (Docker config keys may be URLs); Docker Hub's names
+    (docker.io, index.docker.io, registry-1.docker.io) are all `docker.io`."""
+    host = host.strip()
+    if "://" in host:
+        host = urlsplit(host).netloc
+    host = host.split("/", 1)[0].lower()
+    return "docker.io" if is_docker_hub(host) else host
+
+
+@dataclass(frozen=True)
+class HostCredential:
+    """A user name and password for exactly one registry host (`host:port` where not 443)."""
+
+    host: str
+    username: str
+    password: str = field(repr=False)
+
+    def for_host(self, host: str) -> bool:
+        return registry_key(self.host) == registry_key(host)
+
+
+def env_credential(environ: dict[str, str] | None = None) -> HostCredential | None:
+    """SCCHECK_REGISTRY_HOST + SCCHECK_REGISTRY_USERNAME + SCCHECK_REGISTRY_PASSWORD, all three or
+    none: a user name or password without the host it is for is refused, never sent anywhere."""
+    env = dict(os.environ) if environ is None else environ
+    host, user, password = env.get(ENV_HOST, ""), env.get(ENV_USERNAME, ""), env.get(ENV_PASSWORD)
+    if not (user or password):
+        return None
+    if not host or not user or password is None:
+        missing = [name for name, absent in ((ENV_HOST, not host), (ENV_USERNAME, not user),
+                                             (ENV_PASSWORD, password is None)) if absent]
+        raise UsageError(
+            "registry credentials in the environment are incomplete",
+            expected=f"{ENV_HOST} (the registry they are for), {ENV_USERNAME} and {ENV_PASSWORD}",
+            found="no " + ", ".join(missing),
+            fix=f"set {ENV_HOST}=HOST[:PORT] so the credentials go to that registry only, "
+                "or use --auth HOST=USER or docker login")
+    return HostCredential(host, user, password)
 
 
 @dataclass(frozen=True)
 class RegistryOptions:
     """Settings shared by every repository a command opens.
 
-    Credentials: `username`/`password` here win, then the environment
-    (SCCHECK_REGISTRY_USERNAME / SCCHECK_REGISTRY_PASSWORD), then the Docker config file
+    Credentials are bound to one registry host each and go to no other host: `auth` (the
+    --auth flags) wins, then the environment (SCCHECK_REGISTRY_HOST with
+    SCCHECK_REGISTRY_USERNAME / SCCHECK_REGISTRY_PASSWORD), then the Docker config file
     (`docker_config`, default $DOCKER_CONFIG/config.json or ~/.docker/config.json) with its
     credential helpers. Plain HTTP is used for loopback hosts only, unless `insecure`.
     """
 
     insecure: bool = False
     ca_file: str | None = None
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
+    auth: tuple[HostCredential, ...] = ()
     docker_config: str | None = None
     max_retries: int = 4
     backoff_base: float = 0.5
@@ -51,12 +98,13 @@ class RegistryOptions:
             raise ValueError(f"referrers_mode must be one of {', '.join(REFERRERS_MODES)}, "
                              f"not {self.referrers_mode!r}")
 
-    def credentials_from_flags_or_env(self) -> tuple[str, str] | None:
-        user = self.username if self.username is not None else os.environ.get(ENV_USERNAME)
-        password = self.password if self.password is not None else os.environ.get(ENV_PASSWORD)
-        if user and password is not None:
-            return user, password
-        return None
+    def credentials_for(self, host: str) -> HostCredential | None:
+        """The flag or environment credential for `host`, or None (then the Docker config)."""
+        for cred in self.auth:
+            if cred.for_host(host):
+                return cred
+        env = env_credential()
+        return env if env is not None and env.for_host(host) else None
 
     def docker_config_path(self) -> str:
         if self.docker_config:

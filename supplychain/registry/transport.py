@@ -18,6 +18,7 @@ import requests
 import urllib3
 
 from supplychain.errors import Error, ImageError, ImageNotFound, RegistryError
+from supplychain.httpclient import new_session
 from supplychain.progress import notice, notices_wanted
 from supplychain.registry.auth import (
     Challenge,
@@ -180,9 +181,8 @@ class Transport:
     def session(self) -> requests.Session:
         sess: requests.Session | None = getattr(self._local, "session", None)
         if sess is None:
-            sess = requests.Session()
+            sess = new_session()  # proxies from the environment, never netrc, no auth across hosts
             sess.headers["User-Agent"] = USER_AGENT
-            sess.trust_env = False  # no netrc: credentials only from where we document
             self._local.session = sess
         return sess
 
@@ -324,14 +324,14 @@ class Transport:
                 raise self._unreachable(exc, repository, what, attempt + 1, started, url, sent) from None
             if status in ok_set:
                 return resp
-            if status == 401 and not reauthed:
+            if status == 401 and not reauthed and urlsplit(resp.url).netloc == self.host:
+                # Only the registry itself may ask for its credentials (not a host it redirected
+                # to), and the token asked for has exactly the scopes this request needs: a
+                # challenge's own `scope` never widens it.
                 challenge = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
                 resp.close()
                 if challenge and challenge.scheme in ("basic", "bearer"):
                     self._tokens.drop(scope_key)  # a token the registry no longer takes
-                    if challenge.scheme == "bearer" and challenge.params.get("scope"):
-                        extra = tuple(challenge.params["scope"].split(" "))
-                        scope_key = tuple(sorted(set(scope_key) | set(extra)))
                     self._challenge = challenge
                     reauthed = True
                     continue
@@ -368,8 +368,8 @@ class Transport:
             fix = "check the repository, tag or digest"
         elif status in (401, 403):
             cls = RegistryAuthError
-            fix = ("give credentials with access (--username/--password-stdin, "
-                   "SCCHECK_REGISTRY_USERNAME/PASSWORD, or docker login)")
+            fix = (f"give credentials with access, bound to this registry (--auth {self.host}=USER "
+                   "with --password-stdin, SCCHECK_REGISTRY_HOST/USERNAME/PASSWORD, or docker login)")
         elif status in RETRY_STATUSES:
             fix = "the registry is overloaded or failing; try again later"
         return cls(summary, facts=facts, fix=fix)

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from supplychain.errors import SigningError
+from supplychain.httpclient import new_session
 from supplychain.signing.bundle import envelope, key_bundle, pae
 from supplychain.signing.keyless import SignedBundle
 from supplychain.signing.keys import key_hint, sign_bytes
@@ -41,7 +42,7 @@ def _rekor_request(env_pae: bytes, signature: bytes, public_key: ec.EllipticCurv
 def upload_to_rekor(rekor_url: str, request: dict[str, Any]) -> dict[str, Any]:
     url = rekor_url.rstrip("/") + "/api/v2/log/entries"
     try:
-        resp = requests.post(url, json=request, timeout=60, stream=True)
+        resp = new_session().post(url, json=request, timeout=60, stream=True)
         body = resp.raw.read(MAX_LOG_RESPONSE + 1, decode_content=True)
     except requests.RequestException as exc:
         raise SigningError("Rekor is unreachable", expected=f"a Rekor v2 at {rekor_url}",

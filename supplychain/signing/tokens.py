@@ -18,6 +18,7 @@ from typing import Any
 import requests
 
 from supplychain.errors import SigningError, UsageError
+from supplychain.httpclient import new_session
 from supplychain.strictdoc import load_json
 
 AUDIENCE = "sigstore"
@@ -82,7 +83,7 @@ def check_claims(claims: dict[str, Any], source: str, now: float | None = None) 
 
 def _bounded_get(url: str, headers: dict[str, str], source: str) -> str:
     try:
-        resp = requests.get(url, headers=headers, timeout=15, stream=True)
+        resp = new_session().get(url, headers=headers, timeout=15, stream=True)
         body = resp.raw.read(MAX_TOKEN_BYTES + 1, decode_content=True)
     except requests.RequestException as exc:
         raise SigningError(f"cannot fetch an identity token from {source}",

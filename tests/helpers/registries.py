@@ -11,6 +11,7 @@ from pathlib import Path
 import bcrypt
 import yaml
 
+from supplychain.registry.options import HostCredential
 from supplychain.tools import find_tool
 from tests.helpers.procs import Service, free_port, http_ok
 
@@ -33,6 +34,11 @@ class Registry:
 
     def ref(self, repo: str, tag: str | None = None) -> str:
         return f"{self.host}/{repo}" + (f":{tag}" if tag else "")
+
+    def credential(self, password: str | None = None) -> HostCredential:
+        """This registry's user (and its password, or `password`), bound to this host."""
+        assert self.username and self.password is not None, "an anonymous registry"
+        return HostCredential(self.host, self.username, self.password if password is None else password)
 
 
 def start_distribution(work: Path, *, auth: bool = False) -> Registry:

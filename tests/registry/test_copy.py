@@ -122,11 +122,13 @@ def test_cli_copy_with_basic_auth(sccheck, auth_registry, tmp_path: Path) -> Non
     pushed = image_manifest(layout, tag="v1")
     dst = auth_registry.ref(f"cli/auth-{uuid.uuid4().hex[:8]}", "v1")
     env = {"DOCKER_CONFIG": str(tmp_path / "no-docker-config")}
-    proc = sccheck("--json", "copy", f"oci:{tmp_path / 'src'}:v1", dst, "--username", auth_registry.username,
+    proc = sccheck("--json", "copy", f"oci:{tmp_path / 'src'}:v1", dst,
+                   "--auth", f"{auth_registry.host}={auth_registry.username}",
                    "--password-stdin", input=auth_registry.password + "\n", env=env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["digest"] == pushed.digest
-    proc = sccheck("copy", f"oci:{tmp_path / 'src'}:v1", dst, "--username", auth_registry.username,
+    proc = sccheck("copy", f"oci:{tmp_path / 'src'}:v1", dst,
+                   "--auth", f"{auth_registry.host}={auth_registry.username}",
                    "--password-stdin", "--retries", "0", input="not-the-password\n", env=env)
     assert proc.returncode == 3
     assert "HTTP 401" in proc.stderr and "UNAUTHORIZED" in proc.stderr and auth_registry.host in proc.stderr

@@ -12,6 +12,7 @@ import pytest
 from supplychain.errors import ImageError, RegistryError
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json, compute_digest
 from supplychain.registry import RegistryAuthError, RegistryOptions, Repository
+from supplychain.registry.options import HostCredential
 from supplychain.registry.transport import parse_challenge
 
 from .lying_server import LyingRegistry
@@ -196,7 +197,8 @@ def test_tag_pagination_follows_link(liar: LyingRegistry) -> None:
 def test_bearer_token_flow_with_scope_and_reuse() -> None:
     server = LyingRegistry(bearer=True)
     try:
-        options = RegistryOptions(username=server.user, password=server.password, backoff_base=0.001)
+        options = RegistryOptions(auth=(HostCredential(server.host, server.user, server.password),),
+                                  backoff_base=0.001)
         repo = Repository(server.host, "secure/app", options)
         data = manifest()
         server.put_manifest("v1", data, MediaType.OCI_MANIFEST)
@@ -208,7 +210,8 @@ def test_bearer_token_flow_with_scope_and_reuse() -> None:
         repo.write_blob(blob)  # push scope: a second token
         assert ["repository:secure/app:pull,push"] in server.token_scopes
         bad = Repository(server.host, "secure/app",
-                         RegistryOptions(username=server.user, password="nope-wrong", backoff_base=0.001))
+                         RegistryOptions(auth=(HostCredential(server.host, server.user, "nope-wrong"),),
+                                         backoff_base=0.001))
         with pytest.raises(RegistryError) as info:
             bad.read_manifest("v1")
         assert "refused the credentials" in info.value.message
@@ -224,7 +227,7 @@ def test_basic_challenge_without_credentials_is_an_auth_error(liar: LyingRegistr
     repo = Repository(liar.host, "lies/app", RegistryOptions(docker_config="/nonexistent"))
     with pytest.raises(RegistryAuthError) as info:
         repo.read_manifest("v1")
-    assert info.value.facts["status"] == 401 and "--username" in (info.value.fix or "")
+    assert info.value.facts["status"] == 401 and f"--auth {liar.host}=USER" in (info.value.fix or "")
 
 
 def test_challenge_parsing() -> None:
@@ -265,7 +268,7 @@ def test_credentials_never_go_to_a_plain_http_token_realm() -> None:
 
 
 def test_options_repr_hides_the_password() -> None:
-    assert "hunter2" not in repr(RegistryOptions(username="u", password="hunter2"))
+    assert "hunter2" not in repr(RegistryOptions(auth=(HostCredential("h", "u", "hunter2"),)))
 
 
 def test_tls_with_a_custom_ca(tmp_path) -> None:
@@ -292,7 +295,7 @@ def test_a_revoked_token_is_replaced() -> None:
     server = LyingRegistry(bearer=True)
     try:
         repo = Repository(server.host, "secure/app", RegistryOptions(
-            username=server.user, password=server.password, backoff_base=0.001))
+            auth=(HostCredential(server.host, server.user, server.password),), backoff_base=0.001))
         data = manifest()
         server.put_manifest("v1", data, MediaType.OCI_MANIFEST)
         assert repo.read_manifest("v1")[0] == data

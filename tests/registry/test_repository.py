@@ -132,13 +132,11 @@ def test_referrers_api_and_fallback_give_identical_results(registry, referrers_r
 
 
 def test_basic_auth_success_and_wrong_password(auth_registry) -> None:
-    good = RegistryOptions(username=auth_registry.username, password=auth_registry.password,
-                           backoff_base=0.01)
+    good = RegistryOptions(auth=(auth_registry.credential(),), backoff_base=0.01)
     repo = open_repo(auth_registry, options=good)
     pushed = image_manifest(repo, tag="v1")
     assert repo.read_manifest("v1")[2] == pushed.digest
-    bad = RegistryOptions(username=auth_registry.username, password="wrong-password-xyz",
-                          backoff_base=0.01)
+    bad = RegistryOptions(auth=(auth_registry.credential("wrong-password-xyz"),), backoff_base=0.01)
     with pytest.raises(RegistryAuthError) as info:
         open_repository(parse_image_ref(repo.describe()), bad).read_manifest("v1")
     text = info.value.diagnostics() + json.dumps(info.value.to_dict())
@@ -175,6 +173,7 @@ def test_docker_config_and_credential_helper(auth_registry, tmp_path: Path, monk
 
 
 def test_env_credentials(auth_registry, monkeypatch) -> None:
+    monkeypatch.setenv("SCCHECK_REGISTRY_HOST", auth_registry.host)
     monkeypatch.setenv("SCCHECK_REGISTRY_USERNAME", auth_registry.username)
     monkeypatch.setenv("SCCHECK_REGISTRY_PASSWORD", auth_registry.password)
     repo = open_repo(auth_registry, options=RegistryOptions(docker_config="/nonexistent", max_retries=1))

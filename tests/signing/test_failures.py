@@ -57,7 +57,7 @@ def test_registry_without_credentials_fails_before_signing(
         auth_registry: Registry, sigstore: Sigstore, sccheck) -> None:  # type: ignore[no-untyped-def]
     from supplychain.registry import RegistryOptions
 
-    creds = RegistryOptions(username=auth_registry.username, password=auth_registry.password)
+    creds = RegistryOptions(auth=(auth_registry.credential(),))
     ref = auth_registry.ref("signing/auth", "v1")
     store = open_repository(parse_image_ref(ref), creds)
     digest = push_tiny_image(store, "v1", text="auth").digest
@@ -71,7 +71,8 @@ def test_registry_without_credentials_fails_before_signing(
     assert list_bundles(store, digest) == []
     # with credentials it works, and the fallback tag index is written
     ok = sccheck("--json", "sign", ref, "--trust-config", sigstore.trust_config, "--identity-token",
-                 sigstore.token(), env={"SCCHECK_REGISTRY_USERNAME": auth_registry.username or "",
+                 sigstore.token(), env={"SCCHECK_REGISTRY_HOST": auth_registry.host,
+                                        "SCCHECK_REGISTRY_USERNAME": auth_registry.username or "",
                                         "SCCHECK_REGISTRY_PASSWORD": auth_registry.password or ""})
     assert ok.returncode == 0, ok.stderr
     attached = [b.referrer_digest for b in list_bundles(store, digest)]
