@@ -14,6 +14,7 @@ from supplychain.errors import RegistryError
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json
 from supplychain.registry import RegistryOptions, Repository
 from supplychain.registry import transport as transport_mod
+from supplychain.registry.options import HostCredential
 from tests.registry.lying_server import LyingRegistry
 
 
@@ -179,7 +180,8 @@ def test_a_token_endpoint_that_stalls_is_a_registry_error() -> None:
     server = LyingRegistry(bearer=True)
     try:
         server.inject("GET", r"^/token", behaviour="stall", times=100)
-        repo = Repository(server.host, "lies/app", options(username="robot", password="pa55-for-tests"))
+        login = (HostCredential(server.host, "robot", "pa55-for-tests"),)
+        repo = Repository(server.host, "lies/app", options(auth=login))  # type: ignore[arg-type]
         with pytest.raises(RegistryError) as info:
             repo.read_manifest("v1")
         assert server.host in info.value.diagnostics()
