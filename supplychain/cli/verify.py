@@ -179,24 +179,35 @@ def policy_init_cmd(opts: Options, identity: str, issuer: str, name: str) -> Non
 
 @policy_group.command("export")
 @click.option("--policy", "policy_file", required=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", required=True, type=click.Choice(["kyverno", "policy-controller"]))
+@click.option("--format", "fmt", required=True,
+              type=click.Choice(["kyverno", "kyverno-clusterpolicy", "policy-controller"]),
+              help="kyverno: ImageValidatingPolicy (Kyverno 1.17+); kyverno-clusterpolicy: the legacy "
+                   "ClusterPolicy; policy-controller: TrustRoot + ClusterImagePolicy.")
 @click.option("--image", "images", multiple=True,
               help="Image glob the cluster policy applies to (default *).")
-@click.option("--rekor-url", help="Rekor URL for the cluster verifier.")
-@click.option("--ctlog-url", help="CT log URL (Kyverno).")
-@click.option("--fulcio-url", help="Fulcio URL (policy-controller).")
+@click.option("--trusted-root", "--trust-config", "trusted_root", type=click.Path(dir_okay=False),
+              help="Trusted root (or ClientTrustConfig) of a private Sigstore, exported into the policy.")
+@click.option("--tuf-mirror", help="TUF repository serving trusted_root.json (Kyverno initialises TUF).")
+@click.option("--tuf-root", type=click.Path(dir_okay=False), help="Initial root.json of --tuf-mirror.")
+@click.option("--allow-partial", is_flag=True,
+              help="Export even what the engine cannot fully enforce; the gaps are printed and commented.")
 @pass_options
 def policy_export_cmd(opts: Options, policy_file: str, fmt: str, images: tuple[str, ...],
-                      rekor_url: str | None, ctlog_url: str | None, fulcio_url: str | None) -> None:
-    """Export a policy as a Kyverno ClusterPolicy or a policy-controller ClusterImagePolicy (YAML)."""
+                      trusted_root: str | None, tuf_mirror: str | None, tuf_root: str | None,
+                      allow_partial: bool) -> None:
+    """Export a policy for admission control (YAML); refused (exit 2) if the engine would weaken it."""
     from supplychain.policy import load_policy
-    from supplychain.policy.export import ExportOptions, export_policy
+    from supplychain.policy.export import ExportOptions, export_policy, load_trust_material, load_tuf_source
 
     def work() -> dict[str, Any]:
-        result = export_policy(load_policy(policy_file), fmt,
-                               ExportOptions(images or ("*",), rekor_url, ctlog_url, fulcio_url))
-        return {"ok": True, "format": fmt, "document": result.document, "notes": list(result.notes),
-                "yaml": result.to_yaml()}
+        policy = load_policy(policy_file)
+        trust = load_trust_material(trusted_root) if trusted_root else None
+        tuf = load_tuf_source(tuf_mirror, tuf_root)
+        result = export_policy(policy, fmt, ExportOptions(images or ("*",), trust, tuf, allow_partial))
+        for gap in result.gaps:
+            click.echo(f"warning: {gap}", err=True)
+        return {"ok": True, "format": fmt, "documents": list(result.documents), "gaps": list(result.gaps),
+                "notes": list(result.notes), "yaml": result.to_yaml()}
 
     emit(opts, run_guarded(opts, work), lambda r: r["yaml"].rstrip("\n"))
 
