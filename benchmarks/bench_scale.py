@@ -20,8 +20,8 @@ SIZES = (1, 10, 100)
 
 
 def _signed_sources(bench: Bench, host: str, count: int) -> list[str]:
-    from supplychain.image.open import open_store
     from supplychain.signing.api import sign_image
+    from supplychain.stores import open_store
     from tests.signing.images import push_tiny_image
 
     stack = bench.dev_stack()

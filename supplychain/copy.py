@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from supplychain.errors import ImageError, UsageError
-from supplychain.image.descriptor import Descriptor, MediaType, manifest_children, parse_manifest
-from supplychain.image.layout import REF_NAME, OCILayout
+from supplychain.image.descriptor import Descriptor
+from supplychain.image.layout import OCILayout
 from supplychain.image.store import ContentStore
+from supplychain.image.view import View, open_image
 from supplychain.progress import Progress, SilentProgress
+from supplychain.registry.options import RegistryOptions
 
 MAX_REFERRER_DEPTH = 4
 MAX_GRAPH_MANIFESTS = 10_000
+MAX_INDEX_DEPTH = 8
 
 
 class TagConflict(UsageError):
@@ -82,79 +84,43 @@ class _Counts:
 @dataclass
 class _Node:
     desc: Descriptor
-    data: bytes
-    doc: dict[str, Any]
+    view: View
 
 
-def _same_registry(src: ContentStore, dst: ContentStore) -> bool:
-    from supplychain.registry.repository import Repository
-
-    return (isinstance(src, Repository) and isinstance(dst, Repository)
-            and src.registry == dst.registry and src.repository != dst.repository)
-
-
-def _walk(src: ContentStore, top: Descriptor, top_data: bytes) -> list[_Node]:
-    """The manifests under `top` (verified by digest), children before parents."""
+def _walk(src: ContentStore, top: Descriptor) -> list[_Node]:
+    """The manifests under `top` (each read through the view, so verified by digest), children
+    before parents. EVERY child of an index is copied, runnable or not (the view's `children()`)."""
     order: list[_Node] = []
     seen: set[str] = set()
 
-    def visit(desc: Descriptor, data: bytes | None) -> None:
+    def visit(desc: Descriptor, depth: int) -> None:
         if desc.digest in seen:
             return
         seen.add(desc.digest)
         if len(seen) > MAX_GRAPH_MANIFESTS:
             raise ImageError(f"the image graph in {src.describe()} has more than {MAX_GRAPH_MANIFESTS} "
                              "manifests")
-        if data is None:
-            data, _, _ = src.read_manifest(desc.digest)
-        doc = parse_manifest(data, desc.media_type)
-        if doc["mediaType"] in MediaType.INDEXES:
-            for child in manifest_children(doc):
-                if child.media_type in MediaType.ALL_MANIFESTS:
-                    visit(child, None)
-        order.append(_Node(desc, data, doc))
+        if depth > MAX_INDEX_DEPTH:
+            raise ImageError(f"indexes in {src.describe()} nest deeper than {MAX_INDEX_DEPTH} levels")
+        view = open_image(src, desc.digest)
+        for child in view.children():
+            if child.kind != "other":
+                visit(child.descriptor, depth + 1)
+        order.append(_Node(desc, view))
 
-    visit(top, top_data)
+    visit(top, 0)
     return order
 
 
-def _has_manifest(dst: ContentStore, digest: str, listed: bool) -> bool:
-    if isinstance(dst, OCILayout):
-        if listed:
-            return any(e.digest == digest for e in dst.entries())
-        return dst.has_blob(digest)
-    has = getattr(dst, "has_manifest", None)
-    if callable(has):
-        return bool(has(digest))
-    try:
-        dst.resolve(digest)
-        return True
-    except ImageError:
-        return False
-
-
 def _put_manifest(dst: ContentStore, node: _Node, listed: bool, index: bool = True) -> None:
-    if isinstance(dst, OCILayout) and not listed:
-        dst.write_blob(node.data, node.desc)  # a child of an index: a blob, not an index.json entry
+    data, media_type = node.view.raw, node.view.media_type
+    if not listed:
+        dst.store_manifest(data, media_type)  # a child of an index (a layout keeps it as a blob)
         return
     if not index and callable(getattr(dst, "index_referrers", None)):
-        dst.write_manifest(node.data, node.desc.media_type, index=False)  # type: ignore[call-arg]
+        dst.write_manifest(data, media_type, index=False)  # type: ignore[call-arg]
         return
-    dst.write_manifest(node.data, node.desc.media_type)
-
-
-def _tagged_digest(dst: ContentStore, tag: str) -> str | None:
-    from supplychain.registry.transport import RegistryNotFound
-
-    if isinstance(dst, OCILayout):
-        for entry in dst.entries():
-            if entry.annotations.get(REF_NAME) == tag:
-                return entry.digest
-        return None
-    try:
-        return dst.resolve(tag).digest
-    except RegistryNotFound:
-        return None
+    dst.write_manifest(data, media_type)
 
 
 class _Copier:
@@ -162,7 +128,6 @@ class _Copier:
                  pool: ThreadPoolExecutor) -> None:
         self.src, self.dst, self.progress, self.pool = src, dst, progress, pool
         self.counts = _Counts()
-        self.mount_from = getattr(src, "repository", None) if _same_registry(src, dst) else None
         self.done_blobs: set[str] = set()
         self.seen_referrers: set[str] = set()
         self.assume_missing = False   # the top manifest was absent: so are its referrers
@@ -170,16 +135,15 @@ class _Copier:
 
     def copy_blob(self, desc: Descriptor) -> None:
         # Between repositories of one registry a mount is one request whether or not the blob is
-        # there already; otherwise ask first, so present layers do not travel again.
-        if self.mount_from is None or desc.digest in getattr(self.dst, "_present", ()):
-            if self.dst.has_blob(desc.digest):
-                self.counts.add(blobs_skipped=1)
-                return
-        else:
-            mount: Callable[[Descriptor, str], bool] = self.dst.mount_blob  # type: ignore[attr-defined]
-            if mount(desc, self.mount_from):
-                self.counts.add(blobs_mounted=1)
-                return
+        # there already (the store declines at once where it cannot mount); otherwise ask first,
+        # so present layers do not travel again.
+        known = desc.digest in getattr(self.dst, "_present", ())
+        if not known and self.dst.mount_blob_from(self.src.origin_of(desc), desc):
+            self.counts.add(blobs_mounted=1)
+            return
+        if self.dst.has_blob(desc.digest):
+            self.counts.add(blobs_skipped=1)
+            return
         self.dst.write_blob_chunks(desc, self.src.iter_blob(desc))
         self.counts.add(blobs_copied=1, bytes_moved=desc.size)
 
@@ -191,16 +155,15 @@ class _Copier:
         if self.assume_missing:
             present = [False] * len(items)
         else:
-            present = list(self.pool.map(lambda item: _has_manifest(self.dst, item[0].desc.digest, item[1]),
+            present = list(self.pool.map(lambda item: self.dst.has_manifest(item[0].desc.digest, item[1]),
                                          items))
         missing = [item for item, there in zip(items, present, strict=True) if not there]
         self.counts.add(manifests_skipped=len(items) - len(missing))
         blobs: dict[str, Descriptor] = {}
         for node, _, _ in missing:
-            if node.doc["mediaType"] in MediaType.MANIFESTS:
-                for child in manifest_children(node.doc):
-                    if child.digest not in self.done_blobs:
-                        blobs.setdefault(child.digest, child)
+            for child in node.view.blobs():
+                if child.digest not in self.done_blobs:
+                    blobs.setdefault(child.digest, child)
         if blobs:
             self.progress.step("blobs", f"{len(blobs)} to {self.dst.describe()}")
             for future in [self.pool.submit(self.copy_blob, b) for b in blobs.values()]:
@@ -226,8 +189,7 @@ class _Copier:
             self.seen_referrers.update(d.digest for d in fresh)
             items: list[tuple[_Node, bool, bool]] = []
             for ref in fresh:
-                data, _, _ = self.src.read_manifest(ref.digest)
-                nodes = _walk(self.src, Descriptor(ref.media_type, ref.digest, len(data)), data)
+                nodes = _walk(self.src, ref)
                 items.extend((n, n is nodes[-1], n is nodes[-1]) for n in nodes)
             self.copy_graph(items)
             self.index(subjects, per_subject)
@@ -254,7 +216,7 @@ def move_tag(dst: ContentStore, tag: str, data: bytes, media_type: str, digest: 
     from supplychain.registry.referrers import settle_delay
 
     start = time.monotonic()
-    now = _tagged_digest(dst, tag)
+    now = dst.lookup_tag(tag)
     if now not in (expected, digest):
         raise TagConflict(f"{dst.describe()}:{tag} changed while this run worked",
                           expected=f"{tag} -> {expected or 'nothing'} (as at the start) or {digest}",
@@ -265,7 +227,7 @@ def move_tag(dst: ContentStore, tag: str, data: bytes, media_type: str, digest: 
     if isinstance(dst, OCILayout):
         return
     time.sleep(settle_delay(time.monotonic() - start))
-    after = _tagged_digest(dst, tag)
+    after = dst.lookup_tag(tag)
     if after != digest:
         raise TagRaceLost(f"another writer moved {dst.describe()}:{tag} at the same time, and won",
                           expected=f"{tag} -> {digest} (written by this run)",
@@ -287,9 +249,9 @@ def copy_image(
 ) -> CopyResult:
     """Copy the image `identifier` (tag or digest) names in `src` to `dst`, by digest."""
     progress = progress or SilentProgress()
-    data, media_type, digest = src.read_manifest(identifier)
-    top = Descriptor(media_type, digest, len(data))
-    existing = _tagged_digest(dst, dst_tag) if dst_tag else None
+    top = src.resolve(identifier)
+    digest, media_type = top.digest, top.media_type
+    existing = dst.lookup_tag(dst_tag) if dst_tag else None
     if existing is not None and existing != digest and not force:
         raise TagConflict(
             f"{dst.describe()}:{dst_tag} already names a different image",
@@ -301,7 +263,7 @@ def copy_image(
     progress.step("copy", f"{src.describe()}@{digest} -> {dst.describe()}")
     with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="sccheck-copy") as pool:
         copier = _Copier(src, dst, progress, pool)
-        nodes = _walk(src, top, data)
+        nodes = _walk(src, top)
         # The top manifest goes in by digest too (a registry stores it; a layout lists it untagged
         # only when no tag follows), so a failure before the tag leaves the tag untouched.
         written = copier.copy_graph([(n, dst_tag is None and n is nodes[-1], False) for n in nodes])
@@ -310,7 +272,7 @@ def copy_image(
             copier.copy_referrers([n.desc.digest for n in nodes])
     tag_updated = False
     if dst_tag and existing != digest:
-        move_tag(dst, dst_tag, data, media_type, digest, existing)
+        move_tag(dst, dst_tag, nodes[-1].view.raw, media_type, digest, existing)
         tag_updated = True
     c = copier.counts
     progress.done("copy", f"{c.manifests_copied} manifests, {c.blobs_copied} blobs copied, "
@@ -326,7 +288,7 @@ def copy_reference(
     source: str,
     destination: str,
     *,
-    options: Any = None,
+    options: RegistryOptions | None = None,
     referrers: bool = False,
     force: bool = False,
     progress: Progress | None = None,
@@ -334,12 +296,13 @@ def copy_reference(
     """`sccheck copy SRC DST`: open both ends (registry or `oci:DIR`), copy, and return the
     result with the destination reference pinned by digest. A layout destination is written in
     a transaction: a failed copy leaves it as it was."""
-    from supplychain.image.open import open_store
     from supplychain.image.reference import parse_image_ref
+    from supplychain.stores import destination as open_destination
+    from supplychain.stores import open_store
 
     src_ref, dst_ref = parse_image_ref(source), parse_image_ref(destination)
-    src = open_store(src_ref, registry_options=options)
-    workers = getattr(options, "max_workers", 4) if options is not None else 4
+    src = open_store(src_ref, options)
+    workers = options.max_workers if options is not None else 4
 
     def run(dst: ContentStore) -> CopyResult:
         if dst_ref.digest:
@@ -350,10 +313,6 @@ def copy_reference(
         return copy_image(src, src_ref.identifier, dst, dst_ref.tag, referrers=referrers, force=force,
                           progress=progress, max_workers=workers)
 
-    if dst_ref.is_layout:
-        assert dst_ref.layout_dir is not None
-        with OCILayout.transaction(dst_ref.layout_dir) as layout:
-            result = run(layout)
-    else:
-        result = run(open_store(dst_ref, registry_options=options))
+    with open_destination(dst_ref, options) as dst:
+        result = run(dst)
     return result, f"{dst_ref.name}@{result.digest}"

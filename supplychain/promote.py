@@ -28,12 +28,13 @@ from typing import Any
 
 from supplychain import __version__
 from supplychain.errors import Error, UsageError
-from supplychain.image.open import open_store
 from supplychain.image.reference import parse_image_ref
 from supplychain.image.store import ContentStore
 from supplychain.policy import model as m
 from supplychain.policy.evaluate import PolicyReport
 from supplychain.progress import Progress, SilentProgress
+from supplychain.registry.options import RegistryOptions
+from supplychain.stores import open_store
 from supplychain.strictdoc import load_yaml
 from supplychain.verify import load_trusted_root, resolve_once
 
@@ -78,12 +79,6 @@ class PromoteResult:
                 "copied": self.copied, "error": self.error,
                 "sourceReport": self.source_report.to_dict() if self.source_report else None,
                 "destinationReport": self.destination_report.to_dict() if self.destination_report else None}
-
-
-def _tag_digest(store: ContentStore, tag: str) -> str | None:
-    from supplychain.copy import _tagged_digest
-
-    return _tagged_digest(store, tag)
 
 
 def vsa_predicate(report: PolicyReport, resource: str, policy: m.Policy, now: dt.datetime) -> dict[str, Any]:
@@ -158,7 +153,8 @@ def _complete_summary(dst: ContentStore, evidence: Any, report: PolicyReport, fo
 
 
 def promote(source: str, destination: str, policy: m.Policy, *, trust_config: str | None = None,
-            registry_options: Any = None, force: bool = False, vsa: VsaSigning | None = None,
+            registry_options: RegistryOptions | None = None, force: bool = False,
+            vsa: VsaSigning | None = None,
             progress: Progress | None = None, now: dt.datetime | None = None) -> PromoteResult:
     from supplychain.copy import TagConflict, TagRaceLost, copy_image, move_tag
     from supplychain.verify import Verification, gather_evidence
@@ -173,8 +169,8 @@ def promote(source: str, destination: str, policy: m.Policy, *, trust_config: st
                          fix="write the destination as e.g. localhost:5000/prod/app:v1.2.3")
     dst_text = f"{dst_ref.name}:{tag}"
     trusted_root = load_trusted_root(trust_config, policy)
-    src = open_store(src_ref, registry_options=registry_options)
-    dst = open_store(dst_ref, registry_options=registry_options)
+    src = open_store(src_ref, registry_options)
+    dst = open_store(dst_ref, registry_options)
     _share_cache(src, dst)
     checks = Verification(policy, trusted_root)
 
@@ -198,7 +194,7 @@ def promote(source: str, destination: str, policy: m.Policy, *, trust_config: st
                         f"the source fails the policy ({failed}); nothing was copied",
                         source_report=src_report)
 
-    current = _tag_digest(dst, tag)
+    current = dst.lookup_tag(tag)
     if current not in (None, digest) and not force:
         return _refused(source, dst_text, digest,
                         f"{dst_text} names another image ({current}); pass --force to move it",
@@ -444,11 +440,12 @@ def batch_key(path: str, shard: tuple[int, int] | None) -> str:
     return f"sha256:{digest}" + (f" shard {shard[0]}/{shard[1]}" if shard else "")
 
 
-def _resumed(item: BatchItem, entry: dict[str, Any], registry_options: Any) -> PromoteResult | None:
+def _resumed(item: BatchItem, entry: dict[str, Any],
+             registry_options: RegistryOptions | None) -> PromoteResult | None:
     """The journal's result for `item` when its destination tag still names the recorded digest."""
     ref = parse_image_ref(item.destination)
     tag = ref.tag or parse_image_ref(item.source).tag
-    if not tag or _tag_digest(open_store(ref, registry_options=registry_options), tag) != entry.get("digest"):
+    if not tag or open_store(ref, registry_options).lookup_tag(tag) != entry.get("digest"):
         return None
     return PromoteResult(item.source, f"{ref.name}:{tag}", str(entry["digest"]), "unchanged",
                          f"{ref.name}:{tag} names {entry['digest']}: done by an earlier attempt "

@@ -29,7 +29,6 @@ from supplychain.image.descriptor import (
     loads_strict,
     parse_manifest,
 )
-from supplychain.image.open import open_store
 from supplychain.image.reference import ImageRef, parse_image_ref
 from supplychain.image.store import ContentStore
 from supplychain.image.view import ImageView, View, open_image
@@ -45,6 +44,8 @@ from supplychain.policy.evidence import (
 from supplychain.policy.identity import IDENTITY_MARK, IdentityGate
 from supplychain.policy.keyverify import KeyBundleError, verify_key_bundle
 from supplychain.progress import Progress, SilentProgress
+from supplychain.registry.options import RegistryOptions
+from supplychain.stores import open_store
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
@@ -310,14 +311,14 @@ def verify_in_store(store: ContentStore, ref: ImageRef, digest: str, policy: m.P
 
 
 def verify_image(image: str | ImageRef, policy: m.Policy, *, trust_config: str | None = None,
-                 registry_options: Any = None, progress: Progress | None = None,
+                 registry_options: RegistryOptions | None = None, progress: Progress | None = None,
                  now: dt.datetime | None = None) -> PolicyReport:
     """Verify `image` against `policy`. The report says pass/fail per rule; it never raises for a
     policy failure (the CLI exits 1 on `not report.passed`)."""
     progress = progress or SilentProgress()
     ref = parse_image_ref(image) if isinstance(image, str) else image
     trusted_root = load_trusted_root(trust_config, policy)
-    store = open_store(ref, registry_options=registry_options)
+    store = open_store(ref, registry_options)
     progress.step("resolve", str(ref))
     digest = resolve_once(store, ref)
     progress.done("resolve", digest)

@@ -13,19 +13,19 @@ from typing import Any
 
 from supplychain.build.layers import Entry, Layer, directory, file, make_layer
 from supplychain.errors import BuildError, Error, UsageError
-from supplychain.image.descriptor import Descriptor, MediaType, manifest_children, parse_manifest
-from supplychain.image.open import open_store
+from supplychain.image.descriptor import Descriptor, MediaType
 from supplychain.image.platform import Platform
 from supplychain.image.reference import parse_image_ref
 from supplychain.image.store import ContentStore
-from supplychain.strictdoc import load_json
+from supplychain.image.view import ImageView, open_image
+from supplychain.registry.options import RegistryOptions
+from supplychain.stores import open_store
 
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CA_PATH = "/etc/ssl/certs/ca-certificates.crt"
 NONROOT = 65532
 ALIASES = {"alpine": "docker.io/library/alpine:latest"}
 MAX_BASE_LAYERS = 127
-MAX_CONFIG_BYTES = 4 * 1024 * 1024
 _LAYER_TYPES = {MediaType.OCI_LAYER_GZIP: MediaType.OCI_LAYER_GZIP,
                 MediaType.DOCKER_LAYER_GZIP: MediaType.OCI_LAYER_GZIP,
                 MediaType.OCI_LAYER: MediaType.OCI_LAYER}
@@ -85,7 +85,8 @@ def static_base(platforms: list[Platform], mtime: int) -> BaseImage:
     return BaseImage("static", platforms=dict.fromkeys(platforms, base))
 
 
-def resolve_base(spec: str, platforms: list[Platform], mtime: int) -> BaseImage:
+def resolve_base(spec: str, platforms: list[Platform], mtime: int,
+                 options: RegistryOptions | None = None) -> BaseImage:
     if spec == "scratch":
         return BaseImage("scratch", platforms=dict.fromkeys(platforms, BasePlatform()))
     if spec == "static":
@@ -99,14 +100,22 @@ def resolve_base(spec: str, platforms: list[Platform], mtime: int) -> BaseImage:
             found=spec,
             fix="pick one of the built-in bases or name the base image in full",
         )
-    return _ref_base(spec, target, platforms)
+    return _ref_base(spec, target, platforms, options)
 
 
-def _open(spec: str, target: str) -> tuple[ContentStore, str, bytes, str, str]:
+def _open(spec: str, target: str, options: RegistryOptions | None) -> tuple[str, str, list[ImageView]]:
+    """(name, digest, runnable images) of the base; every failure to read it is a BuildError."""
     try:
         ref = parse_image_ref(target)
-        store = open_store(ref)
-        data, media_type, digest = store.read_manifest(ref.identifier)
+        store = open_store(ref, options)
+        digest = store.resolve(ref.identifier).digest
+        if ref.digest and digest != ref.digest:
+            raise BuildError(f"the base {spec} answered with a different digest",
+                             expected=ref.digest, found=digest)
+        view = open_image(store, digest)
+        images = view.runnable()
+    except BuildError:
+        raise
     except Error as exc:
         raise BuildError(
             f"cannot read the base image {spec}",
@@ -114,46 +123,33 @@ def _open(spec: str, target: str) -> tuple[ContentStore, str, bytes, str, str]:
             found=exc.message + (f" ({exc.found})" if exc.found else ""),
             fix=exc.fix or "check the reference, or build it into an OCI layout first",
         ) from None
-    if ref.digest and digest != ref.digest:
-        raise BuildError(f"the base {spec} answered with a different digest",
-                         expected=ref.digest, found=digest)
-    return store, ref.name, data, media_type, digest
+    return ref.name, digest, images
 
 
-def _ref_base(spec: str, target: str, platforms: list[Platform]) -> BaseImage:
-    store, name, data, media_type, digest = _open(spec, target)
-    doc = parse_manifest(data, media_type)
-    chosen: dict[Platform, Descriptor] = {}
-    available: list[str] = []
-    if doc["mediaType"] in MediaType.INDEXES:
-        children = [c for c in manifest_children(doc) if c.media_type in MediaType.MANIFESTS]
-        available = sorted({c.platform_string or "?" for c in children})
-        for platform in platforms:
-            match = next((c for c in children if platform.matches(c.platform)), None)
-            if match is not None:
-                chosen[platform] = match
-    else:
-        single = Descriptor(doc["mediaType"], digest, len(data))
-        config = _config(store, doc)
-        oci = {k: str(config.get(k)) for k in ("os", "architecture", "variant") if config.get(k)}
-        available = [f"{oci.get('os')}/{oci.get('architecture')}"]
-        for platform in platforms:
-            if platform.matches(oci):
-                chosen[platform] = single
+def _ref_base(spec: str, target: str, platforms: list[Platform],
+              options: RegistryOptions | None = None) -> BaseImage:
+    name, digest, images = _open(spec, target, options)
+    chosen: dict[Platform, ImageView] = {}
+    for platform in platforms:
+        match = next((i for i in images if i.platform is not None and i.platform.same_as(platform)), None)
+        if match is not None:
+            chosen[platform] = match
     missing = [str(p) for p in platforms if p not in chosen]
     if missing:
         raise BuildError(
             f"the base {spec} has no image for {', '.join(missing)}",
             expected="a base image for every requested platform",
-            found="platforms: " + (", ".join(available) or "none"),
+            found="platforms: " + (", ".join(sorted({i.platform_name for i in images})) or "none"),
             fix="pick a multi-platform base or limit --platform to what the base provides",
         )
     result: dict[Platform, BasePlatform] = {}
-    for platform, desc in chosen.items():
-        mdata, mtype, _ = store.read_manifest(desc.digest)
-        manifest = parse_manifest(mdata, mtype)
-        config = _config(store, manifest)
-        layers = [Descriptor.from_dict(raw) for raw in manifest.get("layers", [])]
+    for platform, image in chosen.items():
+        try:
+            config = image.config()
+        except Error as exc:
+            raise BuildError(f"the base {spec} ({platform}) has an unreadable config",
+                             found=exc.message) from None
+        layers = image.layers()
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         if len(layers) > MAX_BASE_LAYERS or len(diff_ids) != len(layers):
             raise BuildError(f"the base {spec} ({platform}) has a malformed layer list",
@@ -165,17 +161,6 @@ def _ref_base(spec: str, target: str, platforms: list[Platform]) -> BaseImage:
                 raise BuildError(f"the base {spec} has a layer of unsupported type",
                                  expected=", ".join(sorted(_LAYER_TYPES)), found=layer.media_type)
             desc_out = Descriptor(_LAYER_TYPES[layer.media_type], layer.digest, layer.size)
-            base_layers.append(BaseLayer(desc_out, str(diff_id), None, store))
+            base_layers.append(BaseLayer(desc_out, str(diff_id), None, image.store))
         result[platform] = BasePlatform(tuple(base_layers), config)
     return BaseImage(spec, f"{name}@{digest}", digest, result)
-
-
-def _config(store: ContentStore, manifest: dict[str, Any]) -> dict[str, Any]:
-    desc = Descriptor.from_dict(manifest.get("config"))
-    if desc.size > MAX_CONFIG_BYTES:
-        raise BuildError("the base image's config is too large", expected=f"<= {MAX_CONFIG_BYTES} bytes",
-                         found=f"{desc.size} bytes")
-    config = load_json(store.read_blob(desc), "the base image's config", error=BuildError)
-    if not isinstance(config, dict):
-        raise BuildError("the base image's config is not a JSON object")
-    return config

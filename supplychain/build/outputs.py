@@ -22,10 +22,10 @@ from supplychain.build.model import BuildResult
 from supplychain.errors import BuildError, UsageError
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json
 from supplychain.image.layout import LAYOUT_VERSION, REF_NAME, OCILayout
-from supplychain.image.open import open_store
 from supplychain.image.platform import Platform
 from supplychain.image.reference import parse_image_ref
 from supplychain.progress import Progress
+from supplychain.stores import open_store
 from supplychain.strictdoc import load_json
 
 _DOCKER_TAG = re.compile(r"[^A-Za-z0-9_.-]")

@@ -33,10 +33,10 @@ from supplychain.image.filesystem import (
     open_layer,
     platform_images,
 )
-from supplychain.image.open import open_store
 from supplychain.image.reference import parse_image_ref
 from supplychain.image.store import ContentStore
 from supplychain.progress import Progress, SilentProgress
+from supplychain.stores import open_store
 
 BIN_DIRS = frozenset({"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"})
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox"})

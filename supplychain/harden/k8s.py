@@ -19,8 +19,8 @@ from supplychain.harden.fileio import atomic_write
 from supplychain.harden.imagecheck import resolve_user
 from supplychain.harden.pss import Violation, check_pod, pod_template
 from supplychain.image.filesystem import image_filesystem, platform_images
-from supplychain.image.open import open_store
 from supplychain.image.reference import parse_image_ref
+from supplychain.stores import open_store
 from supplychain.strictdoc import load_yaml
 
 MAX_MANIFEST_FILE = 4 * 1024 * 1024

@@ -25,9 +25,9 @@ from typing import Any
 import zstandard
 
 from supplychain.errors import ImageError
-from supplychain.image.descriptor import Descriptor, MediaType, manifest_children, parse_manifest
+from supplychain.image.descriptor import Descriptor
 from supplychain.image.store import ContentStore
-from supplychain.strictdoc import load_json
+from supplychain.image.view import open_image
 
 MAX_LAYER_ENTRIES = 500_000
 DEFAULT_CONTENT_CAP = 8 * 1024 * 1024
@@ -259,32 +259,11 @@ class PlatformImage:
 
 
 def platform_images(store: ContentStore, identifier: str) -> list[PlatformImage]:
-    """Every platform image under a tag or digest (one for a plain manifest, N for an index)."""
-
-    data, media_type, digest = store.read_manifest(identifier)
-    doc = parse_manifest(data, media_type)
-    targets: list[tuple[str | None, str, dict[str, Any]]] = []
-    if doc["mediaType"] in MediaType.INDEXES:
-        for child in manifest_children(doc):
-            if child.media_type not in MediaType.MANIFESTS:
-                continue
-            if child.platform and child.platform.get("os") == "unknown":
-                continue  # attestation manifests some builders put in indexes
-            cdata, ctype, _ = store.read_manifest(child.digest)
-            targets.append((child.platform_string, child.digest, parse_manifest(cdata, ctype)))
-    else:
-        targets.append((None, digest, doc))
-    out = []
-    for platform, mdigest, manifest in targets:
-        config_desc = Descriptor.from_dict(manifest["config"])
-        config = load_json(store.read_blob(config_desc), "image config")
-        if platform is None and isinstance(config, dict) and config.get("os"):
-            platform = f"{config.get('os')}/{config.get('architecture')}"
-            if config.get("variant"):
-                platform += f"/{config['variant']}"
-        layers = [Descriptor.from_dict(layer) for layer in manifest.get("layers", [])]
-        out.append(PlatformImage(platform, mdigest, manifest, config, layers))
-    return out
+    """The runnable images under a tag or digest (THE rule of `supplychain.image.view`): one for
+    a plain manifest, one per runnable child for an index."""
+    view = open_image(store, store.resolve(identifier).digest)
+    return [PlatformImage(str(image.platform) if image.platform else None, image.digest, image.manifest,
+                          image.config(), image.layers()) for image in view.runnable()]
 
 
 def image_filesystem(store: ContentStore, image: PlatformImage,

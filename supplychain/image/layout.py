@@ -27,6 +27,7 @@ from supplychain.image.descriptor import (
     validate_digest,
     verify_digest,
 )
+from supplychain.image.store import ContentStore
 from supplychain.strictdoc import load_json
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -238,6 +239,28 @@ class OCILayout:
         kept.append(entry)
         _atomic_write(self.path / "index.json", self._index_bytes(kept))
         return desc.digest
+
+    def has_manifest(self, digest: str, listed: bool = False) -> bool:
+        if listed:
+            return any(e.digest == digest for e in self.entries())
+        return self.has_blob(digest)
+
+    def store_manifest(self, data: bytes, media_type: str) -> str:
+        """A child of an index is a blob of the layout, not an entry of index.json."""
+        parse_manifest(data, media_type)
+        return self.write_blob(data, Descriptor.for_bytes(media_type, data)).digest
+
+    def lookup_tag(self, tag: str) -> str | None:
+        for entry in self.entries():
+            if entry.annotations.get(REF_NAME) == tag:
+                return entry.digest
+        return None
+
+    def mount_blob_from(self, source: ContentStore, desc: Descriptor) -> bool:
+        return False
+
+    def origin_of(self, desc: Descriptor) -> ContentStore:
+        return self
 
     def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
         found = []

@@ -18,6 +18,7 @@ from supplychain.image.descriptor import (
     validate_digest,
     verify_digest,
 )
+from supplychain.image.store import ContentStore
 
 
 class MemoryStore:
@@ -36,8 +37,20 @@ class MemoryStore:
     def has_blob(self, digest: str) -> bool:
         return digest in self._blobs or digest in self._manifests
 
-    def has_manifest(self, digest: str) -> bool:
+    def has_manifest(self, digest: str, listed: bool = False) -> bool:
         return digest in self._manifests
+
+    def store_manifest(self, data: bytes, media_type: str) -> str:
+        return self.write_manifest(data, media_type)
+
+    def lookup_tag(self, tag: str) -> str | None:
+        return self.tags.get(tag)
+
+    def mount_blob_from(self, source: ContentStore, desc: Descriptor) -> bool:
+        return False
+
+    def origin_of(self, desc: Descriptor) -> ContentStore:
+        return self
 
     def read_blob(self, desc: Descriptor) -> bytes:
         data = self._blobs.get(desc.digest)

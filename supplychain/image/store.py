@@ -1,7 +1,10 @@
 """The content-store interface that every source and sink of images implements.
 
-Implementations: `supplychain.image.layout.OCILayout` (a directory) and the registry layer's
-repository client. Copy, sign, verify and promote are written against this protocol only.
+Implementations: `supplychain.image.layout.OCILayout` (a directory),
+`supplychain.image.memory.MemoryStore` (memory: a build's result, unit tests) and the registry
+layer's repository client. Copy, sign, verify and promote are written against this protocol only:
+no caller asks which kind of store it holds. Every store raises the same errors
+(`supplychain.errors.ImageNotFound`, `DigestMismatch`, other `ImageError`s).
 """
 
 from __future__ import annotations
@@ -42,3 +45,20 @@ class ContentStore(Protocol):
 
     def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
         """Manifests whose `subject` is `digest` (OCI 1.1 referrers, or the tag fallback)."""
+
+    def has_manifest(self, digest: str, listed: bool = False) -> bool:
+        """True when the manifest is stored (with `listed`: also named at the top level, which
+        only an OCI layout distinguishes - its index.json lists what is not a child)."""
+
+    def store_manifest(self, data: bytes, media_type: str) -> str:
+        """Store a manifest without naming it (a child of an index); returns its digest."""
+
+    def lookup_tag(self, tag: str) -> str | None:
+        """The digest `tag` names exactly, or None when the tag is not set."""
+
+    def mount_blob_from(self, source: ContentStore, desc: Descriptor) -> bool:
+        """Make `desc` available by linking it from `source` without moving bytes, where the two
+        stores allow it (two repositories of one registry); False when not."""
+
+    def origin_of(self, desc: Descriptor) -> ContentStore:
+        """The store that really holds the blob (a build's base layers live in the base's store)."""

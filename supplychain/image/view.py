@@ -36,12 +36,12 @@ from supplychain.image.descriptor import (
     Descriptor,
     MediaType,
     compute_digest,
-    loads_strict,
     parse_manifest,
     validate_digest,
 )
 from supplychain.image.platform import UNKNOWN, Platform
 from supplychain.image.store import ContentStore
+from supplychain.strictdoc import load_json
 
 MAX_CHILDREN = 64
 MAX_CONFIG_BYTES = 4 << 20
@@ -124,7 +124,7 @@ class ImageView:
                 if desc.size > MAX_CONFIG_BYTES:
                     raise ImageError(f"the config of {self.digest} is too large",
                                      expected=f"at most {MAX_CONFIG_BYTES} bytes", found=f"{desc.size} bytes")
-                config = loads_strict(self.store.read_blob(desc), "image config")
+                config = load_json(self.store.read_blob(desc), "image config")
             self._config = config if isinstance(config, dict) else {}
         return self._config
 
@@ -163,6 +163,11 @@ class ImageView:
     def children(self) -> list[Child]:
         return []
 
+    def blobs(self) -> list[Descriptor]:
+        """The blobs this manifest needs: its config and layers."""
+        config = self.config_descriptor()
+        return ([config] if config else []) + self.layers()
+
     def runnable(self) -> list[ImageView]:
         """An image manifest is its own (only) runnable image."""
         return [self]
@@ -196,6 +201,10 @@ class IndexView:
             raise ImageError(f"the index {self.digest} lists too many manifests",
                              expected=f"at most {MAX_CHILDREN}", found=str(len(raw)))
         return [classify(Descriptor.from_dict(entry)) for entry in raw]
+
+    def blobs(self) -> list[Descriptor]:
+        """The entries that are not manifests (copied as blobs: copy moves every child)."""
+        return [c.descriptor for c in self.children() if c.kind == "other"]
 
     def runnable(self) -> list[ImageView]:
         """The images a runtime could select from this index, each opened and verified."""

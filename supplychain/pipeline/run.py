@@ -27,6 +27,7 @@ from supplychain.errors import CheckFailed, ToolFailed, UsageError, Verification
 from supplychain.image.reference import parse_image_ref
 from supplychain.pipeline.steps import RunReport, Step, run
 from supplychain.progress import Progress, SilentProgress
+from supplychain.registry.options import RegistryOptions
 from supplychain.strictdoc import load_json
 from supplychain.tools import PROJECT_ROOT, child_env, find_tool
 
@@ -54,7 +55,7 @@ class PipelineRequest:
     check_tools: tuple[str, ...] = ()
     harden_threshold: str | None = None
     promote_to: str | None = None
-    registry_options: Any = None
+    registry_options: RegistryOptions | None = None
     max_workers: int = 3
 
 
@@ -238,10 +239,10 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
     def push_step(_: Mapping[str, Any]) -> dict[str, Any]:
         from supplychain.copy import copy_image
         from supplychain.image.layout import OCILayout
-        from supplychain.image.open import open_store
+        from supplychain.stores import open_store
 
         digest = ctx["build"].digest
-        dst = open_store(repo, registry_options=req.registry_options)
+        dst = open_store(repo, req.registry_options)
         copied = copy_image(OCILayout(str(layout)), digest, dst, tag, progress=_Prefixed(progress, "push"))
         reference = f"{repo.name}@{digest}"
         ctx["reference"] = reference

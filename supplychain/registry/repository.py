@@ -29,10 +29,11 @@ from supplychain.image.descriptor import (
     verify_digest,
 )
 from supplychain.image.reference import ImageRef, api_host
+from supplychain.image.store import ContentStore
 from supplychain.progress import notice
 from supplychain.registry import referrers as _referrers
 from supplychain.registry.options import RegistryOptions
-from supplychain.registry.transport import Transport, transport_for
+from supplychain.registry.transport import RegistryNotFound, Transport, transport_for
 
 MANIFEST_ACCEPT = ", ".join(sorted(MediaType.ALL_MANIFESTS))
 _DIGEST_PREFIXES = ("sha256:", "sha512:")
@@ -354,7 +355,27 @@ class Repository:
             self.cache.put(digest, data, str(doc["mediaType"]))
         return data, str(doc["mediaType"]), digest
 
-    def has_manifest(self, digest: str) -> bool:
+    def store_manifest(self, data: bytes, media_type: str) -> str:
+        return self.write_manifest(data, media_type)
+
+    def lookup_tag(self, tag: str) -> str | None:
+        try:
+            return self.resolve(tag).digest
+        except RegistryNotFound:
+            return None
+
+    def mount_blob_from(self, source: ContentStore, desc: Descriptor) -> bool:
+        """Cross-repository mount when `source` is another repository of this registry."""
+        if not isinstance(source, Repository) or source.registry != self.registry:
+            return False
+        if source.repository == self.repository:
+            return False
+        return self.mount_blob(desc, source.repository)
+
+    def origin_of(self, desc: Descriptor) -> ContentStore:
+        return self
+
+    def has_manifest(self, digest: str, listed: bool = False) -> bool:
         validate_digest(digest)
         resp = self._req("HEAD", self._path("manifests", digest), f"check manifest {digest}",
                          ok=(200, 404), headers={"Accept": MANIFEST_ACCEPT})

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from supplychain.errors import Error, SbomError, UsageError
 from supplychain.image.filesystem import platform_images
-from supplychain.image.open import open_store
 from supplychain.image.reference import ImageRef, parse_image_ref
 from supplychain.progress import Progress, SilentProgress
 from supplychain.sbom.buildinfo import read_buildinfo
@@ -23,6 +22,7 @@ from supplychain.sbom.cyclonedx import build_bom, render, schema_version
 from supplychain.sbom.gomod import program_from_source
 from supplychain.sbom.image import MAX_BINARY_BYTES, image_created, scan_image
 from supplychain.sbom.model import Inventory, Subject, program_from_binary
+from supplychain.stores import open_store
 
 
 @dataclass(frozen=True)

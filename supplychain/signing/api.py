@@ -12,18 +12,19 @@ from typing import Any
 
 from supplychain.errors import UsageError
 from supplychain.image.descriptor import Descriptor, compute_digest
-from supplychain.image.open import open_store
 from supplychain.image.platform import Platform
 from supplychain.image.reference import ImageRef, parse_image_ref
 from supplychain.image.store import ContentStore
 from supplychain.image.view import find_platform, open_image
 from supplychain.progress import Progress, SilentProgress
+from supplychain.registry.options import RegistryOptions
 from supplychain.signing.keyless import SignedBundle, load_trust_config, sign_keyless
 from supplychain.signing.keys import load_signing_key, password_from_env
 from supplychain.signing.keysign import sign_with_key
 from supplychain.signing.statement import COSIGN_SIGN_PREDICATE, Subject, build_statement
 from supplychain.signing.storage import attach_bundle
 from supplychain.signing.tokens import resolve_identity_token
+from supplychain.stores import open_store
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def evidence_targets(store: ContentStore, digest: str, platform: Platform | None
 def _sign(ref: ImageRef | str, predicate_type: str, predicate: dict[str, Any], *,
           platform: str | Platform | None = None, trust_config: str | None,
           identity_token: str | None, key: str | None,
-          key_password: str | None, rekor_url: str | None, registry_options: Any,
+          key_password: str | None, rekor_url: str | None, registry_options: RegistryOptions | None,
           progress: Progress) -> SignResult:
     image = parse_image_ref(ref) if isinstance(ref, str) else ref
     if key and identity_token:
@@ -83,7 +84,7 @@ def _sign(ref: ImageRef | str, predicate_type: str, predicate: dict[str, Any], *
                          fix="sign either with a key or keyless with an identity token")
     # Everything local is checked before any service is contacted.
     signing_key, token, tc = _material(key, key_password, identity_token, trust_config)
-    store = open_store(image, registry_options=registry_options)
+    store = open_store(image, registry_options)
     progress.step("resolve", str(image))
     desc = store.resolve(image.identifier)
     digest = desc.digest
@@ -134,7 +135,8 @@ def _sign_targets(store: ContentStore, image: ImageRef, digest: str, targets: li
 
 def sign_image(ref: ImageRef | str, *, trust_config: str | None = None, identity_token: str | None = None,
                key: str | None = None, key_password: str | None = None, rekor_url: str | None = None,
-               registry_options: Any = None, progress: Progress | None = None) -> SignResult:
+               registry_options: RegistryOptions | None = None,
+               progress: Progress | None = None) -> SignResult:
     """Sign an image the way `cosign sign` does: a DSSE statement with the cosign sign predicate."""
     return _sign(ref, COSIGN_SIGN_PREDICATE, {}, trust_config=trust_config,
                  identity_token=identity_token, key=key, key_password=key_password,
@@ -164,7 +166,8 @@ def attest_image(ref: ImageRef | str, predicate_type: str, predicate: dict[str, 
                  platform: str | Platform | None = None, trust_config: str | None = None,
                  identity_token: str | None = None,
                  key: str | None = None, key_password: str | None = None, rekor_url: str | None = None,
-                 registry_options: Any = None, progress: Progress | None = None) -> SignResult:
+                 registry_options: RegistryOptions | None = None,
+                 progress: Progress | None = None) -> SignResult:
     """Attest a predicate about an image (SLSA provenance, SBOM, vulns, tests, hardening).
 
     Without `platform`, the statement is about the image and, for an index, every runnable

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from supplychain.errors import RegistryError
-from supplychain.image.open import open_store
 from supplychain.signing import list_bundles
+from supplychain.stores import open_store
 from supplychain.tools import PROJECT_ROOT, find_tool
 from tests.conftest import run_sccheck
 from tests.pipeline.conftest import PipelineStack

@@ -16,13 +16,13 @@ import pytest
 
 from supplychain.errors import ImageNotFound
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json
-from supplychain.image.open import open_store
 from supplychain.image.store import ContentStore
 from supplychain.policy import model as m
 from supplychain.policy import parse_policy
 from supplychain.policy.evaluate import FAIL, PASS
 from supplychain.promote import VsaSigning, promote
 from supplychain.signing.api import attest_image, sign_image
+from supplychain.stores import open_store
 from supplychain.verify import verify_image
 from tests.helpers.devstack import DevStack
 from tests.helpers.registries import Registry

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from supplychain.image.open import open_store
 from supplychain.policy import model as m
 from supplychain.policy import parse_policy
 from supplychain.promote import BatchItem, VsaSigning, promote, promote_batch
 from supplychain.registry.transport import RegistryNotFound
 from supplychain.signing.api import attest_image, sign_image
+from supplychain.stores import open_store
 from supplychain.verify import verify_image
 from tests.helpers.devstack import DevStack
 from tests.helpers.registries import Registry
