@@ -45,6 +45,7 @@ class CheckRequest:
     vuln_db: str | None = None
     fail_on: FailOn = field(default_factory=FailOn)
     sarif: Path | None = None
+    sarif_root: Path | None = None    # SARIF URIs relative to this (default: the git top level)
     predicates_dir: Path | None = None
     env: Mapping[str, str] | None = None
     timeout: float = DEFAULT_TIMEOUT
@@ -209,7 +210,7 @@ def _write_outputs(result: CheckResult, req: CheckRequest) -> tuple[str, ...]:
 
     written: list[str] = []
     if req.sarif is not None:
-        sarif.write(result, req.sarif)
+        sarif.write(result, req.sarif, req.sarif_root)
         written.append(str(req.sarif))
     if req.predicates_dir is not None:
         written += [str(p) for p in predicates.write_all(result, req.predicates_dir)]

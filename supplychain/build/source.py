@@ -17,6 +17,8 @@ class SourceInfo:
     commit_time: int | None = None
     remote: str | None = None
     describe: str | None = None
+    toplevel: str | None = None     # the work tree's root directory
+    branch: str | None = None       # the checked-out branch, None when detached
 
 
 def _git(root: Path, *args: str) -> str | None:
@@ -44,6 +46,8 @@ def source_info(root: Path) -> SourceInfo:
         commit_time=int(ct) if ct and ct.isdigit() else None,
         remote=strip_credentials(remote) if remote else None,
         describe=_git(root, "describe", "--tags", "--always", "--dirty"),
+        toplevel=_git(root, "rev-parse", "--show-toplevel"),
+        branch=_git(root, "symbolic-ref", "--quiet", "--short", "HEAD"),
     )
 
 

@@ -68,6 +68,8 @@ def _settings(path: Path, config: Path | None) -> CheckSettings:
               help="Go vulnerability database (default https://vuln.go.dev).")
 @click.option("--sarif", "sarif_path", type=click.Path(path_type=Path), default=None,
               help="Write SARIF 2.1.0 here.")
+@click.option("--sarif-root", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Make SARIF paths relative to this directory (default: the git repository root).")
 @click.option("--predicates-dir", type=click.Path(path_type=Path), default=None,
               help="Write test-result, vuln and OpenVEX predicates into this directory.")
 @click.option("--only", default=None, metavar="TOOLS",
@@ -87,7 +89,8 @@ def _settings(path: Path, config: Path | None) -> CheckSettings:
               help="Shell command run in the module before the tools (e.g. 'make fixtures').")
 @pass_options
 def check_cmd(opts: Options, path: Path, packages: tuple[str, ...], config_file: Path | None,
-              vuln_db: str | None, sarif_path: Path | None, predicates_dir: Path | None,
+              vuln_db: str | None, sarif_path: Path | None, sarif_root: Path | None,
+              predicates_dir: Path | None,
               only: str | None, fail_on: str | None, baseline: Path | None,
               write_baseline: Path | None, short: bool | None, test_timeout: str | None,
               test_run: str | None, test_count: int | None, pre_test: str | None) -> None:
@@ -106,7 +109,7 @@ def check_cmd(opts: Options, path: Path, packages: tuple[str, ...], config_file:
         request = CheckRequest(
             path=path, tools=parse_tools(only or ",".join(cfg.only)),
             vuln_db=vuln_db or cfg.vuln_db, fail_on=FailOn.parse(fail_on or cfg.fail_on or "medium"),
-            sarif=sarif_path, predicates_dir=predicates_dir,
+            sarif=sarif_path, sarif_root=sarif_root, predicates_dir=predicates_dir,
             packages=check_packages(packages, "PACKAGES") if packages else cfg.packages,
             tests=tests, severities=cfg.severities, suppress=cfg.suppress,
             baseline=baseline or (Path(cfg.baseline) if cfg.baseline else None),
