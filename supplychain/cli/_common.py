@@ -107,3 +107,28 @@ def usage_failure(as_json: bool, message: str, usage: str = "") -> NoReturn:
 
 __all__ = ["EXIT_USAGE", "Options", "emit", "fail", "internal_error", "not_built", "pass_options",
            "run_guarded", "usage_failure"]
+
+
+def stdin_line(purpose: str) -> str:
+    """One line of stdin for one purpose per run (a registry password or an identity token):
+    a second reader is refused rather than handed the wrong secret."""
+    meta = click.get_current_context().meta
+    taken = meta.get("sccheck.stdin")
+    if taken:
+        raise click.UsageError(f"stdin already gives {taken}; pass {purpose} from a file instead")
+    meta["sccheck.stdin"] = purpose
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def identity_token_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--identity-token @FILE | - : the command receives the token itself (or None)."""
+    from supplychain.signing.tokens import read_token_argument
+
+    def read(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return read_token_argument(value, lambda: stdin_line("the identity token"))[0]
+
+    return click.option("--identity-token", metavar="@FILE|-", callback=read,
+                        help=help_text + " Read from FILE (@FILE) or stdin (-); a token itself on "
+                             "the command line is refused.")

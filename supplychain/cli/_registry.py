@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
+from supplychain.cli._common import stdin_line
 from supplychain.registry import RegistryOptions
 from supplychain.registry.options import REFERRERS_MODES, HostCredential, registry_key
 
@@ -72,7 +72,7 @@ def host_credentials(auth: tuple[str, ...], password_files: tuple[str, ...],
         if key in files:
             password = _read_password_file(files[key], host)
         else:
-            password = sys.stdin.readline().rstrip("\r\n")
+            password = stdin_line(f"the password for {host}")
         creds.append(HostCredential(host, user, password))
     return tuple(creds)
 

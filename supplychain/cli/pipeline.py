@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from supplychain.cli._common import Options, fail, pass_options, run_guarded
+from supplychain.cli._common import Options, fail, identity_token_option, pass_options, run_guarded
 from supplychain.cli._registry import referrers_mode_option, registry_options
 
 
@@ -34,8 +34,7 @@ def _key_password(key: str | None) -> str | None:
               "(default policies/default.yaml).")
 @click.option("--trust-config", type=click.Path(dir_okay=False),
               help="Sigstore client trust config (else $SCCHECK_TRUST_CONFIG, else public Sigstore).")
-@click.option("--identity-token",
-              help="OIDC token for keyless signing (else env / dev-stack / GitHub Actions).")
+@identity_token_option("OIDC token for keyless signing (else env / dev-stack / GitHub Actions).")
 @click.option("--key", type=click.Path(dir_okay=False), help="Sign with this cosign-format key instead.")
 @click.option("--vuln-db", help="Go vulnerability database: https:// URL, file:// URL or directory.")
 @click.option("--fail-on", help="Check threshold: LEVEL[,TOOL=LEVEL...] (default medium).")

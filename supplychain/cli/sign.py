@@ -8,21 +8,21 @@ from typing import Any
 
 import click
 
-from supplychain.cli._common import Options, emit, pass_options, run_guarded
+from supplychain.cli._common import Options, emit, identity_token_option, pass_options, run_guarded
 from supplychain.cli._registry import referrers_mode_option, registry_options
 
 
 def _signing_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed([
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option("--trust-config", type=click.Path(dir_okay=False),
                      help="Sigstore client trust config (env SCCHECK_TRUST_CONFIG; default: public good)."),
-        click.option("--identity-token", envvar=None,
-                     help="OIDC token for keyless signing (else env SIGSTORE_ID_TOKEN / "
-                          "SCCHECK_IDENTITY_TOKEN, SCCHECK_DEV_TOKEN_URL, or GitHub Actions)."),
+        identity_token_option("OIDC token for keyless signing (else env SIGSTORE_ID_TOKEN / "
+                              "SCCHECK_IDENTITY_TOKEN, SCCHECK_DEV_TOKEN_URL, or GitHub Actions)."),
         click.option("--key", type=click.Path(dir_okay=False),
                      help="Sign with this encrypted private key (from generate-key-pair) instead."),
         click.option("--rekor-url", help="With --key: also log the signature in this Rekor v2."),
-    ]):
+    ]
+    for option in reversed(options):
         fn = option(fn)
     return fn
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from supplychain.cli._common import Options, emit, pass_options, run_guarded
+from supplychain.cli._common import Options, emit, identity_token_option, pass_options, run_guarded
 from supplychain.cli._registry import referrers_mode_option, registry_options
 
 _STATUS = {"pass": "PASS", "fail": "FAIL", "no-evidence": "NO EVIDENCE"}
@@ -103,7 +103,7 @@ def _render_batch(result: dict[str, Any]) -> str:
 @click.option("--force", is_flag=True, help="Move DST's tag even when it names another image.")
 @click.option("--trust-config", type=click.Path(dir_okay=False), help="Sigstore client trust config.")
 @click.option("--no-vsa", is_flag=True, help="Do not attach a signed verification summary.")
-@click.option("--identity-token", help="OIDC token to sign the verification summary keyless.")
+@identity_token_option("OIDC token to sign the verification summary keyless.")
 @click.option("--key", type=click.Path(dir_okay=False), help="Sign the verification summary with this key.")
 @click.option("--rekor-url", help="With --key: log the summary's signature in this Rekor v2.")
 @registry_options

@@ -1,6 +1,7 @@
 """Where the OIDC identity token for keyless signing comes from, and a first look at it.
 
-Sources, first match wins: the explicit value (`--identity-token`), env `SIGSTORE_ID_TOKEN` or
+Sources, first match wins: the explicit value (`--identity-token @FILE` or `-` for stdin: a
+token itself is never taken from the command line, where `ps` shows it), env `SIGSTORE_ID_TOKEN` or
 `SCCHECK_IDENTITY_TOKEN`, env `SCCHECK_DEV_TOKEN_URL` (a plain GET returns a JWT: the dev
 stack's minter), GitHub Actions' ambient `ACTIONS_ID_TOKEN_REQUEST_URL` +
 `ACTIONS_ID_TOKEN_REQUEST_TOKEN`. A token is a secret: it never appears in a message or an
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +43,31 @@ class IdentityTokenSource:
     @property
     def identity(self) -> str:
         return str(self.claims.get("email") or self.claims.get("sub") or "")
+
+
+def read_token_argument(value: str, read_stdin: Callable[[], str]) -> tuple[str, str]:
+    """`--identity-token`'s value to (token, source): `@FILE` reads the file, `-` reads stdin.
+    Anything else would be the token itself on the command line, visible to every user of the
+    machine in `ps` and kept in shell history: refused, without repeating it."""
+    if value == "-":
+        return read_stdin().strip(), "--identity-token - (stdin)"
+    if value.startswith("@") and len(value) > 1:
+        path = value[1:]
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read(MAX_TOKEN_BYTES + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read the identity token file {path}: {exc.strerror}",
+                             fix="check the path given to --identity-token @FILE") from None
+        if len(raw) > MAX_TOKEN_BYTES:
+            raise UsageError(f"the identity token file {path} is larger than {MAX_TOKEN_BYTES} bytes")
+        return raw.decode("utf-8", errors="replace").strip(), f"--identity-token @{path}"
+    raise UsageError(
+        "an identity token on the command line is refused",
+        expected="--identity-token @FILE or --identity-token - (read from stdin)",
+        found="a literal value (not repeated here)",
+        fix="write the token to a file with mode 0600 and pass @FILE, pipe it in with '-', set "
+            "SIGSTORE_ID_TOKEN, or let sccheck fetch it (GitHub Actions, the dev stack)")
 
 
 def unverified_claims(token: str, source: str) -> dict[str, Any]:
@@ -111,12 +138,13 @@ def _github_actions_token() -> str | None:
     return str(value)
 
 
-def resolve_identity_token(explicit: str | None = None, *, now: float | None = None) -> IdentityTokenSource:
+def resolve_identity_token(explicit: str | None = None, *, now: float | None = None,
+                           explicit_source: str = "--identity-token") -> IdentityTokenSource:
     """Find a token and check its audience and lifetime before anything is sent anywhere."""
     token: str | None = None
     source = ""
     if explicit:
-        token, source = explicit, "--identity-token"
+        token, source = explicit, explicit_source
     if token is None:
         for name in TOKEN_ENVS:
             if os.environ.get(name):
@@ -131,8 +159,8 @@ def resolve_identity_token(explicit: str | None = None, *, now: float | None = N
     if not token:
         raise UsageError(
             "no identity token for keyless signing",
-            expected=f"--identity-token, env {' or '.join(TOKEN_ENVS)}, {DEV_TOKEN_URL_ENV}, or GitHub "
-                     "Actions with 'permissions: id-token: write'",
+            expected=f"--identity-token @FILE or -, env {' or '.join(TOKEN_ENVS)}, {DEV_TOKEN_URL_ENV}, "
+                     "or GitHub Actions with 'permissions: id-token: write'",
             found="none of them",
             fix="pass a token, run 'eval $(sccheck dev-stack env)' for the local Sigstore, "
                 "or sign with a key (--key)",

@@ -42,7 +42,7 @@ def test_read_only_registry_refuses_the_referrer_and_nothing_is_attached(
         ro = Registry("distribution", f"127.0.0.1:{port}", svc)
         token = sigstore.token()
         out = sccheck("sign", ro.ref("signing/readonly", "v1"), "--trust-config", sigstore.trust_config,
-                      "--identity-token", token)
+                      "--identity-token", "-", input=token + "\n")
         assert out.returncode == 3, out.stderr
         assert f"{ro.host}/signing/readonly refused the signature referrer" in out.stderr
         assert token not in out.stdout + out.stderr
@@ -62,7 +62,7 @@ def test_registry_without_credentials_fails_before_signing(
     store = open_repository(parse_image_ref(ref), creds)
     digest = push_tiny_image(store, "v1", text="auth").digest
     token = sigstore.token()
-    out = sccheck("sign", ref, "--trust-config", sigstore.trust_config, "--identity-token", token,
+    out = sccheck("sign", ref, "--trust-config", sigstore.trust_config, "--identity-token", "-", input=token,
                   env={"SCCHECK_REGISTRY_USERNAME": "", "SCCHECK_REGISTRY_PASSWORD": "",
                        "DOCKER_CONFIG": "/nonexistent"})
     assert out.returncode == 3, out.stderr
@@ -70,8 +70,8 @@ def test_registry_without_credentials_fails_before_signing(
     assert token not in out.stdout + out.stderr
     assert list_bundles(store, digest) == []
     # with credentials it works, and the fallback tag index is written
-    ok = sccheck("--json", "sign", ref, "--trust-config", sigstore.trust_config, "--identity-token",
-                 sigstore.token(), env={"SCCHECK_REGISTRY_HOST": auth_registry.host,
+    ok = sccheck("--json", "sign", ref, "--trust-config", sigstore.trust_config, "--identity-token", "-",
+                 input=sigstore.token(), env={"SCCHECK_REGISTRY_HOST": auth_registry.host,
                                         "SCCHECK_REGISTRY_USERNAME": auth_registry.username or "",
                                         "SCCHECK_REGISTRY_PASSWORD": auth_registry.password or ""})
     assert ok.returncode == 0, ok.stderr

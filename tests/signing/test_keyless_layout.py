@@ -106,7 +106,9 @@ def test_cli_signs_with_only_the_dev_stack_env_and_never_prints_the_token(
     assert doc["digest"] == digest and doc["mode"] == "keyless" and doc["identity"] == sigstore.identity
     token = sigstore.token()
     broken = sigstore.broken_trust_config(tmp_path, "caUrls")
-    bad = sccheck("sign", f"oci:{layout.path}:v1", "--trust-config", broken, "--identity-token", token)
+    (tmp_path / "token").write_text(token + "\n")
+    bad = sccheck("sign", f"oci:{layout.path}:v1", "--trust-config", broken,
+                  "--identity-token", f"@{tmp_path / 'token'}")
     assert bad.returncode == 3
     assert "Fulcio is unreachable" in bad.stderr
     assert token not in bad.stdout + bad.stderr
