@@ -21,8 +21,10 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
+
+import requests
 
 from supplychain.errors import ImageError, RegistryError
 from supplychain.image.descriptor import (
@@ -32,11 +34,31 @@ from supplychain.image.descriptor import (
     parse_manifest,
     validate_digest,
 )
-from supplychain.registry.transport import RegistryAuthError, RegistryNotFound
+from supplychain.registry.options import RegistryOptions
+from supplychain.registry.transport import RegistryAuthError, RegistryNotFound, Transport
 from supplychain.strictdoc import load_json
 
-if TYPE_CHECKING:
-    from supplychain.registry.repository import Repository
+
+class Repository(Protocol):
+    """What this module needs of a registry repository (`supplychain.registry.repository`
+    implements it; naming the protocol here keeps the two modules out of an import cycle)."""
+
+    registry: str
+    repository: str
+    options: RegistryOptions
+    transport: Transport
+
+    def describe(self) -> str: ...
+
+    def _req(self, method: str, path: str, what: str, *, push: bool = False,
+             **kw: Any) -> requests.Response: ...
+
+    def read_manifest(self, identifier: str) -> tuple[bytes, str, str]: ...
+
+    def write_manifest(self, data: bytes, media_type: str, tag: str | None = None, *,
+                       index: bool = True) -> str: ...
+
+    def reads_fallback_index(self) -> bool: ...
 
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _LOCKS_GUARD = threading.Lock()
