@@ -4,7 +4,9 @@ Sources, first match wins: the explicit value (`--identity-token @FILE` or `-` f
 token itself is never taken from the command line, where `ps` shows it), env `SIGSTORE_ID_TOKEN` or
 `SCCHECK_IDENTITY_TOKEN`, env `SCCHECK_DEV_TOKEN_URL` (a plain GET returns a JWT: the dev
 stack's minter), GitHub Actions' ambient `ACTIONS_ID_TOKEN_REQUEST_URL` +
-`ACTIONS_ID_TOKEN_REQUEST_TOKEN`. A token is a secret: it never appears in a message or an
+`ACTIONS_ID_TOKEN_REQUEST_TOKEN`, then the other CI systems the `id` package detects (GitLab's
+`id_tokens`, the Buildkite agent, CircleCI's `circleci run oidc get`, Google Cloud's metadata
+server). A token is a secret: it never appears in a message or an
 error; errors name the source and the claim that is wrong.
 """
 
@@ -138,6 +140,30 @@ def _github_actions_token() -> str | None:
     return str(value)
 
 
+# CI systems whose ambient OIDC credentials the `id` package (sigstore-python's own detector)
+# knows, by the variable that says the job runs there.
+AMBIENT_CI = (
+    ("GITLAB_CI", "GitLab CI (id_tokens: SIGSTORE_ID_TOKEN with aud sigstore)"),
+    ("BUILDKITE", "the Buildkite agent (buildkite-agent oidc request-token)"),
+    ("CIRCLECI", "CircleCI (circleci run oidc get)"),
+)
+
+
+def _other_ci_token() -> tuple[str, str] | None:
+    """GitLab, Buildkite, CircleCI or Google Cloud ambient credentials, through the `id` package."""
+    import id as ambient
+
+    where = next((name for var, name in AMBIENT_CI if os.environ.get(var)), "Google Cloud metadata")
+    try:
+        token = ambient.detect_credential(AUDIENCE)
+    except ambient.IdentityError as exc:
+        raise SigningError(f"ambient credentials of {where} could not be read",
+                           found=str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
+                           fix="give the job an OIDC token for audience 'sigstore' (see docs/signing.md)"
+                           ) from None
+    return (token.strip(), f"{where} ambient credentials") if token else None
+
+
 def resolve_identity_token(explicit: str | None = None, *, now: float | None = None,
                            explicit_source: str = "--identity-token") -> IdentityTokenSource:
     """Find a token and check its audience and lifetime before anything is sent anywhere."""
@@ -157,10 +183,15 @@ def resolve_identity_token(explicit: str | None = None, *, now: float | None = N
         token = _github_actions_token()
         source = "GitHub Actions ambient credentials"
     if not token:
+        found = _other_ci_token()
+        if found:
+            token, source = found
+    if not token:
         raise UsageError(
             "no identity token for keyless signing",
             expected=f"--identity-token @FILE or -, env {' or '.join(TOKEN_ENVS)}, {DEV_TOKEN_URL_ENV}, "
-                     "or GitHub Actions with 'permissions: id-token: write'",
+                     "GitHub Actions with 'permissions: id-token: write', or the ambient OIDC "
+                     "credentials of GitLab, Buildkite, CircleCI or Google Cloud",
             found="none of them",
             fix="pass a token, run 'eval $(sccheck dev-stack env)' for the local Sigstore, "
                 "or sign with a key (--key)",
