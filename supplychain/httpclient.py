@@ -43,7 +43,7 @@ def proxies_for(url: str) -> dict[str, str]:
     host = urlsplit(url).hostname or ""
     if not host or is_loopback_name(host):
         return {}
-    return dict(get_environ_proxies(url))
+    return {scheme: proxy for scheme, proxy in get_environ_proxies(url).items() if scheme != "no"}
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -90,8 +90,8 @@ def keep_loopback_off_proxies(environ: MutableMapping[str, str] | None = None) -
     env = os.environ if environ is None else environ
     if not any(env.get(name) or env.get(name.upper()) for name in _PROXY_VARS):
         return
-    for name in ("NO_PROXY", "no_proxy"):
-        present = [p.strip() for p in env.get(name, "").split(",") if p.strip()]
-        missing = [p for p in LOOPBACK_NO_PROXY if p not in present]
-        if missing or name not in env:
-            env[name] = ",".join([*present, *missing])
+    entries: list[str] = []
+    for name in ("no_proxy", "NO_PROXY"):  # both spellings, merged: the lower-case one wins if set
+        entries += [p.strip() for p in env.get(name, "").split(",") if p.strip()]
+    merged = ",".join(dict.fromkeys([*entries, *LOOPBACK_NO_PROXY]))
+    env["NO_PROXY"] = env["no_proxy"] = merged
