@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import re
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit
@@ -407,9 +408,18 @@ class Repository:
                                 "there would not be found", expected="a registry with the referrers API "
                                 "(--referrers-mode api)", found="no referrers API",
                                 fix="use --referrers-mode auto (or tag) to list it in the fallback index")
-        resp = self._req("PUT", self._path("manifests", tag or digest),
-                         f"write manifest {tag or digest}", push=True, ok=(201, 200, 202),
-                         data=data, headers={"Content-Type": media_type})
+        for attempt in range(3):
+            try:
+                resp = self._req("PUT", self._path("manifests", tag or digest),
+                                 f"write manifest {tag or digest}", push=True, ok=(201, 200, 202),
+                                 data=data, headers={"Content-Type": media_type})
+                break
+            except RegistryError as exc:
+                # Distribution re-links a blob on every upload or mount of it; a manifest written
+                # while another writer does that can see the blob missing for a moment.
+                if "MANIFEST_BLOB_UNKNOWN" not in str(exc.facts.get("code", "")) or attempt == 2:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
         confirmed = bool(resp.headers.get("OCI-Subject"))
         resp.close()
         if self.cache:
