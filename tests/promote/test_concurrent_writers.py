@@ -10,9 +10,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from supplychain.image.open import open_store
 from supplychain.registry.referrers import fallback_listed
 from supplychain.signing.keys import generate_key_pair
+from supplychain.stores import open_store
 from tests.conftest import ROOT
 from tests.helpers.registries import Registry
 from tests.signing.images import push_tiny_image, push_tiny_index
@@ -57,7 +57,7 @@ def test_concurrent_attest_processes_all_indexed(registry: Registry, tmp_path: P
 WRITER = textwrap.dedent("""\
     import sys
     from supplychain.image.descriptor import Descriptor
-    from supplychain.image.open import open_store
+    from supplychain.stores import open_store
     from supplychain.signing.storage import attach_bundle
     ref, digest, size, me = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     store = open_store(ref)

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from supplychain.image.open import open_store
 from supplychain.policy import model as m
 from supplychain.policy import parse_policy
 from supplychain.promote import PromoteResult, VsaSigning, promote
 from supplychain.registry import RegistryOptions
 from supplychain.registry.referrers import fallback_listed
 from supplychain.signing.api import sign_image
+from supplychain.stores import open_store
 from supplychain.verify import verify_image
 from tests.conftest import ROOT
 from tests.helpers.devstack import DevStack
@@ -132,9 +132,11 @@ def test_interrupted_at_random_points_then_a_rerun_completes(dev_stack: DevStack
     env = {**os.environ, "PYTHONPATH": str(ROOT), **dev_stack.env()}
 
     def start(dst: str) -> subprocess.Popen[str]:
+        token = tmp_path / f"token-{next(_n)}"
+        token.write_text(dev_stack.mint_token())
         return subprocess.Popen([sys.executable, "-m", "supplychain", "--json", "promote", via(proxy, src),
                                  via(proxy, dst), "--policy", str(policy), "--trust-config",
-                                 str(dev_stack.trust_config), "--identity-token", dev_stack.mint_token()],
+                                 str(dev_stack.trust_config), "--identity-token", f"@{token}"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
     proxy.reset()
