@@ -236,3 +236,19 @@ def test_commands_load_lazily() -> None:
         command = group.get_command(ctx, name)
         assert command is not None and command.name == name
     assert group.get_command(ctx, "no-such-command") is None
+
+
+def test_not_a_go_module_is_a_usage_error_for_every_command(tmp_path: Path) -> None:
+    """The same directory gets the same answer from build, check, sbom and build-and-sign."""
+    from tests.conftest import run_sccheck
+
+    plain = tmp_path / "notes"
+    plain.mkdir()
+    (plain / "README").write_text("not Go\n")
+    commands = [["build", str(plain), "--output", f"oci:{tmp_path / 'out'}"], ["check", str(plain)],
+                ["sbom", str(plain)], ["build-and-sign", str(plain), "--repo", "127.0.0.1:1/x"]]
+    for argv in commands:
+        proc = run_sccheck("--json", *argv)
+        assert proc.returncode == 2, (argv, proc.stderr)
+        doc = json.loads(proc.stdout)
+        assert (doc["kind"], doc["message"]) == ("usage error", f"{plain} is not a Go module"), argv

@@ -24,6 +24,7 @@ from supplychain.analyzers.base import DEFAULT_TIMEOUT, TestOptions, ToolContext
 from supplychain.analyzers.model import TOOLS, CheckResult, FailOn, ToolOutput, ToolRun
 from supplychain.analyzers.rules import SeverityMap
 from supplychain.errors import Error, ToolFailed, UsageError
+from supplychain.gomodule import module_root
 from supplychain.progress import Progress, SilentProgress
 
 RUNNERS: dict[str, Callable[[ToolContext], ToolOutput]] = {
@@ -87,15 +88,7 @@ def _context(req: CheckRequest) -> tuple[ToolContext, tuple[str, ...], str]:
         ctx = ToolContext(root=path.resolve().parent, binary=path.resolve(), vuln_db=db, env=env,
                           timeout=req.timeout)
         return ctx, tools, ""
-    gomod = path / "go.mod"
-    if not gomod.is_file():
-        raise UsageError(f"{path} is not a Go module", expected=f"{gomod}", found="no go.mod",
-                         fix="pass the directory that holds go.mod (or a built Go binary)")
-    module = ""
-    for line in gomod.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith("module "):
-            module = line.split()[1].strip('"')
-            break
+    _, module = module_root(path)
     timeout = max(req.timeout, go_seconds(req.tests.timeout) + 60) if req.tests.timeout else req.timeout
     ctx = ToolContext(root=path.resolve(), vuln_db=db, env=env, timeout=timeout,
                       packages=req.packages or ("./...",), tests=req.tests, module=module)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supplychain.build.elfcheck import require_static
+from supplychain.gomodule import module_root
 from supplychain.errors import BuildError, UsageError
 from supplychain.image.platform import Platform
 from supplychain.tools import child_env, find_tool
@@ -54,23 +55,8 @@ class GoModule:
 
 
 def find_module(path: str | os.PathLike[str]) -> GoModule:
-    root = Path(path)
-    if not root.is_dir():
-        raise UsageError(f"{root} is not a directory", expected="the directory of a Go module (with go.mod)",
-                         fix="pass the path of the Go service to build, e.g. 'sccheck build examples/hello'")
-    gomod = root / "go.mod"
-    if not gomod.is_file():
-        raise UsageError(
-            f"{root} is not a Go module",
-            expected="a go.mod file in " + str(root),
-            found="no go.mod",
-            fix="run 'go mod init <module path>' there, or pass the directory that holds go.mod",
-        )
-    match = re.search(r"^\s*module\s+\"?([^\s\"]+)\"?", gomod.read_text(errors="replace"), re.MULTILINE)
-    if not match:
-        raise UsageError(f"{gomod} has no module line", expected="'module <path>' in go.mod",
-                         fix="fix go.mod ('go mod init <module path>')")
-    return GoModule(root.resolve(), match.group(1))
+    root, module = module_root(path)
+    return GoModule(root, module)
 
 
 def go_version() -> str:

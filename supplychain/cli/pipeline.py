@@ -41,6 +41,9 @@ def _key_password(key: str | None) -> str | None:
 @click.option("--promote-to", help="After verification, promote to this host/repo:tag.")
 @click.option("--tag", help="Tag the pushed image (it is always referred to by digest).")
 @click.option("--version", "version", help="Version stamped into the binary (default git describe).")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False),
+              help="Write the full JSON report here (on failure it is always written; default "
+                   "$TMPDIR/sccheck/build-and-sign-TIME-PID.json).")
 @registry_options
 @referrers_mode_option
 @pass_options
@@ -48,7 +51,7 @@ def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: 
                        platforms: str | None, base: str | None, policy: str | None,
                        trust_config: str | None, identity_token: str | None, key: str | None,
                        vuln_db: str | None, fail_on: str | None, promote_to: str | None, tag: str | None,
-                       version: str | None, registry: Any) -> None:
+                       version: str | None, report_file: str | None, registry: Any) -> None:
     """Check, build, SBOM, push, sign, attest and verify a Go module in one go."""
     from supplychain.errors import UsageError
     from supplychain.pipeline import report
@@ -71,6 +74,7 @@ def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: 
             version=cfg.version, tag=cfg.tag, policy=cfg.policy, trust_config=cfg.trust_config,
             identity_token=identity_token, key=cfg.key, key_password=_key_password(cfg.key),
             vuln_db=cfg.vuln_db, fail_on=cfg.fail_on or "medium", check_tools=cfg.check_tools,
+            check_settings=cfg.check,
             harden_threshold=cfg.harden_threshold, promote_to=cfg.promote_to, registry_options=registry)
 
     req = run_guarded(opts, request)
@@ -87,15 +91,20 @@ def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: 
         stopped = result
         partial = failed_result(stopped.report)
         report.write_github(partial)
+        doc = report.to_dict(partial, stopped.error)
+        saved = run_guarded(opts, lambda: report.write_report(doc, report.report_path(report_file)))
         if opts.json:
-            doc = report.to_dict(partial, stopped.error)
             click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
             opts = Options(json=False, verbose=opts.verbose, quiet=opts.quiet)
         if not opts.quiet:
             click.echo(report.summary_table(partial), err=True)
+        click.echo(f"full report: {saved}", err=True)
         fail(Options(json=False, verbose=opts.verbose, quiet=opts.quiet), stopped.error)
         return
     report.write_github(result)
+    if report_file:
+        whole = report.to_dict(result)
+        run_guarded(opts, lambda: report.write_report(whole, report.report_path(report_file)))
     if opts.json:
         click.echo(json.dumps(report.to_dict(result), indent=2, sort_keys=True, default=str))
         if not opts.quiet:

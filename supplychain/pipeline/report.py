@@ -3,13 +3,16 @@ outputs (`$GITHUB_OUTPUT`) and job summary (`$GITHUB_STEP_SUMMARY`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from supplychain.errors import Error
+from supplychain.fsutil import atomic_write
 from supplychain.pipeline.run import PipelineResult
 
 
@@ -86,6 +89,21 @@ def markdown_summary(result: PipelineResult) -> str:
         lines += ["", f"{len(refs)} signature/attestation referrer(s):", ""]
         lines += [f"- `{r}`" for r in refs]
     return "\n".join(lines) + "\n"
+
+
+def report_path(explicit: str | None = None) -> Path:
+    """Where the full JSON report of a run goes: `explicit`, else a new file under the temporary
+    directory (`$TMPDIR/sccheck/build-and-sign-<UTC time>-<pid>.json`)."""
+    if explicit:
+        return Path(explicit)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path(tempfile.gettempdir()) / "sccheck" / f"build-and-sign-{stamp}-{os.getpid()}.json"
+
+
+def write_report(doc: Mapping[str, Any], path: Path) -> Path:
+    """The whole report, as `--json` prints it, written at once (never half a file)."""
+    atomic_write(path, json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+    return path
 
 
 def _append(path: str, text: str) -> None:

@@ -12,7 +12,6 @@ thresholds and every piece of evidence exists. Independent steps run concurrentl
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import subprocess
@@ -23,8 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from supplychain.analyzers.config import CheckSettings
 from supplychain.errors import CheckFailed, ToolFailed, UsageError, VerificationFailed
+from supplychain.gomodule import module_root
 from supplychain.image.reference import parse_image_ref
+from supplychain.pipeline.precheck import (
+    Plan,
+    PolicyCannotPass,
+    plan_signer,
+    planned_predicates,
+    precheck,
+)
 from supplychain.pipeline.steps import RunReport, Step, run
 from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
@@ -53,6 +61,7 @@ class PipelineRequest:
     vuln_db: str | None = None
     fail_on: str = "medium"
     check_tools: tuple[str, ...] = ()
+    check_settings: CheckSettings = field(default_factory=CheckSettings)
     harden_threshold: str | None = None
     promote_to: str | None = None
     registry_options: RegistryOptions | None = None
@@ -134,21 +143,37 @@ def go_version() -> str | None:
 def _check_step(req: PipelineRequest, progress: Progress) -> dict[str, Any]:
     from supplychain.analyzers import CheckRequest, FailOn, check
 
+    cfg = req.check_settings
+    baseline = Path(cfg.baseline) if cfg.baseline else None
     result = check(CheckRequest(path=Path(req.path), tools=req.check_tools, vuln_db=req.vuln_db,
-                                fail_on=FailOn.parse(req.fail_on)), _Prefixed(progress, "check"))
+                                fail_on=FailOn.parse(req.fail_on), packages=cfg.packages,
+                                tests=cfg.tests, severities=cfg.severities, suppress=cfg.suppress,
+                                baseline=baseline), _Prefixed(progress, "check"))
     counts = {"findings": len(result.findings), "failing": len(result.failing),
+              "suppressed": len(result.suppressed),
               "tools": {r.tool: {"status": r.status, "findings": len(r.findings)} for r in result.tools}}
+    for note in result.notes:
+        progress.info(f"check: note: {note}")
     if result.exit_code == 3:
+        broken = [r for r in result.tools if r.status == "failed"]
         raise ToolFailed(f"the checks could not run: {', '.join(result.tools_failed)}",
                          expected="every check tool to run", found=", ".join(result.tools_failed),
-                         fix="run 'sccheck check PATH' to see each tool's diagnostics; nothing was signed",
-                         facts={"findings": counts["findings"]})
+                         fix="fix what the tool says below (or run 'sccheck check PATH'); nothing was "
+                             "pushed or signed",
+                         facts={"diagnostics": "\n".join(r.diagnostics for r in broken)})
     if result.exit_code == 1:
-        shown = [f"{f.tool} {f.rule} {f.location}: {f.message}" for f in result.failing[:10]]
+        shown: list[str] = []
+        for f in result.failing[:10]:
+            shown.append(f"{f.severity.value.upper()} {f.tool} {f.rule} {f.location or '-'}: {f.message}")
+            shown += [f"    | {d}" for d in f.details[:5]]
+        more = f" ({len(result.failing) - 10} more not shown)" if len(result.failing) > 10 else ""
         raise CheckFailed(f"the checks found {len(result.failing)} finding(s) at or above the threshold",
                           expected=f"no finding at or above {result.fail_on.describe()}",
-                          found="\n".join(shown),
-                          fix="fix the findings (or change check.failOn); nothing was signed")
+                          found=f"{len(result.failing)} finding(s), below{more}",
+                          fix="fix the findings, or accept them in sccheck.yaml (check.suppress, "
+                              "check.baseline, check.severities; docs/check.md); nothing was pushed "
+                              "or signed",
+                          facts={"findings": "\n".join(shown)})
     return {"summary": f"{counts['findings']} finding(s), none failing", **counts, "_result": result}
 
 
@@ -177,6 +202,39 @@ def _provenance(req: PipelineRequest, build: Any, started: dt.datetime,
     return predicate
 
 
+def rule_lines(rule: str, status: str, expected: str, found: str, details: tuple[str, ...] = ()) -> str:
+    """One policy rule for people: its verdict, what it expected, what it found, why (≤ 5 lines)."""
+    lines = [f"{rule}: {status}", f"  expected: {expected}", f"  found:    {found}"]
+    return "\n".join(lines + [f"  - {d}" for d in details[:5]])
+
+
+def plan(req: PipelineRequest, env: Mapping[str, str]) -> Plan:
+    """What the run will show the policy, as known before it starts (pipeline/precheck.py)."""
+    from supplychain.attest.slsa import DEFAULT_BUILDER_ID, SCCHECK_BUILD_TYPE
+    from supplychain.policy.predicates import normalize_repository
+
+    path = Path(req.path)
+    facts = source_facts(path, env)
+    source = facts["source"] or f"file://{path.resolve()}"
+    repos = [normalize_repository(source)]
+    repos += [r.removeprefix("https://github.com/") for r in repos if r.startswith("https://github.com/")]
+    return Plan(signer=plan_signer(req.identity_token, req.key, req.key_password),
+                commit=facts["commit"], dirty=_git(path, "status", "--porcelain") is not None,
+                source_repositories=tuple(repos), builder_id=facts["builder"] or DEFAULT_BUILDER_ID,
+                build_type=SCCHECK_BUILD_TYPE, predicate_types=planned_predicates(req.check_tools),
+                platforms=req.platforms)
+
+
+def gate_early(req: PipelineRequest, policy: Any, policy_path: str, progress: Progress) -> None:
+    """Stop before any work when the policy cannot pass (PolicyCannotPass, exit 1)."""
+    report = precheck(policy, plan(req, os.environ), default_policy=req.policy is None)
+    if not report.passed:
+        raise PolicyCannotPass(report, policy_path)
+    progress.info(f"precheck: {report.summary()}")
+    for note in report.notes:
+        progress.info(f"precheck: note: {note}")
+
+
 def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> PipelineResult:
     """Run the chain. Raises `RunFailed` (from the step runner) with the partial report."""
     from supplychain.policy.loader import load_policy
@@ -192,9 +250,8 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
     policy = load_policy(policy_path)              # a bad policy is a usage error before any work
     if req.promote_to:
         parse_image_ref(req.promote_to)
-    if not Path(req.path, "go.mod").is_file():
-        raise UsageError(f"{req.path} is not a Go module", expected=f"{Path(req.path, 'go.mod')}",
-                         found="no go.mod", fix="pass the directory that holds go.mod")
+    module_root(req.path)
+    gate_early(req, policy, str(policy_path), progress)
     work = Path(tempfile.mkdtemp(prefix="sccheck-pipeline-"))
     layout = work / "oci"
     ctx: dict[str, Any] = {}
@@ -316,14 +373,15 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
 
         report = verify_image(ctx["reference"], policy, trust_config=req.trust_config,
                               registry_options=req.registry_options, progress=_Prefixed(progress, "verify"))
-        out = report.to_dict()
         if not report.passed:
+            failing = report.failures()
             raise VerificationFailed(
-                f"the image fails the policy {policy.name}: " + ", ".join(r.rule for r in report.failures()),
+                f"the image fails the policy {policy.name}: " + ", ".join(r.rule for r in failing),
                 expected=f"every rule of {policy_path} to pass",
-                found="\n".join(f"{r.rule}: {r.found}" for r in report.failures()),
+                found=", ".join(f"{r.rule} {r.status}" for r in failing) + " (the rules below)",
                 fix=f"run 'sccheck verify {ctx['reference']} --policy {policy_path}' for the details",
-                facts={"report": json.dumps(out, default=str)[:4000]})
+                facts={"rules": "\n".join(rule_lines(r.rule, r.status, r.expected, r.found, r.details)
+                                          for r in failing)})
         return {"summary": f"policy {policy.name}: {len(report.results)} rule(s) passed",
                 "policy": str(policy_path), "passed": True,
                 "rules": {r.rule: r.status for r in report.results}}

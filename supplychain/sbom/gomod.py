@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supplychain.errors import SbomError
+from supplychain.gomodule import module_root
 from supplychain.sbom.buildinfo import Module
 from supplychain.sbom.model import DEVEL, GoProgram
 from supplychain.tools import child_env, find_tool
@@ -213,15 +214,9 @@ def _source_version(directory: Path) -> str:
 
 
 def program_from_source(directory: str | Path, *, use_go: bool = True) -> GoProgram:
+    module_root(directory)       # not a module: the same usage error as build and check
     root = Path(directory)
     gomod_path = root / "go.mod"
-    if not gomod_path.is_file():
-        raise SbomError(
-            f"{root} is not a Go module",
-            expected="a directory with a go.mod file",
-            found="no go.mod" if root.is_dir() else "no such directory",
-            fix="point sccheck sbom at the module root (where go.mod is)",
-        )
     mod = parse_go_mod(_read(gomod_path), str(gomod_path))
     sums = parse_go_sum(_read(root / "go.sum")) if (root / "go.sum").is_file() else {}
     go = find_tool("go", required=False) if use_go else None

@@ -18,6 +18,7 @@ from supplychain.stores import open_store
 from supplychain.tools import PROJECT_ROOT, find_tool
 from tests.conftest import run_sccheck
 from tests.pipeline.conftest import PipelineStack
+from tests.pipeline.test_precheck_gate import git_checkout
 
 HELLO = PROJECT_ROOT / "examples" / "hello"
 VET_FIXTURE = PROJECT_ROOT / "tests" / "analyzers" / "fixtures" / "vet_printf"
@@ -108,10 +109,9 @@ def test_cosign_and_sccheck_verify_accept_it(chain: dict[str, Any], pipeline_sta
 
 
 def test_failing_check_stops_before_signing(tmp_path: Path, pipeline_stack: PipelineStack) -> None:
-    module = tmp_path / "vetbad"
-    shutil.copytree(VET_FIXTURE, module)
+    module = git_checkout(VET_FIXTURE, tmp_path / "vetbad")   # provenance will name a commit
     (module / "sccheck.yaml").write_text(
-        f"repo: {pipeline_stack.registry}/team/vetbad\ncheck:\n  only: [vet]\n")
+        f"repo: {pipeline_stack.registry}/team/vetbad\ncheck:\n  only: [vet, vuln]\n")
     proc = run_sccheck("--json", "build-and-sign", str(module), "--policy", str(pipeline_stack.policy),
                        "--vuln-db", str(pipeline_stack.vuln_db), env=pipeline_stack.env())
     assert proc.returncode == 1, proc.stderr
@@ -122,6 +122,14 @@ def test_failing_check_stops_before_signing(tmp_path: Path, pipeline_stack: Pipe
     assert steps["check"]["status"] == "failed"
     assert {steps[s]["status"] for s in ("push", "sign", "attest", "verify")} == {"skipped"}
     assert "printf" in proc.stderr
+    # stderr is for people: the table, the findings one per line, the path of the full report
+    assert max(len(line) for line in proc.stderr.splitlines()) < 400
+    assert re.search(r"^  findings: HIGH vet printf main.go:8:20: fmt.Printf format %d has arg name of wrong",
+                     proc.stderr, re.M), proc.stderr
+    assert "the checkout has uncommitted changes" in proc.stderr    # sccheck.yaml came after the commit
+    saved = re.search(r"^full report: (.+)$", proc.stderr, re.M)
+    assert saved, proc.stderr
+    assert json.loads(Path(saved[1]).read_text()) == report
     # nothing was pushed: the repository has no tags at all
     assert not report["reference"]
     repo = open_store(f"{pipeline_stack.registry}/team/vetbad")

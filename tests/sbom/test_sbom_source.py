@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from supplychain.errors import SbomError
+from supplychain.errors import SbomError, UsageError
 from supplychain.sbom.generate import generate_sbom
 from supplychain.sbom.gomod import parse_go_mod
 from tests.sbom.conftest import FIXTURES, ROOT
@@ -78,14 +78,14 @@ def test_examples_hello_source_matches_binary_modules(sccheck: Any, tmp_path: Pa
 
 
 def test_bad_source_trees(tmp_path: Path) -> None:
-    with pytest.raises(SbomError, match="is not a Go module") as err:
+    with pytest.raises(UsageError, match="is not a Go module") as err:   # as build and check say
         generate_sbom(str(tmp_path))
-    assert err.value.found == "no go.mod"
+    assert err.value.found == "no go.mod" and err.value.exit_code == 2
     (tmp_path / "go.mod").write_text("module ex.com/a\n\nrequire (\n\tex.com/b\n)\n")
     with pytest.raises(SbomError, match=r"go\.mod line 4 is malformed"):
         generate_sbom(str(tmp_path), use_go=False)
     (tmp_path / "go.mod").write_text("go 1.26\n")
-    with pytest.raises(SbomError, match="has no module directive"):
+    with pytest.raises(UsageError, match="has no module line"):
         generate_sbom(str(tmp_path))
     (tmp_path / "go.mod").write_text("module ex.com/a\n\ngo 1.26\n\nrequire ex.com/not/in/sum v1.0.0\n")
     with pytest.raises(SbomError, match="'go list -m -json all' failed") as err:
