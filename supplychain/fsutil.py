@@ -1,32 +1,72 @@
-"""Whole-or-nothing file writes, shared by every command that writes a file."""
+"""Whole-or-nothing file writes, shared by every command that writes a file.
+
+File modes: an output (SBOM, tarball, SARIF, layout, report) gets what `open()` would give it,
+0666 (directories 0777) less the umask, as other tools' outputs do; a secret (a private key, a
+token, a password file) is written 0600 by its writer, whatever the umask.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from pathlib import Path
 
 from supplychain.errors import UsageError
 
+SECRET_MODE = 0o600
 
-def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int = 0o644,
+
+@functools.cache
+def umask() -> int:
+    """The process umask, read without changing it where /proc has it (os.umask can only be read
+    by setting it, which would race with other threads creating files)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def output_mode(*, directory: bool = False) -> int:
+    """The mode a new output file (or directory) gets: 0666 (0777) less the umask."""
+    return (0o777 if directory else 0o666) & ~umask()
+
+
+def temp_file_beside(target: Path, *, mode: int | None = None, prefix: str | None = None) -> tuple[int, str]:
+    """A temporary file in `target`'s directory (for a rename onto `target`), with `mode`
+    (default: an output's mode) set before any byte is written; mkstemp alone gives 0600."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix or f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        os.fchmod(fd, output_mode() if mode is None else mode)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return fd, tmp
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int | None = None,
                  what: str | None = None) -> None:
     """Write `data` to `path` through a temporary file in the same directory and a rename, so a
     reader sees the old file or the new one, never half of one. Missing directories are made.
-    `mode` is applied before any byte is written (0o600 for keys). With `what` (a flag name),
+    `mode` (default: an output's, after the umask; SECRET_MODE for keys) is applied before any
+    byte is written. With `what` (a flag name),
     a path that cannot be written is a usage error naming that flag."""
     target = Path(path)
     raw = data.encode() if isinstance(data, str) else data
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = temp_file_beside(target, mode=mode)
     except OSError as exc:
         if what is None:
             raise
         raise UsageError(f"cannot write {target}: {exc.strerror}", fix=f"choose a writable {what}") from None
     try:
-        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()

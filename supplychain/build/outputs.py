@@ -27,6 +27,7 @@ from supplychain.image.reference import parse_image_ref
 from supplychain.progress import Progress
 from supplychain.stores import open_store
 from supplychain.strictdoc import load_json
+from supplychain.fsutil import temp_file_beside
 
 _DOCKER_TAG = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -141,7 +142,7 @@ def write_tarball(result: BuildResult, path: str, tag: str | None) -> tuple[str,
     try:
         parent = target.parent if str(target.parent) else Path(".")
         parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=parent)
+        fd, tmp = temp_file_beside(parent / target.name)
     except OSError as exc:
         raise UsageError(f"cannot write the tarball {path}: {exc.strerror}",
                          fix="choose a writable --tarball path") from None

@@ -26,6 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from supplychain.devstack.state import StateDir, write_atomic
 from supplychain.errors import DevStackError
+from supplychain.fsutil import SECRET_MODE
 
 ORGANIZATION = "sccheck dev-stack"
 FULCIO_CN = "sccheck dev-stack Fulcio root"
@@ -153,7 +154,7 @@ def ensure_keys(state: StateDir) -> tuple[KeyPaths, bool]:
     tsa_leaf = _tsa_leaf(tsa_key, tsa_root_key, tsa_root, now)
     oidc_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
-    secret = 0o600
+    secret = SECRET_MODE
     write_atomic(paths.fulcio_pass, password, secret)
     write_atomic(paths.fulcio_key, _pem_private(fulcio_key, password=password), secret)
     write_atomic(paths.ct_key, _pem_private(ct_key, serialization.PrivateFormat.TraditionalOpenSSL),

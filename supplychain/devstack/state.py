@@ -32,7 +32,7 @@ def default_dir() -> Path:
     return Path(cache) / "sccheck" / "dev-stack"
 
 
-def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:
+def write_atomic(path: Path, data: bytes | str, mode: int | None = None) -> None:
     """Write a file whole or not at all (temp file in the same directory, then rename)."""
     atomic_write(path, data, mode=mode)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from supplychain.errors import DigestMismatch, ImageError, ImageNotFound, UsageError
 from supplychain.fsutil import atomic_write as _atomic_write
+from supplychain.fsutil import output_mode, temp_file_beside
 from supplychain.image.descriptor import (
     Descriptor,
     MediaType,
@@ -73,7 +74,7 @@ class OCILayout:
             try:
                 parent.mkdir(parents=True, exist_ok=True)
                 staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=parent))
-                staging.chmod(0o755)  # mkdtemp makes 0700; the finished layout is for others too
+                staging.chmod(output_mode(directory=True))  # mkdtemp makes 0700; a layout is an output
             except OSError as exc:
                 raise UsageError(
                     f"cannot create the OCI layout at {target}: {exc.strerror}",
@@ -153,9 +154,8 @@ class OCILayout:
         alg = desc.digest.split(":", 1)[0]
         hasher = hashlib.new(alg)
         size = 0
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        fd, tmp = temp_file_beside(path, prefix=".tmp-")
         try:
-            os.fchmod(fd, 0o644)
             with os.fdopen(fd, "wb") as fh:
                 for chunk in chunks:
                     size += len(chunk)

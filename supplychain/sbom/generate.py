@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from supplychain.errors import Error, SbomError, UsageError
+from supplychain.fsutil import temp_file_beside
 from supplychain.image.filesystem import platform_images
 from supplychain.image.reference import ImageRef, parse_image_ref
 from supplychain.progress import Progress, SilentProgress
@@ -165,7 +165,7 @@ def write_sboms(docs: list[SbomDocument], output: str) -> list[str]:
             if target.is_dir():
                 raise IsADirectoryError(21, "Is a directory", str(target))
         for doc, target in zip(docs, targets, strict=True):
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            fd, tmp = temp_file_beside(target)
             temps.append((tmp, target))
             with os.fdopen(fd, "w") as fh:
                 fh.write(doc.text)
