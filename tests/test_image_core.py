@@ -45,7 +45,9 @@ def test_manifest_parsing_refuses_ambiguity_and_mismatch() -> None:
     both = json.dumps({"schemaVersion": 2, "layers": [], "manifests": []}).encode()
     with pytest.raises(ImageError, match="ambiguous"):
         parse_manifest(both)
-    image = json.dumps({"schemaVersion": 2, "mediaType": MediaType.OCI_MANIFEST, "layers": []}).encode()
+    config = Descriptor.for_bytes(MediaType.OCI_EMPTY, b"{}").to_dict()
+    image = json.dumps({"schemaVersion": 2, "mediaType": MediaType.OCI_MANIFEST, "config": config,
+                        "layers": []}).encode()
     with pytest.raises(ImageError, match="does not match its body"):
         parse_manifest(image, MediaType.OCI_INDEX)
     with pytest.raises(ImageError, match="too large"):

@@ -90,12 +90,17 @@ class Descriptor:
             size = raw["size"]
         except KeyError as exc:
             raise ImageError(f"descriptor lacks {exc.args[0]!r}", found=json.dumps(raw)[:300]) from None
-        if not isinstance(media_type, str) or not isinstance(size, int) or size < 0:
+        if not isinstance(media_type, str) or type(size) is not int or size < 0:
             raise ImageError("descriptor has a bad mediaType or size", found=json.dumps(raw)[:300])
-        annotations = raw.get("annotations") or {}
-        platform = raw.get("platform")
+        annotations = string_map(raw.get("annotations"), "descriptor annotations")
+        platform = _platform(raw.get("platform"))
         artifact_type = raw.get("artifactType")
-        return cls(media_type, digest, size, dict(annotations), platform, artifact_type)
+        if artifact_type is not None and not isinstance(artifact_type, str):
+            raise ImageError("descriptor artifactType is not a string", found=repr(artifact_type)[:100])
+        urls = raw.get("urls")
+        if urls is not None and not (isinstance(urls, list) and all(isinstance(u, str) for u in urls)):
+            raise ImageError("descriptor urls is not a list of strings", found=repr(urls)[:100])
+        return cls(media_type, digest, size, annotations, platform, artifact_type)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
@@ -115,6 +120,57 @@ class Descriptor:
         if self.platform.get("variant"):
             text += f"/{self.platform['variant']}"
         return text
+
+
+MAX_CHILDREN = 10_000  # layers of an image, or manifests of an index
+
+
+def string_map(raw: Any, what: str) -> dict[str, str]:
+    """An annotations-like object: absent, or a JSON object of strings to strings."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise ImageError(f"{what} must map strings to strings", found=repr(raw)[:200])
+    return dict(raw)
+
+
+def _platform(raw: Any) -> dict[str, str] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("os"), str) or \
+            not isinstance(raw.get("architecture"), str):
+        raise ImageError("descriptor platform needs string 'os' and 'architecture'", found=repr(raw)[:200])
+    for key, value in raw.items():
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value) if key in (
+            "os.features", "features") else isinstance(value, str)
+        if not ok:
+            raise ImageError(f"descriptor platform field {key!r} has the wrong type", found=repr(value)[:100])
+    return dict(raw)
+
+
+def _check_shape(doc: dict[str, Any], is_index: bool) -> None:
+    """Every field the library reads has the type the specs give it, so no later reader meets a
+    list where it expects an object. Each descriptor is checked as a descriptor."""
+    if doc.get("schemaVersion") != 2 or type(doc.get("schemaVersion")) is not int:
+        raise ImageError("manifest schemaVersion is not 2", found=repr(doc.get("schemaVersion"))[:50])
+    string_map(doc.get("annotations"), "manifest annotations")
+    if doc.get("artifactType") is not None and not isinstance(doc["artifactType"], str):
+        raise ImageError("manifest artifactType is not a string")
+    key = "manifests" if is_index else "layers"
+    children = doc.get(key)
+    if not isinstance(children, list):
+        raise ImageError(f"manifest {key!r} is not a list", found=type(children).__name__)
+    if len(children) > MAX_CHILDREN:
+        raise ImageError(f"manifest lists too many {key}", expected=f"at most {MAX_CHILDREN}",
+                         found=str(len(children)))
+    for child in children:
+        Descriptor.from_dict(child)
+    if not is_index:
+        if "config" not in doc:
+            raise ImageError("image manifest without 'config'")
+        Descriptor.from_dict(doc["config"])
+    if doc.get("subject") is not None:
+        Descriptor.from_dict(doc["subject"])
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -148,7 +204,7 @@ def parse_manifest(data: bytes, declared_media_type: str | None = None) -> dict[
     if body_type is None:
         body_type = MediaType.OCI_INDEX if "manifests" in doc else MediaType.OCI_MANIFEST
         doc["mediaType"] = body_type
-    if body_type not in MediaType.ALL_MANIFESTS:
+    if not isinstance(body_type, str) or body_type not in MediaType.ALL_MANIFESTS:
         raise ImageError("unsupported manifest media type", found=str(body_type)[:200])
     is_index = body_type in MediaType.INDEXES
     if is_index and "manifests" not in doc:
@@ -163,6 +219,7 @@ def parse_manifest(data: bytes, declared_media_type: str | None = None) -> dict[
                 expected=f"the declared {declared}",
                 found=f"a body of type {body_type}",
             )
+    _check_shape(doc, is_index)
     return doc
 
 

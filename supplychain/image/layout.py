@@ -43,11 +43,17 @@ class OCILayout:
         self._added: list[Path] | None = None
         if create:
             self._init()
-        elif not (self.path / "oci-layout").is_file():
+            return
+        try:
+            present, exists = (self.path / "oci-layout").is_file(), self.path.exists()
+        except OSError as exc:  # a name too long, a path through a file, ...
+            raise UsageError(f"cannot open the OCI layout at {str(self.path)[:200]}: {exc.strerror}",
+                             fix="name an existing layout directory") from None
+        if not present:
             raise ImageError(
                 f"{self.path} is not an OCI layout",
                 expected="a directory with 'oci-layout' and 'index.json'",
-                found="no oci-layout file" if self.path.exists() else "no such directory",
+                found="no oci-layout file" if exists else "no such directory",
                 fix="point at a directory written by 'sccheck build --output oci:DIR'",
             )
 

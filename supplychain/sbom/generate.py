@@ -118,7 +118,11 @@ def generate_sbom(target: str, *, spec_version: str = "1.6", platform: str | Non
     progress = progress or SilentProgress()
     schema_version(spec_version)
     path = Path(target)
-    if not target.startswith("oci:") and path.exists():
+    try:
+        exists = not target.startswith("oci:") and path.exists()
+    except OSError:  # a name no file system can hold (too long, ...) is no path
+        exists = False
+    if exists:
         if path.is_dir() and (path / "oci-layout").is_file():
             return _from_image(parse_image_ref(f"oci:{path}"), spec_version, platform, validate, progress)
         if path.is_dir():
