@@ -95,3 +95,9 @@ def child_env(base: Mapping[str, str] | None = None,
     if extra:
         env.update(extra)
     return env
+
+
+def blanked_secrets() -> dict[str, str]:
+    """Overrides that empty every secret variable, for libraries that can only add to the
+    environment they give a child (docker's `credstore_env` for docker-credential-* helpers)."""
+    return {name: "" for name in os.environ if is_secret_env(name)}

@@ -30,7 +30,7 @@ from supplychain.image.descriptor import Descriptor, MediaType, canonical_json, 
 from supplychain.image.platform import Platform
 from supplychain.progress import Progress
 from supplychain.strictdoc import load_json
-from supplychain.tools import child_env, find_tool
+from supplychain.tools import blanked_secrets, child_env, find_tool
 
 MAX_CONTEXT_FILES = 20_000
 SKIP_DIRS = {".git", "dist", "node_modules", ".sccheck"}
@@ -156,7 +156,7 @@ def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
                          expected="scratch, static or an image the Docker engine has",
                          fix="load the base into the engine first, or use --builder oci")
     try:
-        client = docker.from_env()
+        client = docker.from_env(credstore_env=blanked_secrets())  # helpers see no secrets of ours
         base = engine_base(client, req.base)
     except docker.errors.DockerException as exc:
         raise BuildError("the Docker engine is not reachable", found=str(exc)[:1000],

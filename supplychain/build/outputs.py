@@ -28,6 +28,7 @@ from supplychain.progress import Progress
 from supplychain.stores import open_store
 from supplychain.strictdoc import load_json
 from supplychain.fsutil import temp_file_beside
+from supplychain.tools import blanked_secrets
 
 _DOCKER_TAG = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -163,7 +164,7 @@ def load_into_engine(result: BuildResult, tag: str | None) -> tuple[str, Platfor
     buf = io.BytesIO()
     repo_tag, img = write_docker_archive(result, buf, tag)
     try:
-        client = docker.from_env()
+        client = docker.from_env(credstore_env=blanked_secrets())  # helpers see no secrets of ours
         loaded = client.images.load(buf.getvalue())
     except docker.errors.DockerException as exc:
         raise BuildError("cannot load the image into the Docker engine", found=str(exc)[:500],

@@ -91,3 +91,18 @@ def test_the_checker_sees_a_call_that_inherits_everything(tmp_path: Path) -> Non
                       "def g():\n    subprocess.run(['go'], env={**os.environ})\n"
                       "def h():\n    env = child_env()\n    subprocess.run(['go'], env=env)\n")
     assert [hit.split()[0].rsplit(":", 1)[1] for hit in _calls_without_scrubbed_env(sample)] == ["3", "5"]
+
+
+def test_docker_clients_blank_our_secrets_for_credential_helpers(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from supplychain.tools import blanked_secrets
+
+    monkeypatch.setenv("SCCHECK_REGISTRY_PASSWORD", "x")
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", "y")
+    blanks = blanked_secrets()
+    assert blanks["SCCHECK_REGISTRY_PASSWORD"] == blanks["SIGSTORE_ID_TOKEN"] == "" and "PATH" not in blanks
+    calls = [(path, node) for path in sorted((PROJECT_ROOT / "supplychain").rglob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Call)
+             and ast.unparse(node.func) in {"docker.from_env", "docker.DockerClient", "docker.APIClient"}]
+    assert len(calls) >= 2
+    assert [str(path) for path, node in calls
+            if not any(kw.arg == "credstore_env" for kw in node.keywords)] == []
