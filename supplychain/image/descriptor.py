@@ -150,7 +150,9 @@ def _platform(raw: Any) -> dict[str, str] | None:
 
 def _check_shape(doc: dict[str, Any], is_index: bool) -> None:
     """Every field the library reads has the type the specs give it, so no later reader meets a
-    list where it expects an object. Each descriptor is checked as a descriptor."""
+    list where it expects an object. Each descriptor of an image is checked as a descriptor; the
+    entries of an index are checked where they are read (`manifest_children`, the referrers
+    listing), so that one bad entry of a `sha256-<hex>` fallback index costs only that entry."""
     if doc.get("schemaVersion") != 2 or type(doc.get("schemaVersion")) is not int:
         raise ImageError("manifest schemaVersion is not 2", found=repr(doc.get("schemaVersion"))[:50])
     string_map(doc.get("annotations"), "manifest annotations")
@@ -163,9 +165,9 @@ def _check_shape(doc: dict[str, Any], is_index: bool) -> None:
     if len(children) > MAX_CHILDREN:
         raise ImageError(f"manifest lists too many {key}", expected=f"at most {MAX_CHILDREN}",
                          found=str(len(children)))
-    for child in children:
-        Descriptor.from_dict(child)
-    if not is_index:
+    if not is_index:  # an index's entries are read one by one: a bad one is that entry's fault
+        for child in children:
+            Descriptor.from_dict(child)
         if "config" not in doc:
             raise ImageError("image manifest without 'config'")
         Descriptor.from_dict(doc["config"])
