@@ -12,6 +12,7 @@ from supplychain.build.model import BuildRequest, BuildResult, PublishResult, Pu
 from supplychain.errors import UsageError
 from supplychain.image.reference import parse_image_ref
 from supplychain.progress import Progress, SilentProgress
+from supplychain.registry.options import RegistryOptions
 
 BUILDERS = ("oci", "docker")
 
@@ -69,9 +70,13 @@ def check_target(target: PublishTarget) -> None:
         raise UsageError("nowhere to put the image", expected="--output, --tarball, --push or --load")
 
 
-def publish(result: BuildResult, target: PublishTarget, progress: Progress | None = None) -> PublishResult:
+def publish(result: BuildResult, target: PublishTarget, progress: Progress | None = None, *,
+            options: RegistryOptions | None = None) -> PublishResult:
+    """Put the built image where `target` says. Every sink reads it from `result.store()`."""
     progress = progress or SilentProgress()
     check_target(target)
+    store, digest = result.store(), result.digest
+    repo_tag = outputs.docker_tag(result.name, result.version, target.tag)
     timings: dict[str, float] = {}
     output = tarball = reference = loaded = loaded_platform = None
     if target.output is not None:
@@ -79,27 +84,27 @@ def publish(result: BuildResult, target: PublishTarget, progress: Progress | Non
         ref = parse_image_ref(target.output)
         assert ref.layout_dir is not None
         progress.step("write", target.output)
-        output = outputs.write_layout(result, ref.layout_dir, ref.tag or outputs.tag_part(target.tag))
+        output = outputs.write_layout(store, digest, ref.layout_dir, ref.tag or outputs.tag_part(target.tag))
         progress.done("write", output)
         timings["output"] = time.monotonic() - t0
     if target.tarball is not None:
         t0 = time.monotonic()
         progress.step("tarball", target.tarball)
-        repo_tag, img = outputs.write_tarball(result, target.tarball, target.tag)
+        img = outputs.write_tarball(store, digest, target.tarball, repo_tag)
         tarball = target.tarball
-        progress.done("tarball", f"{repo_tag} ({img.platform})")
+        progress.done("tarball", f"{repo_tag} ({img.platform_name})")
         timings["tarball"] = time.monotonic() - t0
     if target.load:
         t0 = time.monotonic()
         progress.step("load")
-        loaded, img = outputs.load_into_engine(result, target.tag)
-        loaded_platform = str(img.platform)
-        progress.done("load", f"{loaded} ({img.platform})")
+        img = outputs.load_into_engine(store, digest, repo_tag)
+        loaded, loaded_platform = repo_tag, img.platform_name
+        progress.done("load", f"{loaded} ({img.platform_name})")
         timings["load"] = time.monotonic() - t0
     if target.push is not None:
         t0 = time.monotonic()
         progress.step("push", target.push)
-        reference = outputs.push(result, target.push, progress)
+        reference = outputs.push(store, digest, target.push, progress, options=options, force=target.force)
         progress.done("push", reference)
         timings["push"] = time.monotonic() - t0
     return PublishResult(result.digest, output, tarball, reference, loaded, loaded_platform, timings)
@@ -109,4 +114,4 @@ def build_and_publish(request: BuildRequest, target: PublishTarget,
                       progress: Progress | None = None) -> tuple[BuildResult, PublishResult]:
     check_target(target)
     result = build(request, progress)
-    return result, publish(result, target, progress)
+    return result, publish(result, target, progress, options=request.registry)

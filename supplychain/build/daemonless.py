@@ -92,7 +92,7 @@ def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
     prep = prepare(req)
     # Cheap checks first: a wrong base fails before minutes of compiling.
     progress.step("base", req.base)
-    base = resolve_base(req.base, prep.platforms, prep.epoch)
+    base = resolve_base(req.base, prep.platforms, prep.epoch, req.registry)
     progress.done("base", base.reference or base.name)
     meta = prep.metadata(req, base)
     timings: dict[str, float] = {}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from supplychain.build.assemble import DEFAULT_USER, PlatformImage
 from supplychain.build.bases import BaseLayer
 from supplychain.errors import BuildError
-from supplychain.image.descriptor import Descriptor
+from supplychain.image.descriptor import Descriptor, MediaType
+from supplychain.image.memory import MemoryStore
+from supplychain.image.store import ContentStore
+from supplychain.registry.options import RegistryOptions
 
 DEFAULT_OUTPUT = "oci:dist/oci"
 
@@ -28,6 +31,7 @@ class BuildRequest:
     source: str | None = None                # org.opencontainers.image.source
     builder_image: str | None = None         # docker backend: default golang:<go version>
     gzip_level: int = 6                      # 6: as fast as ko; 9 is ~0.5% smaller, ~3x slower
+    registry: RegistryOptions | None = None  # how to reach a REF base's registry
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,24 @@ class BuildResult:
                 seen[layer.digest] = layer.size
         return sum(seen.values())
 
+    @property
+    def platform_digests(self) -> dict[str, str]:
+        """Each platform's image manifest digest ("linux/amd64" -> "sha256:...")."""
+        return {str(img.platform): img.descriptor.digest for img in self.images}
+
+    def store(self) -> ContentStore:
+        """The build as a content store holding exactly this image: every sink (layout, tarball,
+        engine, registry) reads it from here by (store, digest, tag)."""
+        store = BuildStore(self)
+        for img in self.images:
+            for desc in (img.config_descriptor, *img.layers):
+                if desc.digest in self.blobs:
+                    store.write_blob(self.blobs[desc.digest], desc)
+            if self.media_type in MediaType.INDEXES:
+                store.write_manifest(img.manifest, img.descriptor.media_type)
+        store.write_manifest(self.manifest, self.media_type)
+        return store
+
     def blob(self, desc: Descriptor) -> bytes:
         if desc.digest in self.blobs:
             return self.blobs[desc.digest]
@@ -76,6 +98,38 @@ class BuildResult:
         return base.store.read_blob(desc)
 
 
+class BuildStore(MemoryStore):
+    """A build's image in memory; layers of a REF base are read from (and mounted from) the
+    base's own store."""
+
+    def __init__(self, result: BuildResult) -> None:
+        super().__init__(f"build {result.name}")
+        self._base = result.base_layers
+
+    def has_blob(self, digest: str) -> bool:
+        return digest in self._base or super().has_blob(digest)
+
+    def read_blob(self, desc: Descriptor) -> bytes:
+        base = self._base.get(desc.digest)
+        if base is None:
+            return super().read_blob(desc)
+        if base.data is not None:
+            return base.data
+        assert base.store is not None
+        return base.store.read_blob(desc)
+
+    def iter_blob(self, desc: Descriptor, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        base = self._base.get(desc.digest)
+        if base is not None and base.data is None and base.store is not None:
+            return base.store.iter_blob(desc, chunk_size)
+        data = self.read_blob(desc)
+        return iter([data[i:i + chunk_size] for i in range(0, len(data), chunk_size)])
+
+    def origin_of(self, desc: Descriptor) -> ContentStore:
+        base = self._base.get(desc.digest)
+        return base.store if base is not None and base.store is not None else self
+
+
 @dataclass(frozen=True)
 class PublishTarget:
     output: str | None = DEFAULT_OUTPUT      # oci:DIR
@@ -83,6 +137,7 @@ class PublishTarget:
     push: str | None = None
     load: bool = False
     tag: str | None = None                   # tag in the layout / tarball / engine
+    force: bool = False                      # --push may move an existing registry tag
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,13 @@
-"""Sinks for a built image: OCI layout, `docker load` tarball, the Docker engine, a registry.
+"""Sinks for an image: OCI layout, `docker load` tarball, the Docker engine, a registry.
 
+Every sink takes (store, digest, tag): it reads the image from any content store (a build's
+result is one: `BuildResult.store()`) and writes it with the same copy that `sccheck copy` does.
 Every sink writes all-or-nothing: the layout through `OCILayout.transaction`, the tarball
-through a temporary file renamed into place, the registry with the tag pushed last.
+through a temporary file renamed into place, the registry with the tag written last.
+
+Tags (docs/registry.md): `--push` moves an existing registry tag to another digest only with
+`force` (as `copy` and `promote` do); the build's own local outputs (`--output`, `--tarball`,
+`--load`) are rewritten by each build and replace what their tag named.
 """
 
 from __future__ import annotations
@@ -13,65 +19,31 @@ import os
 import re
 import tarfile
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from supplychain.build.assemble import PlatformImage
-from supplychain.build.model import BuildResult
+from supplychain.copy import copy_image
 from supplychain.errors import BuildError, UsageError
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json
-from supplychain.image.layout import LAYOUT_VERSION, REF_NAME, OCILayout
+from supplychain.image.layout import LAYOUT_VERSION, REF_NAME
+from supplychain.image.memory import MemoryStore
 from supplychain.image.platform import Platform
 from supplychain.image.reference import parse_image_ref
-from supplychain.progress import Progress
-from supplychain.stores import open_store
-from supplychain.strictdoc import load_json
+from supplychain.image.store import ContentStore
+from supplychain.image.view import ImageView, open_image
+from supplychain.progress import Progress, SilentProgress
+from supplychain.registry.options import RegistryOptions
+from supplychain.stores import destination
 from supplychain.fsutil import temp_file_beside
 from supplychain.tools import blanked_secrets
 
 _DOCKER_TAG = re.compile(r"[^A-Za-z0-9_.-]")
 
 
-def _all_blobs(result: BuildResult) -> Iterator[tuple[Descriptor, bytes]]:
-    """Layers, configs, then platform manifests (children before parents)."""
-    seen: set[str] = set()
-    for img in result.images:
-        for desc in (*img.layers, img.config_descriptor):
-            if desc.digest not in seen:
-                seen.add(desc.digest)
-                yield desc, result.blob(desc)
-    if result.media_type == MediaType.OCI_INDEX:
-        for img in result.images:
-            yield img.descriptor, img.manifest
-
-
-def _blob_descriptors(result: BuildResult) -> list[Descriptor]:
-    seen: dict[str, Descriptor] = {}
-    for img in result.images:
-        for desc in (*img.layers, img.config_descriptor):
-            seen.setdefault(desc.digest, desc)
-    return list(seen.values())
-
-
-def _mount(store: object, result: BuildResult, desc: Descriptor) -> bool:
-    """Cross-repository mount of a base layer that lives on the same registry (no bytes moved)."""
-    base = result.base_layers.get(desc.digest)
-    source = base.store if base is not None else None
-    mount = getattr(store, "mount_blob", None)
-    same_registry = getattr(source, "registry", None) == getattr(store, "registry", object())
-    from_repository = getattr(source, "repository", None)
-    if mount is None or not same_registry or not isinstance(from_repository, str):
-        return False
-    return bool(mount(desc, from_repository))
-
-
-def write_layout(result: BuildResult, directory: str, tag: str | None) -> str:
-    with OCILayout.transaction(directory) as layout:
-        for desc, data in _all_blobs(result):
-            if not layout.has_blob(desc.digest):
-                layout.write_blob(data, desc)
-        layout.write_manifest(result.manifest, result.media_type, tag or "latest")
+def write_layout(store: ContentStore, digest: str, directory: str, tag: str | None) -> str:
+    """`--output oci:DIR`: the build's output layout; its tag (default `latest`) names this image."""
+    with destination(f"oci:{directory}") as layout:
+        copy_image(store, digest, layout, tag or "latest", force=True)
     return f"oci:{directory}"
 
 
@@ -82,21 +54,20 @@ def tag_part(tag: str | None) -> str | None:
     return None
 
 
-def docker_tag(result: BuildResult, tag: str | None) -> str:
+def docker_tag(name: str, version: str, tag: str | None) -> str:
     """`name:tag` for the engine: the given one, else `<binary>:<version>` made tag-safe."""
     if tag and ":" in tag.rsplit("/", 1)[-1]:
         return tag
-    name = tag or result.name.lower()
-    return f"{name}:{_DOCKER_TAG.sub('-', result.version)[:128]}"
+    return f"{tag or name.lower()}:{_DOCKER_TAG.sub('-', version)[:128]}"
 
 
-def pick_platform_image(result: BuildResult) -> PlatformImage:
-    """A docker archive holds one platform: the host's if built, else the first."""
+def pick_platform_image(store: ContentStore, digest: str) -> ImageView:
+    """A docker archive holds one platform: the host's if there, else the first runnable image."""
+    images = open_image(store, digest).runnable()
+    if not images:
+        raise BuildError(f"{digest} has no runnable image to put in a docker archive")
     host = Platform.host()
-    for img in result.images:
-        if img.platform == host:
-            return img
-    return result.images[0]
+    return next((i for i in images if i.platform is not None and i.platform.same_as(host)), images[0])
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -106,39 +77,37 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def write_docker_archive(result: BuildResult, fh: Any, tag: str | None) -> tuple[str, PlatformImage]:
+def write_docker_archive(store: ContentStore, digest: str, fh: Any, repo_tag: str) -> ImageView:
     """A tar that `docker load` reads (manifest.json, repositories) and that is also an OCI
-    layout (`oci-layout`, `index.json`, `blobs/`), so skopeo's oci-archive can read it too."""
-    img = pick_platform_image(result)
-    repo_tag = docker_tag(result, tag)
-    repo, _, tag_part = repo_tag.rpartition(":")
+    layout (`oci-layout`, `index.json`, `blobs/`) holding the whole image, so skopeo's
+    oci-archive can read it too. Returns the platform image `docker load` gets."""
+    img = pick_platform_image(store, digest)
+    repo, _, tag = repo_tag.rpartition(":")
+    staged = MemoryStore("docker archive")
+    copy_image(store, digest, staged, None)
+    top = staged.resolve(digest)
 
-    def blob(desc: Descriptor) -> str:
-        return f"blobs/{desc.digest.replace(':', '/')}"
+    def blob(desc_digest: str) -> str:
+        return f"blobs/{desc_digest.replace(':', '/')}"
 
-    manifest = [{"Config": blob(img.config_descriptor), "RepoTags": [repo_tag],
-                 "Layers": [blob(d) for d in img.layers]}]
-    top = Descriptor(result.media_type, result.digest, len(result.manifest), {REF_NAME: tag_part})
-    index = canonical_json({"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX,
-                            "manifests": [top.to_dict()]})
+    config = img.config_descriptor()
+    assert config is not None
+    manifest = [{"Config": blob(config.digest), "RepoTags": [repo_tag],
+                 "Layers": [blob(d.digest) for d in img.layers()]}]
+    entry = Descriptor(top.media_type, top.digest, top.size, {REF_NAME: tag})
     with tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as tar:
         _add(tar, "oci-layout", LAYOUT_VERSION)
-        _add(tar, "index.json", index)
-        _add(tar, blob(top), result.manifest)
-        written = {result.digest}
-        for desc, data in _all_blobs(result):
-            if desc.digest not in written:
-                written.add(desc.digest)
-                _add(tar, blob(desc), data)
-        if img.descriptor.digest not in written:
-            _add(tar, blob(img.descriptor), img.manifest)
+        _add(tar, "index.json", canonical_json({"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX,
+                                                "manifests": [entry.to_dict()]}))
+        for content_digest, data in staged.contents():
+            _add(tar, blob(content_digest), data)
         _add(tar, "manifest.json", json.dumps(manifest).encode())
-        top_layer = load_json(img.config, "image config")["rootfs"]["diff_ids"][-1].split(":", 1)[1]
-        _add(tar, "repositories", json.dumps({repo: {tag_part: top_layer}}).encode())
-    return repo_tag, img
+        top_layer = img.config()["rootfs"]["diff_ids"][-1].split(":", 1)[1]
+        _add(tar, "repositories", json.dumps({repo: {tag: top_layer}}).encode())
+    return img
 
 
-def write_tarball(result: BuildResult, path: str, tag: str | None) -> tuple[str, PlatformImage]:
+def write_tarball(store: ContentStore, digest: str, path: str, repo_tag: str) -> ImageView:
     target = Path(path)
     try:
         parent = target.parent if str(target.parent) else Path(".")
@@ -149,20 +118,20 @@ def write_tarball(result: BuildResult, path: str, tag: str | None) -> tuple[str,
                          fix="choose a writable --tarball path") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            out = write_docker_archive(result, fh, tag)
+            img = write_docker_archive(store, digest, fh, repo_tag)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return out
+    return img
 
 
-def load_into_engine(result: BuildResult, tag: str | None) -> tuple[str, PlatformImage]:
+def load_into_engine(store: ContentStore, digest: str, repo_tag: str) -> ImageView:
     import docker
 
     buf = io.BytesIO()
-    repo_tag, img = write_docker_archive(result, buf, tag)
+    img = write_docker_archive(store, digest, buf, repo_tag)
     try:
         client = docker.from_env(credstore_env=blanked_secrets())  # helpers see no secrets of ours
         loaded = client.images.load(buf.getvalue())
@@ -170,42 +139,33 @@ def load_into_engine(result: BuildResult, tag: str | None) -> tuple[str, Platfor
         raise BuildError("cannot load the image into the Docker engine", found=str(exc)[:500],
                          fix="start the Docker engine (scripts/services) or use --tarball") from None
     ids = {image.id for image in loaded}
-    if img.config_descriptor.digest not in ids:
+    config = img.config_descriptor()
+    assert config is not None
+    if config.digest not in ids:
         raise BuildError("the Docker engine loaded a different image than the one built",
-                         expected=img.config_descriptor.digest, found=", ".join(sorted(ids)) or "nothing")
-    return repo_tag, img
+                         expected=config.digest, found=", ".join(sorted(ids)) or "nothing")
+    return img
 
 
-def push(result: BuildResult, ref_text: str, progress: Progress) -> str:
+def push(store: ContentStore, digest: str, ref_text: str, progress: Progress | None = None, *,
+         options: RegistryOptions | None = None, force: bool = False) -> str:
+    """`--push REF`: the same copy as `sccheck copy`, with the same tag rule (an existing tag
+    that names another image moves only with `force`)."""
+    progress = progress or SilentProgress()
     ref = parse_image_ref(ref_text)
     if ref.digest:
         raise UsageError(f"--push {ref_text} names a digest", expected="a repository with an optional tag",
                          fix="push to host/repo:tag; the digest is decided by the content")
-    if ref.is_layout:
-        assert ref.layout_dir is not None
-        write_layout(result, ref.layout_dir, ref.tag)
-        return f"oci:{ref.layout_dir}@{result.digest}"
-    store = open_store(ref)
-    uploaded = mounted = 0
-    for desc in _blob_descriptors(result):
-        if desc.media_type in MediaType.MANIFESTS:
-            continue
-        if store.has_blob(desc.digest):
-            continue
-        if _mount(store, result, desc):
-            mounted += 1
-            continue
-        store.write_blob(result.blob(desc), desc)
-        uploaded += 1
-    if result.media_type == MediaType.OCI_INDEX:
-        for img in result.images:
-            store.write_manifest(img.manifest, img.descriptor.media_type)
-    digest = store.write_manifest(result.manifest, result.media_type, ref.tag or "latest")
-    if digest != result.digest:
-        raise BuildError("the registry stored the image under another digest",
-                         expected=result.digest, found=digest)
-    progress.info(f"{ref.name}: {uploaded} blob(s) uploaded, {mounted} mounted from the base's repository")
-    return f"{ref.name}@{result.digest}"
+    workers = options.max_workers if options is not None else 4
+    with destination(ref, options) as dst:
+        copied = copy_image(store, digest, dst, ref.tag or "latest", force=force, max_workers=workers)
+    if copied.digest != digest:
+        raise BuildError("the destination stored the image under another digest", expected=digest,
+                         found=copied.digest)
+    if not ref.is_layout:
+        progress.info(f"{ref.name}: {copied.blobs_copied} blob(s) uploaded, {copied.blobs_mounted} "
+                      "mounted from the base's repository")
+    return f"{ref.name}@{digest}"
 
 
-__all__ = ["load_into_engine", "push", "write_layout", "write_tarball"]
+__all__ = ["docker_tag", "load_into_engine", "push", "write_layout", "write_tarball"]

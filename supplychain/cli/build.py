@@ -7,11 +7,13 @@ from typing import Any
 import click
 
 from supplychain.cli._common import Options, emit, pass_options, run_guarded
+from supplychain.cli._registry import registry_options
+from supplychain.registry import RegistryOptions
 
 
 def _human(out: dict[str, Any]) -> str:
     lines = [f"built {out['digest']}",
-             f"  platforms: {', '.join(out['platforms'])}",
+             *(f"  {i['platform'] + ':':<10} {i['digest']}" for i in out["images"]),
              f"  base:      {out['base']}" + (f" ({out['base_digest']})" if out.get("base_digest") else ""),
              f"  version:   {out['version']}",
              f"  size:      {out['size']} bytes compressed"]
@@ -46,11 +48,15 @@ def _human(out: dict[str, Any]) -> str:
               help="Layer compression: 9 smallest, 1 fastest.")
 @click.option("--source-date-epoch", type=int, default=None,
               help="Timestamp of the image [SOURCE_DATE_EPOCH, else the commit time].")
+@click.option("--force", is_flag=True,
+              help="Let --push move a registry tag that names another image (see docs/registry.md).")
+@registry_options
 @pass_options
 def build_cmd(opts: Options, path: str, base: str, platforms: tuple[str, ...], builder: str,
               builder_image: str | None, output: str | None, tarball: str | None, push: str | None,
               load: bool, tag: str | None, version: str | None, version_var: str, ldflags: str,
-              user: str, tzdata: bool, gzip_level: int, source_date_epoch: int | None) -> None:
+              user: str, tzdata: bool, gzip_level: int, source_date_epoch: int | None, force: bool,
+              registry: RegistryOptions) -> None:
     """Build the Go module at PATH into a minimal container image."""
     from supplychain.build import BuildRequest, PublishTarget, build_and_publish
 
@@ -59,13 +65,14 @@ def build_cmd(opts: Options, path: str, base: str, platforms: tuple[str, ...], b
     request = BuildRequest(path=path, base=base, platforms=platforms, builder=builder, version=version,
                            version_var=version_var, ldflags=ldflags, user=user, tzdata=tzdata,
                            source_date_epoch=source_date_epoch, builder_image=builder_image,
-                           gzip_level=gzip_level)
-    target = PublishTarget(output=output, tarball=tarball, push=push, load=load, tag=tag)
+                           gzip_level=gzip_level, registry=registry)
+    target = PublishTarget(output=output, tarball=tarball, push=push, load=load, tag=tag, force=force)
 
     def run() -> dict[str, Any]:
         result, published = build_and_publish(request, target, opts.progress())
         return {
             "digest": result.digest, "media_type": result.media_type, "platforms": list(result.platforms),
+            "images": [{"platform": p, "digest": d} for p, d in result.platform_digests.items()],
             "output": published.output, "tarball": published.tarball, "reference": published.reference,
             "loaded": published.loaded, "base": result.base, "base_digest": result.base_digest,
             "version": result.version, "revision": result.revision, "builder": result.builder,

@@ -7,6 +7,7 @@ import sys
 import click
 
 from supplychain.cli._common import Options, emit, pass_options, run_guarded
+from supplychain.cli._registry import registry_options
 from supplychain.errors import EXIT_CHECK_FAILED
 from supplychain.harden.imagecheck import run_check
 from supplychain.harden.k8s import (
@@ -18,6 +19,7 @@ from supplychain.harden.k8s import (
 )
 from supplychain.harden.report import HardenReport, render_human
 from supplychain.harden.rules import SEVERITIES
+from supplychain.registry import RegistryOptions
 
 
 @click.group("harden")
@@ -37,15 +39,16 @@ def harden_group() -> None:
 @click.option("--scan-cap", default=None, help="Largest text file scanned for secrets [default: 1MiB].")
 @click.option("--predicate-out", type=click.Path(dir_okay=False), default=None,
               help="Write the harden predicate (for 'sccheck attest --type harden') to this file.")
+@registry_options
 @pass_options
 def check_cmd(opts: Options, image: str, threshold: str | None, allow: tuple[str, ...],
               config: str | None, max_size: str | None, scan_cap: str | None,
-              predicate_out: str | None) -> None:
+              predicate_out: str | None, registry: RegistryOptions) -> None:
     """Lint IMAGE (host/repo:tag, host/repo@sha256:..., oci:DIR[:tag]) for hardening problems."""
 
     report: HardenReport = run_guarded(opts, lambda: run_check(
         image, threshold=threshold, allow=allow, config=config, max_size=max_size, scan_cap=scan_cap,
-        predicate_out=predicate_out, progress=opts.progress()))
+        predicate_out=predicate_out, progress=opts.progress(), registry=registry))
     emit(opts, report.to_dict(), lambda _r: render_human(report), ok=report.passed)
     if not report.passed:
         sys.exit(EXIT_CHECK_FAILED)
@@ -61,9 +64,11 @@ def check_cmd(opts: Options, image: str, threshold: str | None, allow: tuple[str
               help="Where the cluster pulls the image from (required for an oci: layout).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write the manifests to this file instead of stdout.")
+@registry_options
 @pass_options
 def k8s_cmd(opts: Options, image: str | None, check_file: str | None, name: str | None,
-            port: int | None, repository: str | None, output: str | None) -> None:
+            port: int | None, repository: str | None, output: str | None,
+            registry: RegistryOptions) -> None:
     """Generate a Deployment and a Pod for IMAGE@DIGEST at the restricted level, or --check FILE."""
     if check_file:
         if image:
@@ -76,7 +81,8 @@ def k8s_cmd(opts: Options, image: str | None, check_file: str | None, name: str 
     if not image:
         raise click.UsageError("missing IMAGE@DIGEST (or --check FILE)")
     generated: GeneratedManifests = run_guarded(
-        opts, lambda: generate_manifests(image, name=name, port=port, repository=repository, output=output))
+        opts, lambda: generate_manifests(image, name=name, port=port, repository=repository, output=output,
+                                 registry=registry))
     if opts.json:
         emit(opts, generated.to_dict())
     elif output:

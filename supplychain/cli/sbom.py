@@ -7,7 +7,9 @@ from typing import Any
 import click
 
 from supplychain.cli._common import Options, emit, pass_options, run_guarded
+from supplychain.cli._registry import registry_options
 from supplychain.errors import UsageError
+from supplychain.registry import RegistryOptions
 
 
 @click.command("sbom")
@@ -22,15 +24,16 @@ from supplychain.errors import UsageError
               help="Source trees: read go.mod/go.sum only, do not run 'go list' / 'go mod graph'.")
 @click.option("--validate", is_flag=True,
               help="Check the SBOM against the CycloneDX JSON schema before writing it (~2 s more).")
+@registry_options
 @pass_options
 def sbom_cmd(opts: Options, target: str, output: str | None, spec_version: str, platform: str | None,
-             no_go: bool, validate: bool) -> None:
+             no_go: bool, validate: bool, registry: RegistryOptions) -> None:
     """CycloneDX SBOM of TARGET: an image (host/repo:tag, oci:DIR[:tag]), a Go binary or a module dir."""
     from supplychain.sbom.generate import generate_sbom, write_sboms
 
     def work() -> dict[str, Any]:
         docs = generate_sbom(target, spec_version=spec_version, platform=platform, use_go=not no_go,
-                             validate=validate, progress=opts.progress())
+                             validate=validate, progress=opts.progress(), registry=registry)
         if output is None:
             if len(docs) > 1:
                 raise UsageError(

@@ -36,6 +36,7 @@ from supplychain.image.filesystem import (
 from supplychain.image.reference import parse_image_ref
 from supplychain.image.store import ContentStore
 from supplychain.progress import Progress, SilentProgress
+from supplychain.registry.options import RegistryOptions
 from supplychain.stores import open_store
 
 BIN_DIRS = frozenset({"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"})
@@ -50,11 +51,11 @@ _ACCOUNT_FILES = ("/etc/passwd", "/etc/group")
 
 
 def check_image(ref: str, options: CheckOptions, progress: Progress | None = None,
-                now: datetime | None = None) -> HardenReport:
+                now: datetime | None = None, registry: RegistryOptions | None = None) -> HardenReport:
     """Lint every platform image a reference names; the report's verdict uses options.threshold."""
     progress = progress or SilentProgress()
     image_ref = parse_image_ref(ref)
-    store = open_store(image_ref)
+    store = open_store(image_ref, registry)
     desc = store.resolve(image_ref.identifier)
     findings: list[Finding] = []
     stats: list[PlatformStats] = []
@@ -72,11 +73,12 @@ def check_image(ref: str, options: CheckOptions, progress: Progress | None = Non
 
 def run_check(image: str, *, threshold: str | None = None, allow: tuple[str, ...] = (),
               config: str | None = None, max_size: str | None = None, scan_cap: str | None = None,
-              predicate_out: str | None = None, progress: Progress | None = None) -> HardenReport:
+              predicate_out: str | None = None, progress: Progress | None = None,
+              registry: RegistryOptions | None = None) -> HardenReport:
     """What `sccheck harden check` does: options from flags and config, the check, the predicate."""
     options = make_options(threshold=threshold, max_size=max_size, scan_cap=scan_cap, allow=allow,
                            config=config)
-    report = check_image(image, options, progress)
+    report = check_image(image, options, progress, registry=registry)
     if predicate_out:
         text = json.dumps(report.predicate(), indent=2, sort_keys=True) + "\n"
         atomic_write(predicate_out, text.encode(), "--predicate-out")

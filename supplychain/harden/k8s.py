@@ -20,6 +20,7 @@ from supplychain.harden.imagecheck import resolve_user
 from supplychain.harden.pss import Violation, check_pod, pod_template
 from supplychain.image.filesystem import image_filesystem, platform_images
 from supplychain.image.reference import parse_image_ref
+from supplychain.registry.options import RegistryOptions
 from supplychain.stores import open_store
 from supplychain.strictdoc import load_yaml
 
@@ -55,7 +56,8 @@ def _default_name(text: str) -> str:
 
 
 def generate_manifests(ref: str, *, name: str | None = None, port: int | None = None,
-                       repository: str | None = None, output: str | None = None) -> GeneratedManifests:
+                       repository: str | None = None, output: str | None = None,
+                       registry: RegistryOptions | None = None) -> GeneratedManifests:
     image_ref = parse_image_ref(ref)
     if not image_ref.digest:
         raise UsageError(f"{ref} is not pinned by digest",
@@ -66,7 +68,7 @@ def generate_manifests(ref: str, *, name: str | None = None, port: int | None = 
                          expected="--repository host/repo naming where the image is pushed",
                          found=ref, fix=f"add --repository registry.example/team/app to 'harden k8s {ref}'")
     pull_name = (repository or image_ref.name).split("@", 1)[0]
-    store = open_store(image_ref)
+    store = open_store(image_ref, registry)
     images = platform_images(store, image_ref.digest)
     if not images:
         raise UsageError(f"{ref} has no image for any platform")

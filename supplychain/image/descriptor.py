@@ -223,11 +223,3 @@ def parse_manifest(data: bytes, declared_media_type: str | None = None) -> dict[
             )
     _check_shape(doc, is_index)
     return doc
-
-
-def manifest_children(doc: dict[str, Any]) -> list[Descriptor]:
-    """Descriptors a manifest points at: config + layers, or the child manifests of an index."""
-    if doc["mediaType"] in MediaType.INDEXES:
-        return [Descriptor.from_dict(m) for m in doc.get("manifests", [])]
-    children = [Descriptor.from_dict(doc["config"])] if "config" in doc else []
-    return children + [Descriptor.from_dict(layer) for layer in doc.get("layers", [])]

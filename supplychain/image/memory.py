@@ -81,6 +81,12 @@ class MemoryStore:
     def write_blob_chunks(self, desc: Descriptor, chunks: Iterable[bytes]) -> None:
         self.write_blob(b"".join(chunks), desc)
 
+    def contents(self) -> Iterator[tuple[str, bytes]]:
+        """Every blob and manifest held, by digest."""
+        yield from list(self._blobs.items())
+        for digest, (data, _) in list(self._manifests.items()):
+            yield digest, data
+
     def resolve(self, identifier: str) -> Descriptor:
         digest = self.tags.get(identifier, identifier)
         if not digest.startswith(("sha256:", "sha512:")):

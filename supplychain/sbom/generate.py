@@ -17,6 +17,7 @@ from supplychain.fsutil import temp_file_beside
 from supplychain.image.filesystem import platform_images
 from supplychain.image.reference import ImageRef, parse_image_ref
 from supplychain.progress import Progress, SilentProgress
+from supplychain.registry.options import RegistryOptions
 from supplychain.sbom.buildinfo import read_buildinfo
 from supplychain.sbom.cyclonedx import build_bom, render, schema_version
 from supplychain.sbom.gomod import program_from_source
@@ -79,8 +80,8 @@ def _from_binary(path: Path, spec: str, validate: bool) -> SbomDocument:
 
 
 def _from_image(ref: ImageRef, spec: str, platform: str | None, validate: bool,
-                progress: Progress) -> list[SbomDocument]:
-    store = open_store(ref)
+                progress: Progress, registry: RegistryOptions | None = None) -> list[SbomDocument]:
+    store = open_store(ref, registry)
     top = store.resolve(ref.identifier)
     images = platform_images(store, ref.identifier)
     index_digest = top.digest if len(images) > 1 or top.digest != images[0].digest else ""
@@ -109,8 +110,8 @@ def _from_image(ref: ImageRef, spec: str, platform: str | None, validate: bool,
 
 
 def generate_sbom(target: str, *, spec_version: str = "1.6", platform: str | None = None,
-                  use_go: bool = True, validate: bool = False,
-                  progress: Progress | None = None) -> list[SbomDocument]:
+                  use_go: bool = True, validate: bool = False, progress: Progress | None = None,
+                  registry: RegistryOptions | None = None) -> list[SbomDocument]:
     """SBOMs for an image reference (`oci:DIR[:tag]`, `host/repo:tag`), a Go binary or a source tree.
 
     `validate` checks each BOM against the CycloneDX JSON schema (slow to load: about 2 s).
@@ -141,7 +142,7 @@ def generate_sbom(target: str, *, spec_version: str = "1.6", platform: str | Non
             fix="check the spelling of the path or reference",
         ) from None
     try:
-        return _from_image(ref, spec_version, platform, validate, progress)
+        return _from_image(ref, spec_version, platform, validate, progress, registry)
     except Error:
         raise
     except OSError as exc:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from supplychain.build import BuildResult, PublishTarget, publish
-from supplychain.errors import BuildError
+from supplychain.errors import ImageNotFound
 from tests.build.conftest import make_base_layout
 
 
@@ -24,7 +24,7 @@ def _broken(result: BuildResult) -> BuildResult:
 
 
 def test_new_layout_is_not_created(hello_multi: BuildResult, tmp_path: Path) -> None:
-    with pytest.raises(BuildError, match="is not part of this build"):
+    with pytest.raises(ImageNotFound, match="is not in build hello"):
         publish(_broken(hello_multi), PublishTarget(output=f"oci:{tmp_path / 'oci'}",
                                                     tarball=str(tmp_path / "img.tar")))
     assert os.listdir(tmp_path) == []
@@ -34,7 +34,7 @@ def test_existing_layout_is_left_as_it_was(hello_multi: BuildResult, tmp_path: P
     out = tmp_path / "oci"
     make_base_layout(out)  # a layout holding another image
     before = _snapshot(out)
-    with pytest.raises(BuildError, match="is not part of this build"):
+    with pytest.raises(ImageNotFound, match="is not in build hello"):
         publish(_broken(hello_multi), PublishTarget(output=f"oci:{out}", tag="app:new"))
     # the amd64 blobs written before the failure are gone again, index.json is the old one
     assert _snapshot(out) == before
@@ -42,6 +42,6 @@ def test_existing_layout_is_left_as_it_was(hello_multi: BuildResult, tmp_path: P
 
 
 def test_failed_tarball_leaves_no_file(hello_multi: BuildResult, tmp_path: Path) -> None:
-    with pytest.raises(BuildError):
+    with pytest.raises(ImageNotFound):
         publish(_broken(hello_multi), PublishTarget(output=None, tarball=str(tmp_path / "img.tar")))
     assert os.listdir(tmp_path) == []

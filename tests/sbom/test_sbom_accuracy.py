@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from supplychain.image.descriptor import MediaType, canonical_json, manifest_children
+from supplychain.image.descriptor import MediaType, canonical_json
 from supplychain.image.layout import OCILayout
+from supplychain.image.view import open_image
 from supplychain.sbom.generate import generate_sbom
 from tests.sbom.conftest import COBRA_VERSION, HELLO_VERSION, LOGTEXT_TAG, Images
 
@@ -37,8 +38,8 @@ def syft_layout(layout: Path, platform: str, scratch: Path) -> Path:
     view = scratch / f"syft-view-{platform.replace('/', '-')}"
     if not view.exists():
         shutil.copytree(layout, view, copy_function=os.link)
-        child = next(d for d in manifest_children(json.loads(store.read_blob(top)))
-                     if d.platform_string == platform)
+        child = next(c.descriptor for c in open_image(store, top.digest).children()
+                     if c.descriptor.platform_string == platform)
         (view / "index.json").unlink()  # a hard link to the original's: replace, never write through
         (view / "index.json").write_bytes(canonical_json(
             {"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX, "manifests": [child.to_dict()]}))

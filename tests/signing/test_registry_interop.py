@@ -238,3 +238,60 @@ def test_sccheck_reads_what_cosign_signs_and_attests(
         assert payload_type == "application/vnd.in-toto+json"
         assert {"sha256": digest.split(":")[1]} in [s["digest"] for s in statement["subject"]]
         assert bundle_facts(stored.bundle).timestamps >= 1
+
+
+def _statements(out: subprocess.CompletedProcess[str]) -> list[dict]:
+    """The in-toto statements `cosign verify-attestation` printed (one DSSE envelope a line)."""
+    import base64
+
+    return [json.loads(base64.b64decode(json.loads(line)["payload"]))
+            for line in out.stdout.splitlines() if line.strip().startswith("{")]
+
+
+def test_cosign_verifies_the_multi_platform_tag_and_each_platform_gets_its_sbom(
+    any_registry: Registry, sigstore: Sigstore, tmp_path: Path, sccheck
+) -> None:  # type: ignore[no-untyped-def]
+    """The evidence layout of docs/signing.md, checked by cosign: signature and provenance on the
+    tag (the index), one SBOM per platform that verifies on the tag and on its own platform."""
+    name = f"multi-{any_registry.kind}"
+    ref = any_registry.ref(f"signing/{name}", "v1")
+    store = open_repository(parse_image_ref(ref))
+    index, children = push_tiny_index(store, "v1", text=name)
+    env = sigstore.env()
+    assert sccheck("sign", ref, env=env).returncode == 0
+    provenance = tmp_path / "provenance.json"
+    provenance.write_text(json.dumps({
+        "buildDefinition": {"buildType": "https://sccheck.dev/build/go-image/v1", "externalParameters": {}},
+        "runDetails": {"builder": {"id": "https://sccheck.dev/builder/local"}}}))
+    att = sccheck("attest", ref, "--type", "slsa", "--predicate", str(provenance), env=env)
+    assert att.returncode == 0, att.stderr
+    for arch in ("amd64", "arm64"):
+        sbom = tmp_path / f"sbom-{arch}.json"
+        sbom.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+                                    "metadata": {"component": {"type": "container", "name": f"linux/{arch}"}},
+                                    "components": []}))
+        att = sccheck("--json", "attest", ref, "--type", "sbom", "--predicate", str(sbom),
+                      "--platform", f"linux/{arch}", env=env)
+        assert att.returncode == 0, att.stderr
+        assert json.loads(att.stdout)["platform"] == f"linux/{arch}"
+    # On the multi-platform tag: cosign verify, verify-attestation cyclonedx and slsaprovenance1.
+    out = cosign("verify", *_identity_flags(sigstore), ref)
+    assert out.returncode == 0, out.stderr
+    out = cosign("verify-attestation", "--type", "slsaprovenance1", *_identity_flags(sigstore), ref)
+    assert out.returncode == 0, out.stderr
+    out = cosign("verify-attestation", "--type", "cyclonedx", *_identity_flags(sigstore), ref)
+    assert out.returncode == 0, out.stderr
+    on_tag = _statements(out)
+    assert sorted(s["predicate"]["metadata"]["component"]["name"] for s in on_tag) == ["linux/amd64",
+                                                                                       "linux/arm64"]
+    # On each platform digest: exactly that platform's SBOM, naming the index and that child.
+    for child, arch in zip(children, ("amd64", "arm64"), strict=True):
+        image = _by_digest(any_registry, name, child.digest)
+        out = cosign("verify-attestation", "--type", "cyclonedx", *_identity_flags(sigstore), image)
+        assert out.returncode == 0, out.stderr
+        (statement,) = _statements(out)
+        assert statement["predicate"]["metadata"]["component"]["name"] == f"linux/{arch}"
+        named = [f"sha256:{s['digest']['sha256']}" for s in statement["subject"]]
+        assert named == [index.digest, child.digest]
+        out = cosign("verify-attestation", "--type", "slsaprovenance1", *_identity_flags(sigstore), image)
+        assert out.returncode == 0, out.stderr
