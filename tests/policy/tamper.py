@@ -21,51 +21,23 @@ from tests.helpers.procs import free_port
 
 @contextmanager
 def tampering_proxy(upstream: str) -> Iterator[str]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _forward(self, method: str) -> None:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else None
-            resp = requests.request(method, upstream + self.path, headers=headers, data=body,
-                                    allow_redirects=False, timeout=30)
-            data = resp.content
-            if method == "GET" and "/manifests/sha256:" in self.path and resp.status_code == 200:
-                data = data.replace(b'"schemaVersion":2', b'"schemaVersion": 2', 1)
-            self.send_response(resp.status_code)
-            for k, v in resp.headers.items():
-                if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
-                    self.send_header(k, v.replace(upstream, f"http://127.0.0.1:{port}"))
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if method != "HEAD":
-                self.wfile.write(data)
+    def tamper(method: str, path: str, status: int, data: bytes) -> bytes:
+        if method == "GET" and "/manifests/sha256:" in path and status == 200:
+            return data.replace(b'"schemaVersion":2', b'"schemaVersion": 2', 1)
+        return data
 
-        def do_GET(self) -> None:
-            self._forward("GET")
-
-        def do_HEAD(self) -> None:
-            self._forward("HEAD")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    port = free_port()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with failing_proxy(upstream, lambda method, path: None, tamper) as host:
+        yield host
 
 
 Rule = Callable[[str, str], "int | str | None"]  # (method, path) -> status, "stall", "reset" or None
 
 
 @contextmanager
-def failing_proxy(upstream: str, rule: Rule) -> Iterator[str]:
-    """A proxy that forwards to `upstream` (http://host:port) except where `rule` says otherwise."""
+def failing_proxy(upstream: str, rule: Rule,
+                  rewrite: Callable[[str, str, int, bytes], bytes] | None = None) -> Iterator[str]:
+    """A proxy that forwards to `upstream` (http://host:port) except where `rule` says otherwise;
+    `rewrite(method, path, status, body)` may change the bodies it passes on."""
     stop = threading.Event()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -86,7 +58,8 @@ def failing_proxy(upstream: str, rule: Rule) -> Iterator[str]:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
             resp = requests.request(method, upstream + self.path, headers=headers, data=body,
                                     allow_redirects=False, timeout=30)
-            data = resp.content
+            data = resp.content if rewrite is None else rewrite(method, self.path, resp.status_code,
+                                                                resp.content)
             self.send_response(resp.status_code)
             for k, v in resp.headers.items():
                 if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
