@@ -5,6 +5,8 @@ only through it."""
 from __future__ import annotations
 
 import http.client
+import select
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -16,7 +18,8 @@ _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorizat
 class RecordingProxy:
     def __init__(self, routes: dict[str, str]) -> None:
         self.routes = {name.lower(): target for name, target in routes.items()}  # "name" -> "127.0.0.1:PORT"
-        self.seen: list[tuple[str, str]] = []  # (method, absolute URL)
+        self.seen: list[tuple[str, str]] = []  # (method, absolute URL or host:port for CONNECT)
+        self.headers_seen: list[dict[str, str]] = []
         handler = type("Handler", (_Handler,), {"proxy": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
@@ -49,8 +52,38 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def do_CONNECT(self) -> None:
+        """A TLS tunnel: the proxy sees the host name, never what goes through."""
+        self.proxy.seen.append(("CONNECT", self.path))
+        self.proxy.headers_seen.append(dict(self.headers))
+        target = self.proxy.routes.get(self.path.rsplit(":", 1)[0].lower())
+        if target is None:
+            self.send_response(502)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)), timeout=30)
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.close_connection = True
+        ends = [self.connection, upstream]
+        try:
+            while True:
+                ready, _, _ = select.select(ends, [], [], 30)
+                if not ready:
+                    return
+                for end in ready:
+                    data = end.recv(65536)
+                    if not data:
+                        return
+                    (upstream if end is self.connection else self.connection).sendall(data)
+        finally:
+            upstream.close()
+
     def _forward(self) -> None:
         self.proxy.seen.append((self.command, self.path))
+        self.proxy.headers_seen.append(dict(self.headers))
         body = self._body()
         url = urlsplit(self.path)
         target = self.proxy.routes.get((url.hostname or "").lower())

@@ -17,6 +17,7 @@ from supplychain.image.reference import parse_image_ref
 from supplychain.registry import RegistryOptions, open_repository
 from tests.helpers.proxy import RecordingProxy
 from tests.helpers.registries import Registry
+from tests.registry.certs import make_ca_and_server_cert
 from tests.registry.images import image_manifest
 from tests.registry.lying_server import LyingRegistry
 
@@ -119,4 +120,28 @@ def test_netrc_never_adds_credentials(sccheck, tmp_path: Path, layout: tuple[str
         assert server.requests
         assert [s.path for s in server.requests if "Authorization" in s.headers] == []
     finally:
+        server.close()
+
+
+def test_an_https_registry_is_reached_through_a_connect_tunnel(sccheck, tmp_path: Path,
+                                                               layout: tuple[str, str]) -> None:
+    """HTTPS_PROXY: a TLS registry known only to the proxy, with credentials for it. The proxy
+    sees the CONNECT and nothing else: no credential, no path."""
+    ca, cert, key = make_ca_and_server_cert(tmp_path / "tls", "proxied", dns_names=(PROXY_ONLY,))
+    server = LyingRegistry(bearer=True, tls=(str(cert), str(key)))
+    tunnel = RecordingProxy({PROXY_ONLY: server.host})
+    try:
+        src, digest = layout
+        proc = sccheck("--json", "copy", src, f"{PROXY_ONLY}/tls/app:v1", "--ca-file", str(ca),
+                       "--retries", "0", "--auth", f"{PROXY_ONLY}={server.user}", "--password-stdin",
+                       input=server.password + "\n",
+                       env={**via(tunnel, "HTTPS_PROXY"), "DOCKER_CONFIG": str(tmp_path / "none")})
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["digest"] == digest
+        assert set(tunnel.seen) == {("CONNECT", f"{PROXY_ONLY}:443")}
+        sent = {name.lower() for headers in tunnel.headers_seen for name in headers}
+        assert not sent & {"authorization", "proxy-authorization"}
+        assert server.tokens_issued and server.count("PUT", r"/v2/tls/app/manifests/v1$") == 1
+    finally:
+        tunnel.close()
         server.close()

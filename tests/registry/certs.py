@@ -16,8 +16,9 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def make_ca_and_server_cert(directory: Path, label: str = "ca") -> tuple[Path, Path, Path]:
-    """(ca.pem, server cert.pem, server key.pem) for a server on 127.0.0.1."""
+def make_ca_and_server_cert(directory: Path, label: str = "ca",
+                            dns_names: tuple[str, ...] = ()) -> tuple[Path, Path, Path]:
+    """(ca.pem, server cert.pem, server key.pem) for a server on 127.0.0.1 (and `dns_names`)."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name(f"sccheck test {label}"))
@@ -31,7 +32,8 @@ def make_ca_and_server_cert(directory: Path, label: str = "ca") -> tuple[Path, P
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        *(x509.DNSName(n) for n in dns_names)]),
                            critical=False)
             .sign(ca_key, hashes.SHA256()))
     directory.mkdir(parents=True, exist_ok=True)

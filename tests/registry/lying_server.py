@@ -60,6 +60,7 @@ class LyingRegistry:
         self.stop = threading.Event()  # set on close: stalled answers end
         self.token_scopes: list[list[str]] = []
         self.bearer = bearer
+        self.scheme = "https" if tls else "http"
         self.user, self.password = user, password
         self.lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"registry": self})
@@ -160,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
             if chosen.behaviour != "delay":
                 self.lie = chosen.behaviour  # the honest answer below, told badly
         if reg.bearer and not self._authorized():
-            realm = f"http://{reg.host}/token"
+            realm = f"{reg.scheme}://{reg.host}/token"
             scope = f"repository:{self._repo(url.path)}:pull"
             challenge = f'Bearer realm="{realm}",service="lying",scope="{scope}"'
             return self._error_with(401, "UNAUTHORIZED", "authentication required",
