@@ -212,12 +212,6 @@ def _collect(v: Verification, store: ContentStore, targets: tuple[str, ...], pro
         for where, reason in getattr(listed, "rejected", ()):  # bad entries of the listing itself
             rejected.append(RejectedBundle(where, target, "", "referrer", reason))
         for ref in listed:
-            if budget <= 0:
-                rejected.append(RejectedBundle(ref.digest, target, "", "limits",
-                                               f"more than {v.policy.max_bundles} bundles; the rest "
-                                               "were not read (limits.maxBundles)"))
-                break
-            budget -= 1
             ptype = (ref.annotations or {}).get(PREDICATE_ANNOTATION, "")
             try:
                 data, media_type, _ = _read_manifest(store, ref.digest, ref.digest)
@@ -233,6 +227,17 @@ def _collect(v: Verification, store: ContentStore, targets: tuple[str, ...], pro
                     raise Rejected("limits", f"the bundle is {layer.size} bytes, more than "
                                              f"{v.policy.max_bundle_bytes} (limits.maxBundleBytes)")
                 raw = store.read_blob(layer)
+                # The budget bounds the costly part (certificates, logs, signatures) and is spent
+                # only on bundles that parse: planted garbage cannot use it up for a good image.
+                if hashlib.sha256(raw).hexdigest() not in v._cache:
+                    try:
+                        loads_strict(raw, "bundle")
+                    except ImageError as exc:
+                        raise Rejected("bundle", exc.message) from None
+                    if budget <= 0:
+                        raise Rejected("limits", f"more than {v.policy.max_bundles} bundles to verify; this "
+                                                 "one was not (limits.maxBundles)")
+                    budget -= 1
                 _, statement, signer, signed_at = _verify_bundle(v, raw)
                 if ptype and statement["predicateType"] != ptype:
                     raise Rejected("statement", f"the referrer says predicateType {ptype!r} but the signed "

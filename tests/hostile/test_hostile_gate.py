@@ -130,3 +130,16 @@ def test_a_referrers_listing_that_fails_is_exit_3_everywhere(dev_stack: DevStack
     # and without the failure the same copy takes the signature along
     fine = run(["--json", "copy", "--referrers", ref + ":v1", f"oci:{tmp_path / 'copy2'}"])
     assert fine.code == 0 and fine.doc["referrers_copied"] == 1, fine.doc
+
+
+def test_more_junk_than_max_bundles_does_not_use_up_the_budget(dev_stack: DevStack,
+                                                               referrers_registry: Registry,
+                                                               tmp_path: Path) -> None:
+    """limits.maxBundles (64 by default) bounds the costly verification; garbage is not counted."""
+    ref, img = signed(dev_stack, referrers_registry)
+    store = open_store(ref)
+    for n in range(70):
+        attach_bundle(store, img, f"garbage {n}".encode(), SIGNATURE)
+    out = run(["--json", "verify", ref + ":v1", "--policy", policy(tmp_path, dev_stack)], env=env(dev_stack))
+    assert out.code == 0, out.stderr
+    assert len(out.doc["rejected"]) == 70 and {r["stage"] for r in out.doc["rejected"]} == {"bundle"}
