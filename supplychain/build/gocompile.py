@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supplychain.build.elfcheck import require_static
-from supplychain.gomodule import module_root
 from supplychain.errors import BuildError, UsageError
+from supplychain.gomodule import module_root
 from supplychain.image.platform import Platform
 from supplychain.tools import child_env, find_tool
 

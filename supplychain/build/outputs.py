@@ -18,12 +18,12 @@ import json
 import os
 import re
 import tarfile
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from supplychain.copy import copy_image
 from supplychain.errors import BuildError, UsageError
+from supplychain.fsutil import temp_file_beside
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json
 from supplychain.image.layout import LAYOUT_VERSION, REF_NAME
 from supplychain.image.memory import MemoryStore
@@ -34,7 +34,6 @@ from supplychain.image.view import ImageView, open_image
 from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
 from supplychain.stores import destination
-from supplychain.fsutil import temp_file_beside
 from supplychain.tools import blanked_secrets
 
 _DOCKER_TAG = re.compile(r"[^A-Za-z0-9_.-]")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from supplychain.build import BuildRequest, PublishTarget, build, publish
 from supplychain.image.filesystem import image_filesystem, platform_images
-from supplychain.stores import open_store
 from supplychain.progress import SilentProgress
+from supplychain.stores import open_store
 from tests.build.conftest import BOTH, make_base_layout
 
 
