@@ -202,8 +202,77 @@ def _is_content_fault(exc: Error) -> bool:
     return isinstance(exc, ImageError | VerificationFailed)  # ImageNotFound and DigestMismatch too
 
 
+def _admit(where: str, target: str, claimed: str, statement: dict[str, Any], signer: Signer,
+           signed_at: dt.datetime | None) -> VerifiedStatement:
+    """A statement whose signature verified counts for `target` only when it says what the place
+    it was found claims, and names `target` among its subjects."""
+    if claimed and statement["predicateType"] != claimed:
+        raise Rejected("statement", f"the referrer says predicateType {claimed!r} but the signed "
+                                    f"statement says {statement['predicateType']!r}")
+    ptype = statement["predicateType"]
+    subjects = _subjects(statement)
+    if target not in subjects:
+        what = "signature" if ptype == m.PREDICATE_SIGNATURE else "attestation"
+        raise Rejected("subject", f"the {what} was made for another image: its statement "
+                                  f"subjects are {list(subjects)}, not {target}")
+    predicate = statement.get("predicate")
+    body = predicate if isinstance(predicate, dict) else {}
+    return VerifiedStatement(where, target, ptype, subjects, signer, body, signed_at)
+
+
+def _unavailable(target: str, what: str, exc: Error) -> EvidenceUnavailable:
+    return EvidenceUnavailable(f"could not check {target}: reading {what} failed", found=exc.message,
+                               facts=exc.facts, fix=exc.fix or "retry when the registry answers; nothing "
+                                                               "was decided")
+
+
+def _collect_legacy(v: Verification, store: ContentStore, target: str,
+                    ) -> tuple[list[VerifiedStatement], list[RejectedBundle]]:
+    """cosign's legacy .sig/.att tags of `target` (supplychain.legacy), judged like bundles."""
+    from supplychain.legacy import read_legacy
+
+    try:
+        found, refused = read_legacy(store, target, v.policy, v.trusted_root)
+    except Error as exc:
+        if not _is_content_fault(exc):
+            raise _unavailable(target, "its legacy signature tags", exc) from None
+        return [], [RejectedBundle("", target, "", "fetch", exc.message)]
+    verified: list[VerifiedStatement] = []
+    rejected = [RejectedBundle(r.digest or r.tag, target, r.predicate_type, r.stage,
+                               f"legacy {r.tag}: {r.reason}") for r in refused]
+    for layer in found:
+        try:
+            if layer.statement.get("_type") not in STATEMENT_TYPES or \
+                    not isinstance(layer.statement.get("predicateType"), str):
+                raise Rejected("statement", "the legacy attestation is not an in-toto statement")
+            verified.append(_admit(layer.digest, target, "", layer.statement, layer.signer, layer.signed_at))
+        except Rejected as exc:
+            claimed = str(layer.statement.get("predicateType", ""))
+            rejected.append(RejectedBundle(layer.digest, target, claimed, exc.stage,
+                                           f"legacy {layer.tag}: {exc.reason}"))
+    return verified, rejected
+
+
 def _collect(v: Verification, store: ContentStore, targets: tuple[str, ...], progress: Progress
              ) -> tuple[list[VerifiedStatement], list[RejectedBundle]]:
+    verified: list[VerifiedStatement] = []
+    rejected: list[RejectedBundle] = []
+    formats = v.policy.signature_formats
+    if "bundle" in formats:
+        verified, rejected = _collect_bundles(v, store, targets, progress)
+    if "legacy" in formats:
+        # bundles are preferred, as cosign v3 does: the legacy tags of a digest are read only
+        # when no bundle verified for it (a junk referrer cannot hide a good legacy signature)
+        for target in targets:
+            if not any(s.attached_to == target for s in verified):
+                more, refused = _collect_legacy(v, store, target)
+                verified += more
+                rejected += refused
+    return verified, rejected
+
+
+def _collect_bundles(v: Verification, store: ContentStore, targets: tuple[str, ...], progress: Progress
+                     ) -> tuple[list[VerifiedStatement], list[RejectedBundle]]:
     verified: list[VerifiedStatement] = []
     rejected: list[RejectedBundle] = []
     budget = v.policy.max_bundles
@@ -239,19 +308,7 @@ def _collect(v: Verification, store: ContentStore, targets: tuple[str, ...], pro
                                                  "one was not (limits.maxBundles)")
                     budget -= 1
                 _, statement, signer, signed_at = _verify_bundle(v, raw)
-                if ptype and statement["predicateType"] != ptype:
-                    raise Rejected("statement", f"the referrer says predicateType {ptype!r} but the signed "
-                                                f"statement says {statement['predicateType']!r}")
-                ptype = statement["predicateType"]
-                subjects = _subjects(statement)
-                if target not in subjects:
-                    what = "signature" if ptype == m.PREDICATE_SIGNATURE else "attestation"
-                    raise Rejected("subject", f"the {what} was made for another image: its statement "
-                                              f"subjects are {list(subjects)}, not {target}")
-                predicate = statement.get("predicate")
-                body = predicate if isinstance(predicate, dict) else {}
-                verified.append(VerifiedStatement(ref.digest, target, ptype, subjects, signer, body,
-                                                  signed_at))
+                verified.append(_admit(ref.digest, target, ptype, statement, signer, signed_at))
             except Rejected as exc:
                 rejected.append(RejectedBundle(ref.digest, target, ptype, exc.stage, exc.reason))
             except (AttributeError, TypeError, KeyError, ValueError) as exc:  # a field of the wrong shape
@@ -260,10 +317,7 @@ def _collect(v: Verification, store: ContentStore, targets: tuple[str, ...], pro
                                                ))
             except Error as exc:
                 if not _is_content_fault(exc):  # the network failed, not the referrer: say so
-                    raise EvidenceUnavailable(
-                        f"could not check {target}: reading its referrer {ref.digest} failed",
-                        found=exc.message, facts=exc.facts,
-                        fix=exc.fix or "retry when the registry answers; nothing was decided") from None
+                    raise _unavailable(target, f"its referrer {ref.digest}", exc) from None
                 rejected.append(RejectedBundle(ref.digest, target, ptype, "fetch", exc.message))
         progress.info(f"{target[:19]}…: {len(listed)} bundle(s)")
     return verified, rejected

@@ -42,7 +42,7 @@ def _b64(value: Any, what: str) -> bytes:
         raise KeyBundleError("bundle", f"{what} is not base64") from None
 
 
-def _verify_sig(key_pem: str, data: bytes, sig: bytes) -> bool:
+def verify_signature(key_pem: str, data: bytes, sig: bytes) -> bool:
     key = serialization.load_pem_public_key(key_pem.encode())
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
@@ -103,7 +103,7 @@ def verify_key_bundle(doc: dict[str, Any], keys: list[m.KeyIdentity],
     to_sign = pae(payload_type, payload)
     if not keys:
         raise KeyBundleError("identity", "signed with a key, but the policy allows no public key")
-    match = next((k for k in keys if _verify_sig(k.public_key_pem, to_sign, sig)), None)
+    match = next((k for k in keys if verify_signature(k.public_key_pem, to_sign, sig)), None)
     if match is None:
         raise KeyBundleError("identity", "the signature does not verify with any public key of the policy")
     entries = (doc.get("verificationMaterial") or {}).get("tlogEntries") or []

@@ -179,6 +179,7 @@ def build_policy(doc: dict[str, Any], raw: bytes = b"", source: str = "policy") 
         name=doc["name"], identities=m.AnyOf(identities), requirements=m.AllOf(tuple(rules)),
         description=doc.get("description", ""), max_bundles=limits.get("maxBundles", 64),
         max_bundle_bytes=limits.get("maxBundleBytes", 1 << 20),
+        signature_formats=tuple(doc.get("signatureFormats", m.SIGNATURE_FORMATS)),
         source_digest="sha256:" + hashlib.sha256(raw).hexdigest(), raw=raw,
     )
 

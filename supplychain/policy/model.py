@@ -31,6 +31,7 @@ PREDICATE_TEST = "https://in-toto.io/attestation/test-result/v0.1"
 PREDICATE_HARDEN = "https://sccheck.dev/attestation/harden/v1"
 PREDICATE_VSA = "https://slsa.dev/verification_summary/v1"
 
+SIGNATURE_FORMATS = ("bundle", "legacy")
 SEVERITIES = ("negligible", "low", "medium", "high", "critical")
 Severity = Literal["negligible", "low", "medium", "high", "critical"]
 
@@ -230,6 +231,8 @@ class Policy:
     description: str = ""
     max_bundles: int = 64
     max_bundle_bytes: int = 1 << 20
+    # where evidence may come from: "bundle" (referrers) and/or "legacy" (.sig/.att tags)
+    signature_formats: tuple[str, ...] = SIGNATURE_FORMATS
     source_digest: str = ""                     # sha256 of the policy file's bytes
     raw: bytes = field(default=b"", repr=False, compare=False)
 
