@@ -248,7 +248,7 @@ def _keyless_signature(policy: m.Policy, trusted_root: Any, annotations: dict[st
                   claims=dict(gate.claims)), when
 
 
-def _signature_layer(policy: m.Policy, trusted_root: Any, target: str, annotations: dict[str, str],
+def _signature_layer(policy: m.Policy, trusted_root: Any, annotations: dict[str, str],
                      payload: bytes) -> tuple[dict[str, Any], Signer, dt.datetime | None]:
     try:
         doc = load_json(payload, "the simple signing payload")
@@ -340,7 +340,7 @@ def read_legacy(store: ContentStore, target: str, policy: m.Policy, trusted_root
                                                    f"{policy.max_bundle_bytes} (limits.maxBundleBytes)")
                 raw = store.read_blob(layer)
                 if suffix == ".sig":
-                    statement, signer, when = _signature_layer(policy, trusted_root, target, annotations, raw)
+                    statement, signer, when = _signature_layer(policy, trusted_root, annotations, raw)
                 else:
                     statement, signer, when = _attestation_layer(policy, trusted_root, annotations, raw)
                 found.append(LegacyLayer(layer.digest, tag, statement, signer, when))
