@@ -4,10 +4,12 @@ registry."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -145,3 +147,29 @@ def test_an_https_registry_is_reached_through_a_connect_tunnel(sccheck, tmp_path
     finally:
         tunnel.close()
         server.close()
+
+
+def test_docker_hub_as_docker_login_left_it(sccheck, auth_registry: Registry, tmp_path: Path,
+                                            layout: tuple[str, str]) -> None:
+    """`docker.io/x` is Docker Hub's `library/x`, spoken to at registry-1.docker.io, with the
+    credentials `docker login` saved under https://index.docker.io/v1/. Docker Hub is played by
+    the htpasswd registry behind the proxy (plain HTTP here, hence --insecure)."""
+    hub = RecordingProxy({"registry-1.docker.io": auth_registry.host})
+    name = f"hubtest{uuid.uuid4().hex[:8]}"
+    token = base64.b64encode(f"{auth_registry.username}:{auth_registry.password}".encode()).decode()
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "config.json").write_text(json.dumps(
+        {"auths": {"https://index.docker.io/v1/": {"auth": token}, "ghcr.io": {"auth": "Z2g6cGFzcw=="}}}))
+    try:
+        src, digest = layout
+        proc = sccheck("--json", "copy", src, f"docker.io/{name}:v1", "--insecure", "--retries", "0",
+                       env={**via(hub, "HTTP_PROXY"), "DOCKER_CONFIG": str(tmp_path / "docker")})
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["reference"] == f"docker.io/library/{name}@{digest}"
+        assert ("PUT", f"http://registry-1.docker.io/v2/library/{name}/manifests/v1") in hub.seen
+        assert {urlsplit(url).hostname for _, url in hub.seen} == {"registry-1.docker.io"}
+        landed = open_repository(parse_image_ref(auth_registry.ref(f"library/{name}")),
+                                 RegistryOptions(auth=(auth_registry.credential(),)))
+        assert landed.resolve("v1").digest == digest
+    finally:
+        hub.close()
