@@ -9,8 +9,11 @@ yield a bundle nobody can verify, so that is an error here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,37 @@ from supplychain.signing.tokens import IdentityTokenSource, scrub
 
 TRUST_CONFIG_ENV = "SCCHECK_TRUST_CONFIG"
 MAX_TRUST_CONFIG = 4 * 1024 * 1024
+# sigstore-python calls Fulcio and Rekor without a timeout: a service that accepts the connection
+# and never answers would hang signing for ever. While sccheck signs, requests without a timeout
+# get this one (connect, read), and the failure names the service (`_failure`).
+SERVICE_TIMEOUT = (10.0, 60.0)
+_bound_lock = threading.Lock()
+_bound_users = 0
+_unbounded_request = requests.Session.request
+
+
+def _request_with_timeout(self: requests.Session, method: str | bytes, url: str | bytes,
+                          *args: Any, **kwargs: Any) -> requests.Response:
+    if not args and kwargs.get("timeout") is None:  # `timeout` is the 9th positional: never used so
+        kwargs["timeout"] = SERVICE_TIMEOUT
+    return _unbounded_request(self, method, url, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def bounded_service_calls() -> Iterator[None]:
+    """Every HTTP request made in the block (by any thread) has a timeout. Reference-counted, so
+    concurrent signings (attestations sign at once) share it and the last one restores it."""
+    global _bound_users
+    with _bound_lock:
+        _bound_users += 1
+        requests.Session.request = _request_with_timeout  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        with _bound_lock:
+            _bound_users -= 1
+            if _bound_users == 0:
+                requests.Session.request = _unbounded_request  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)
@@ -99,9 +133,11 @@ def _failure(phase: str, exc: BaseException, token: str, urls: dict[str, str]) -
     service = {"certificate": "Fulcio", "log": "Rekor"}.get(phase, phase)
     url = urls.get({"certificate": "fulcio", "log": "rekor"}.get(phase, ""), "")
     detail = scrub(f"{type(exc).__name__}: {exc}", token).splitlines()
-    unreachable = isinstance(exc, requests.ConnectionError) or "Connection" in (detail[0] if detail else "")
+    unreachable = isinstance(exc, requests.ConnectionError | requests.Timeout) or \
+        "Connection" in (detail[0] if detail else "") or "Timeout" in (detail[0] if detail else "")
     return SigningError(
-        f"keyless signing failed: {service} " + ("is unreachable" if unreachable else "refused the request"),
+        f"keyless signing failed: {service} " + ("is unreachable or did not answer in time" if unreachable
+                                                 else "refused the request"),
         expected=f"{service} at {url or 'the signing config URL'} to answer",
         found=" ".join(detail)[:400],
         fix="start the local Sigstore ('sccheck dev-stack up') or check the trust config's URLs"
@@ -142,7 +178,7 @@ def sign_keyless(statement: Statement, token: IdentityTokenSource, trust_config:
     sign_logger.addHandler(warnings)
     phase = "certificate"
     try:
-        with context.signer(identity) as signer:
+        with bounded_service_calls(), context.signer(identity) as signer:
             phase = "log"
             bundle = signer.sign_dsse(dsse.Statement(statement.payload))
     except Exception as exc:

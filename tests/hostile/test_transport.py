@@ -187,3 +187,19 @@ def test_a_token_endpoint_that_stalls_is_a_registry_error() -> None:
         assert server.host in info.value.diagnostics()
     finally:
         server.close()
+
+
+def test_sigstore_service_calls_without_a_timeout_get_one(liar: LyingRegistry,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """sigstore-python posts to Fulcio and Rekor without a timeout; while sccheck signs they get one."""
+    import requests
+
+    from supplychain.signing import keyless
+
+    monkeypatch.setattr(keyless, "SERVICE_TIMEOUT", (0.5, 0.5))
+    liar.inject("GET", r"^/v2/$", behaviour="stall", times=10)
+    began = time.monotonic()
+    with keyless.bounded_service_calls(), pytest.raises(requests.exceptions.ConnectionError):
+        requests.Session().get(f"http://{liar.host}/v2/")  # what sigstore-python does: no timeout
+    assert time.monotonic() - began < 3
+    assert requests.Session.request is keyless._unbounded_request  # restored after the block
