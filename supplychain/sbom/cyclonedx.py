@@ -44,9 +44,12 @@ def schema_version(spec: str) -> Any:
     return SPEC_VERSIONS[spec]
 
 
-def golang_purl(path: str, version: str) -> PackageURL:
+def golang_purl(path: str, version: str, subpath: str = "") -> PackageURL:
+    """`pkg:golang/<module path>@<version>[#<package below the module root>]`, as the purl spec
+    (and syft, grype, trivy) have it for a main package in `cmd/server`."""
     namespace, _, name = path.rpartition("/")
-    return PackageURL(type="golang", namespace=namespace or None, name=name, version=version or None)
+    return PackageURL(type="golang", namespace=namespace or None, name=name, version=version or None,
+                      subpath=subpath or None)
 
 
 def _local_dir(mod: Module) -> bool:
@@ -76,14 +79,15 @@ def _stdlib_component(go_version: str) -> Component:
 
 
 def _main_component(prog: GoProgram, *, in_image: bool) -> Component:
-    purl = golang_purl(prog.main.path, prog.main.version)
+    purl = golang_purl(prog.main.path, prog.main.version, prog.subpath)
     props = [Property(name=f"{PROP}:go:version-source", value=prog.version_source),
              Property(name=f"{PROP}:location", value=prog.location)]
     if prog.go_version:
         props.append(Property(name=f"{PROP}:go:toolchain", value=prog.go_version))
     props += [Property(name=f"{PROP}:go:build:{key}", value=value) for key, value in prog.settings]
     hashes = [HashType(alg=HashAlgorithm.SHA_256, content=prog.sha256)] if prog.sha256 else []
-    ref = f"{purl.to_string()}#{prog.location}" if in_image else purl.to_string()
+    ref = f"{golang_purl(prog.main.path, prog.main.version).to_string()}#{prog.location}" if in_image \
+        else purl.to_string()
     return Component(type=ComponentType.APPLICATION, name=prog.main.path, version=prog.main.version,
                      purl=purl, bom_ref=ref, hashes=hashes, properties=props)
 

@@ -27,6 +27,15 @@ class GoProgram:
     graph: dict[str, tuple[str, ...]] | None = None
     sha256: str = ""                        # of the binary
     indirect: frozenset[str] = field(default_factory=frozenset)
+    package: str = ""                       # the main package's import path ("" = the module root)
+
+    @property
+    def subpath(self) -> str:
+        """The main package below the module root ("cmd/server"), "" at the root."""
+        root = self.main.path
+        if self.package and root and self.package.startswith(root + "/"):
+            return self.package[len(root) + 1:]
+        return ""
 
     def setting(self, key: str) -> str | None:
         return next((v for k, v in self.settings if k == key), None)
@@ -87,4 +96,4 @@ def program_from_binary(info: BuildInfo, data: bytes, location: str) -> GoProgra
     version, source = main_version(info, data)
     main = Module(info.main.path or info.path, version, info.main.sum, info.main.replace)
     return GoProgram("binary", location, main, source, info.deps, info.go_version, info.settings,
-                     None, hashlib.sha256(data).hexdigest())
+                     None, hashlib.sha256(data).hexdigest(), package=info.path)

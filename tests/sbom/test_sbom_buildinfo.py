@@ -118,3 +118,27 @@ def test_without_section_headers_a_decoy_magic_is_skipped(built: Built) -> None:
     data[0x1000:0x1000 + 32] = MAGIC + b"\x08\x00" + b"\0" * 16  # a 16-aligned copy of the magic, as a
     info = read_buildinfo(bytes(data))                          # string constant would be
     assert info == read_buildinfo(built.hello.read_bytes())
+
+
+def test_a_main_package_below_the_module_root_is_the_purl_subpath(tmp_path: Path) -> None:
+    """purl spec: pkg:golang/<module>@<version>#<package subpath>, as syft writes it; scanners
+    match the module, not a made-up module named after the package."""
+    import json
+    import os
+    import sys
+
+    module = tmp_path / "svc"
+    (module / "cmd" / "server").mkdir(parents=True)
+    (module / "go.mod").write_text("module example.com/svc\n\ngo 1.22\n")
+    (module / "cmd" / "server" / "main.go").write_text('package main\n\nfunc main() { println("up") }\n')
+    binary = tmp_path / "server"
+    subprocess.run(["go", "build", "-trimpath", "-o", str(binary), "./cmd/server"], cwd=module, check=True,
+                   env={**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"})
+    out = tmp_path / "bom.json"
+    proc = subprocess.run([sys.executable, "-m", "supplychain", "-q", "sbom", str(binary),
+                           "--output", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    bom = json.loads(out.read_text())
+    main = bom["metadata"]["component"] if bom["metadata"].get("component", {}).get("type") == "application" \
+        else next(c for c in bom["components"] if c["type"] == "application")
+    assert main["purl"].startswith("pkg:golang/example.com/svc@") and main["purl"].endswith("#cmd/server")
