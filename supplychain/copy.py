@@ -24,7 +24,6 @@ from typing import Any
 
 from supplychain.errors import ImageError, UsageError
 from supplychain.image.descriptor import Descriptor
-from supplychain.image.layout import OCILayout
 from supplychain.image.store import ContentStore
 from supplychain.image.view import View, open_image
 from supplychain.progress import Progress, SilentProgress
@@ -224,7 +223,7 @@ def move_tag(dst: ContentStore, tag: str, data: bytes, media_type: str, digest: 
                           "names now and run again (with --force to move it)",
                           facts={"winner": now or "", "digest": digest})
     dst.write_manifest(data, media_type, tag=tag)
-    if isinstance(dst, OCILayout):
+    if not dst.shared():
         return
     time.sleep(settle_delay(time.monotonic() - start))
     after = dst.lookup_tag(tag)
@@ -267,7 +266,7 @@ def copy_image(
         # The top manifest goes in by digest too (a registry stores it; a layout lists it untagged
         # only when no tag follows), so a failure before the tag leaves the tag untouched.
         written = copier.copy_graph([(n, dst_tag is None and n is nodes[-1], False) for n in nodes])
-        copier.assume_missing = written == len(nodes) and not isinstance(dst, OCILayout)
+        copier.assume_missing = written == len(nodes) and dst.shared()
         if referrers:
             copier.copy_referrers([n.desc.digest for n in nodes])
     tag_updated = False

@@ -265,6 +265,9 @@ class OCILayout:
     def mount_blob_from(self, source: ContentStore, desc: Descriptor) -> bool:
         return False
 
+    def shared(self) -> bool:
+        return False
+
     def origin_of(self, desc: Descriptor) -> ContentStore:
         return self
 

@@ -49,6 +49,9 @@ class MemoryStore:
     def mount_blob_from(self, source: ContentStore, desc: Descriptor) -> bool:
         return False
 
+    def shared(self) -> bool:
+        return False
+
     def origin_of(self, desc: Descriptor) -> ContentStore:
         return self
 

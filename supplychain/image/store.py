@@ -60,5 +60,9 @@ class ContentStore(Protocol):
         """Make `desc` available by linking it from `source` without moving bytes, where the two
         stores allow it (two repositories of one registry); False when not."""
 
+    def shared(self) -> bool:
+        """True when other writers may change it at the same time (a registry): a tag written
+        there is read back; False for a layout or memory this process holds."""
+
     def origin_of(self, desc: Descriptor) -> ContentStore:
         """The store that really holds the blob (a build's base layers live in the base's store)."""

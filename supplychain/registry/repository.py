@@ -373,6 +373,9 @@ class Repository:
             return False
         return self.mount_blob(desc, source.repository)
 
+    def shared(self) -> bool:
+        return True
+
     def origin_of(self, desc: Descriptor) -> ContentStore:
         return self
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from supplychain.errors import Error, SbomError, UsageError
 from supplychain.fsutil import temp_file_beside
 from supplychain.image.filesystem import platform_images
+from supplychain.image.platform import Platform
 from supplychain.image.reference import ImageRef, parse_image_ref
 from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
@@ -79,6 +80,13 @@ def _from_binary(path: Path, spec: str, validate: bool) -> SbomDocument:
     return _document(Inventory(subject, (program,), ()), spec, validate)
 
 
+def _names(text: str, wanted: Platform) -> bool:
+    try:
+        return Platform.parse(text).same_as(wanted)
+    except UsageError:
+        return False
+
+
 def _from_image(ref: ImageRef, spec: str, platform: str | None, validate: bool,
                 progress: Progress, registry: RegistryOptions | None = None) -> list[SbomDocument]:
     store = open_store(ref, registry)
@@ -86,8 +94,8 @@ def _from_image(ref: ImageRef, spec: str, platform: str | None, validate: bool,
     images = platform_images(store, ref.identifier)
     index_digest = top.digest if len(images) > 1 or top.digest != images[0].digest else ""
     if platform:
-        chosen = [i for i in images if i.platform == platform
-                  or (i.platform or "").startswith(platform.rstrip("/") + "/")]
+        wanted = Platform.parse(platform)
+        chosen = [i for i in images if i.platform and _names(i.platform, wanted)]
         if not chosen:
             raise UsageError(
                 f"{ref} has no image for platform {platform}",
