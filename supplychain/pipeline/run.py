@@ -260,8 +260,8 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
     def build_step(_: Mapping[str, Any]) -> dict[str, Any]:
         from supplychain.build import BuildRequest, PublishTarget, build, publish
 
-        result = build(BuildRequest(req.path, base=req.base, platforms=req.platforms, version=req.version),
-                       _Prefixed(progress, "build"))
+        result = build(BuildRequest(req.path, base=req.base, platforms=req.platforms, version=req.version,
+                                    registry=req.registry_options), _Prefixed(progress, "build"))
         publish(result, PublishTarget(output=f"oci:{layout}", tag=tag or "latest"))
         ctx["build"] = result
         ctx["build_finished"] = dt.datetime.now(dt.UTC)

@@ -145,3 +145,41 @@ def test_bad_config_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "$.build.platfrom: unknown key" in proc.stderr
     assert "expected: one of platforms, base, version, tag" in proc.stderr
+
+
+def test_multi_platform_run_lays_out_evidence_per_platform(pipeline_stack: PipelineStack) -> None:
+    """docs/signing.md's evidence layout as build-and-sign writes it: signature and provenance on
+    the index and every platform, one SBOM per platform naming [index, platform], so cosign
+    verifies the multi-platform tag and a platform digest yields that platform's SBOM."""
+    import base64
+
+    repo = f"{pipeline_stack.registry}/team/hello-multi"
+    proc = run_sccheck("--json", "build-and-sign", str(HELLO), "--repo", repo, "--tag", "v1",
+                       "--platform", "linux/amd64,linux/arm64", "--vuln-db", str(pipeline_stack.vuln_db),
+                       "--policy", str(pipeline_stack.policy), env=pipeline_stack.env())
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    index = report["digest"]
+    platforms = report["steps"]["build"]["result"]["platforms"]
+    assert sorted(platforms) == ["linux/amd64", "linux/arm64"]
+    assert report["steps"]["verify"]["result"]["rules"]["sbom"] == "pass"
+    stack = pipeline_stack.stack
+    common = ["--trusted-root", str(stack.trusted_root), "--certificate-identity", stack.identity,
+              "--certificate-oidc-issuer", stack.issuer, "--allow-insecure-registry"]
+
+    def sboms(image: str) -> list[dict[str, Any]]:
+        out = _cosign("verify-attestation", *common, "--type", "cyclonedx", image)
+        assert out.returncode == 0, out.stderr
+        return [json.loads(base64.b64decode(json.loads(line)["payload"]))
+                for line in out.stdout.splitlines() if line.startswith("{")]
+
+    tag = f"{repo}:v1"
+    assert _cosign("verify", *common, tag).returncode == 0
+    assert _cosign("verify-attestation", *common, "--type", "slsaprovenance1", tag).returncode == 0
+    assert len(sboms(tag)) == 2
+    for platform, child in platforms.items():
+        (statement,) = sboms(f"{repo}@{child}")
+        named = [f"sha256:{s['digest']['sha256']}" for s in statement["subject"]]
+        assert named == [index, child], platform
+        prov = _cosign("verify-attestation", *common, "--type", "slsaprovenance1", f"{repo}@{child}")
+        assert prov.returncode == 0, prov.stderr
