@@ -60,7 +60,9 @@ def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: 
     from supplychain.pipeline.steps import RunFailed
 
     def request() -> PipelineRequest:
-        wanted = tuple(p.strip() for p in platforms.split(",") if p.strip()) if platforms else ()
+        from supplychain.image.platform import parse_platforms
+
+        wanted = tuple(str(p) for p in parse_platforms(platforms)) if platforms else ()
         cfg = load_config(config_file, path).merged(
             repo=repo, platforms=wanted,
             base=base, policy=policy, trust_config=trust_config, key=key, vuln_db=vuln_db,

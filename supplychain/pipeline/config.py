@@ -25,6 +25,7 @@ from typing import Any
 
 from supplychain.analyzers.config import CheckSettings, parse_check_settings, resolve_path
 from supplychain.errors import UsageError
+from supplychain.image.platform import parse_platforms
 from supplychain.strictdoc import load_yaml
 
 CONFIG_NAME = "sccheck.yaml"
@@ -84,9 +85,15 @@ def _string(value: Any, source: str, path: str) -> str:
 
 
 def _convert(kind: str, value: Any, source: str, path: str, base: Path) -> Any:
-    if kind in ("list", "platforms"):
-        if isinstance(value, str) and kind == "platforms":
-            value = [v.strip() for v in value.split(",") if v.strip()]
+    if kind == "platforms":
+        # The one platform parser: empty entries, duplicates and two spellings of one platform
+        # are usage errors here, as for `build --platform`.
+        texts = [value] if isinstance(value, str) else value
+        if not isinstance(texts, list) or not texts:
+            raise _bad(source, path, "must be a non-empty list of strings", "[a, b]", repr(value))
+        strings = [_string(v, source, f"{path}[{i}]") for i, v in enumerate(texts)]
+        return tuple(str(p) for p in parse_platforms(strings))
+    if kind == "list":
         if not isinstance(value, list) or not value:
             raise _bad(source, path, "must be a non-empty list of strings", "[a, b]", repr(value))
         return tuple(_string(v, source, f"{path}[{i}]") for i, v in enumerate(value))

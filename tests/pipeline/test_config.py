@@ -56,3 +56,15 @@ def test_bad_files_name_the_path(tmp_path: Path, text: str, message: str) -> Non
 def test_missing_explicit_config(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="does not exist"):
         load_config(tmp_path / "nope.yaml", tmp_path)
+
+
+@pytest.mark.parametrize(("platforms", "message"), [
+    ("'linux/amd64,,'", "empty entry in the platform list"),
+    ("[linux/amd64, linux/amd64]", "'linux/amd64' is listed twice"),
+    ("[linux/arm64, linux/arm64/v8]", "name the same platform"),
+    ("[linux]", "invalid platform 'linux'"),
+])
+def test_platforms_go_through_the_one_strict_parser(tmp_path: Path, platforms: str, message: str) -> None:
+    (tmp_path / "sccheck.yaml").write_text(f"repo: a/b\nbuild: {{platforms: {platforms}}}\n")
+    with pytest.raises(UsageError, match=message):
+        load_config(None, tmp_path)
