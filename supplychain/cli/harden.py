@@ -1,4 +1,5 @@
-"""`sccheck harden`: lint an image (`check`), emit or check restricted Kubernetes manifests (`k8s`)."""
+"""`sccheck harden`: lint an image (`check`), write runtime profiles (`profile`), emit or check
+restricted Kubernetes manifests (`k8s`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from supplychain.harden.k8s import (
     generate_manifests,
     render_check,
 )
+from supplychain.harden.profile import ProfileSet, make_profiles, render_profiles
 from supplychain.harden.report import HardenReport, render_human
 from supplychain.harden.rules import SEVERITIES
 from supplychain.registry import RegistryOptions
@@ -89,6 +91,35 @@ def k8s_cmd(opts: Options, image: str | None, check_file: str | None, name: str 
         click.echo(f"wrote Deployment and Pod {generated.name} for {generated.image} to {output}", err=True)
     else:
         click.echo(generated.yaml, nl=False)
+
+
+@harden_group.command("profile")
+@click.argument("image")
+@click.option("--output-dir", "-o", type=click.Path(file_okay=False), default="profiles", show_default=True,
+              help="Where to write profiles.json and <os>-<arch>/<name>.json / .apparmor.")
+@click.option("--name", default=None, help="Base of the profile name [default: the repository's last part].")
+@click.option("--port", type=int, default=None,
+              help="The port the service listens on [default: first exposed].")
+@click.option("--writable", multiple=True, metavar="PATH",
+              help="Another path the service may write (besides the image's /tmp and volumes; repeatable).")
+@click.option("--allow-syscall", "allow_syscalls", multiple=True, metavar="NAME",
+              help="Allow this system call as well (repeatable).")
+@click.option("--observe", is_flag=True,
+              help="Also run the binary under strace (host architecture only) and add what it used.")
+@click.option("--observe-seconds", type=float, default=5.0, show_default=True,
+              help="How long the observed run lasts.")
+@click.option("--observe-arg", "observe_args", multiple=True, metavar="ARG",
+              help="Arguments for the observed run instead of the image's Cmd (repeatable).")
+@pass_options
+def profile_cmd(opts: Options, image: str, output_dir: str, name: str | None, port: int | None,
+                writable: tuple[str, ...], allow_syscalls: tuple[str, ...], observe: bool,
+                observe_seconds: float, observe_args: tuple[str, ...]) -> None:
+    """Write seccomp and AppArmor profiles for IMAGE@DIGEST, per platform, by reading its binary."""
+    result: ProfileSet = run_guarded(opts, lambda: make_profiles(
+        image, output_dir=output_dir, name=name, port=port, writable=writable, allow_syscalls=allow_syscalls,
+        observe=observe, observe_seconds=observe_seconds, observe_args=observe_args,
+        progress=opts.progress()))
+    emit(opts, result.to_dict(), lambda _r: render_profiles(result))
 
 
 def register(group: click.Group) -> None:

@@ -1,0 +1,81 @@
+"""`harden profile --observe`: run the image's binary under strace on this machine and list the
+system calls it used.
+
+The binary runs in a network namespace of its own (`unshare -n`, loopback only), so it binds
+its usual port without touching the host's; while it runs, its port is probed with HTTP GETs
+from inside that namespace (`nsenter --net`, curl). After `seconds` the whole run is stopped.
+Only the host's architecture can be run. Needs root (for the namespace), strace, unshare,
+nsenter and curl.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform as host
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from supplychain.errors import ToolFailed, UsageError
+from supplychain.image.filesystem import PlatformImage
+from supplychain.tools import find_tool
+
+_HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+_CALL = re.compile(r"^\d+\s+(?:<\.\.\. )?([a-z_][a-z0-9_]*)(?:\(| resumed>)", re.M)
+MAX_TRACE = 256 * 1024 * 1024
+
+
+def _tool(name: str) -> str:
+    path = find_tool(name)
+    assert path is not None
+    return path
+
+
+def observe_run(exe: Path, image: PlatformImage, platform: str, *, port: int | None, seconds: float,
+                args: tuple[str, ...]) -> dict[str, Any]:
+    arch = platform.split("/")[1] if "/" in platform else ""
+    if _HOST_ARCH.get(host.machine()) != arch:
+        return {"ran": False, "why": f"this machine runs {host.machine()}, not {arch}", "used": [],
+                "probes": 0}
+    if os.geteuid() != 0:
+        raise UsageError("--observe needs root: the run gets a network namespace of its own",
+                         fix="run as root, or leave out --observe")
+    strace, unshare, nsenter, curl = (_tool(n) for n in ("strace", "unshare", "nsenter", "curl"))
+    config = image.config.get("config") or {}
+    argv = list(args) if args else [str(a) for a in (config.get("Cmd") or [])]
+    if config.get("Entrypoint") and not args:
+        argv = [str(a) for a in (config.get("Entrypoint") or [])[1:]] + argv
+    env = {k: v for k, _, v in (str(e).partition("=") for e in config.get("Env") or [])}
+    with tempfile.TemporaryDirectory(prefix="sccheck-observe-") as tmp:
+        trace = Path(tmp) / "trace"
+        script = f'ip link set lo up && exec "{strace}" -f -qq -o "{trace}" -- "$0" "$@"'
+        proc = subprocess.Popen([unshare, "-n", "sh", "-c", script, str(exe), *argv], cwd=tmp,
+                                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **env},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        probes = 0
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.3)
+                if port is not None:
+                    subprocess.run([nsenter, f"--net=/proc/{proc.pid}/ns/net", curl, "-s", "-o", "/dev/null",
+                                    "-m", "1", f"http://127.0.0.1:{port}/"], capture_output=True, check=False)
+                    probes += 1
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                _, err = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                _, err = proc.communicate()
+        if not trace.is_file() or trace.stat().st_size > MAX_TRACE:
+            raise ToolFailed("the observed run left no usable strace output",
+                             facts={"stderr": err.decode(errors="replace")[-2000:]})
+        used = sorted(set(_CALL.findall(trace.read_text(errors="replace"))))
+    return {"ran": True, "seconds": seconds, "argv": argv, "port": port, "probes": probes, "used": used}
