@@ -18,6 +18,7 @@ from supplychain.harden.k8s import (
     generate_manifests,
     render_check,
 )
+from supplychain.harden.netpol import MESHES, NetworkOptions, parse_allow_from, parse_egress
 from supplychain.harden.profile import ProfileSet, make_profiles, render_profiles
 from supplychain.harden.report import HardenReport, render_human
 from supplychain.harden.rules import SEVERITIES
@@ -66,12 +67,26 @@ def check_cmd(opts: Options, image: str, threshold: str | None, allow: tuple[str
               help="Where the cluster pulls the image from (required for an oci: layout).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write the manifests to this file instead of stdout.")
+@click.option("--profiles", "profiles_dir", type=click.Path(file_okay=False), default=None,
+              help="Reference the seccomp and AppArmor profiles 'harden profile' wrote to this directory.")
+@click.option("--namespace", default=None, help="Namespace of every object [default: none written].")
+@click.option("--egress", multiple=True, metavar="CIDR[:PORT[/PROTO]]",
+              help="Allow egress to this network block (and port); everything else is denied (repeatable).")
+@click.option("--egress-dns", is_flag=True, help="Allow DNS (UDP and TCP 53) to kube-dns in kube-system.")
+@click.option("--mesh", type=click.Choice(MESHES), default=None,
+              help="Also write the mesh's policies: STRICT mTLS and who may call (--allow-from).")
+@click.option("--allow-from", "allow_from", multiple=True, metavar="NAMESPACE/SERVICEACCOUNT",
+              help="With --mesh: a service account that may call the service (repeatable).")
+@click.option("--trust-domain", default="cluster.local", show_default=True,
+              help="With --mesh: the mesh's trust domain in the callers' identities.")
 @registry_options
 @pass_options
 def k8s_cmd(opts: Options, image: str | None, check_file: str | None, name: str | None,
-            port: int | None, repository: str | None, output: str | None,
-            registry: RegistryOptions) -> None:
-    """Generate a Deployment and a Pod for IMAGE@DIGEST at the restricted level, or --check FILE."""
+            port: int | None, repository: str | None, output: str | None, profiles_dir: str | None,
+            namespace: str | None, egress: tuple[str, ...], egress_dns: bool, mesh: str | None,
+            allow_from: tuple[str, ...], trust_domain: str, registry: RegistryOptions) -> None:
+    """Generate a Deployment and its NetworkPolicy for IMAGE@DIGEST at the restricted level, or
+    --check FILE."""
     if check_file:
         if image:
             raise click.UsageError("give either IMAGE@DIGEST or --check FILE, not both")
@@ -82,13 +97,20 @@ def k8s_cmd(opts: Options, image: str | None, check_file: str | None, name: str 
         return
     if not image:
         raise click.UsageError("missing IMAGE@DIGEST (or --check FILE)")
-    generated: GeneratedManifests = run_guarded(
-        opts, lambda: generate_manifests(image, name=name, port=port, repository=repository, output=output,
-                                 registry=registry))
+
+    def generate() -> GeneratedManifests:
+        network = NetworkOptions(tuple(parse_egress(e) for e in egress), egress_dns, mesh,
+                                 tuple(parse_allow_from(a) for a in allow_from), trust_domain)
+        return generate_manifests(image, name=name, port=port, repository=repository, output=output,
+                                  profiles_dir=profiles_dir, network=network, namespace=namespace,
+                                  registry=registry)
+
+    generated: GeneratedManifests = run_guarded(opts, generate)
     if opts.json:
         emit(opts, generated.to_dict())
     elif output:
-        click.echo(f"wrote Deployment and Pod {generated.name} for {generated.image} to {output}", err=True)
+        click.echo(f"wrote {', '.join(generated.kinds)} {generated.name} for {generated.image} to {output}",
+                   err=True)
     else:
         click.echo(generated.yaml, nl=False)
 

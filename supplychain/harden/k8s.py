@@ -1,8 +1,10 @@
 """Kubernetes manifests at the Pod Security Standards "restricted" level.
 
-`generate_manifests` writes a Deployment and a Pod for an image pinned by digest, with the
-numeric user of the image; `check_manifests` checks existing (multi-document) YAML with
-`supplychain.harden.pss`.
+`generate_manifests` writes a Deployment for an image pinned by digest, with the numeric user
+of the image, the seccomp and AppArmor profiles of `harden profile` when given, and the
+workload's network (a NetworkPolicy; with the Istio mesh, mTLS and who may call);
+`check_manifests` checks existing (multi-document) YAML with `supplychain.harden.pss` and
+reports every workload no NetworkPolicy selects.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import yaml
 from supplychain.errors import CheckFailed, UsageError
 from supplychain.harden.fileio import atomic_write
 from supplychain.harden.imagecheck import resolve_user
+from supplychain.harden.netpol import NetworkOptions, network_documents, selecting_policy
+from supplychain.harden.profile import exposed_port, load_index
 from supplychain.harden.pss import Violation, check_pod, pod_template
 from supplychain.image.filesystem import image_filesystem, platform_images
 from supplychain.image.reference import parse_image_ref
@@ -35,6 +39,14 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # -- generation ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class RuntimeProfiles:
+    """What `harden profile` wrote, as the manifests reference it."""
+
+    seccomp: str          # localhostProfile, relative to the kubelet's seccomp root
+    apparmor: str         # the AppArmor profile name loaded on the nodes
+
+
+@dataclass(frozen=True)
 class GeneratedManifests:
     image: str            # host/repo@sha256:... as written in the manifests
     name: str
@@ -43,10 +55,14 @@ class GeneratedManifests:
     port: int
     yaml: str
     output: str | None
+    kinds: tuple[str, ...] = ("Deployment", "NetworkPolicy")
+    profiles: RuntimeProfiles | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        profiles = None if self.profiles is None else {"seccomp": self.profiles.seccomp,
+                                                       "apparmor": self.profiles.apparmor}
         return {"image": self.image, "name": self.name, "uid": self.uid, "gid": self.gid,
-                "port": self.port, "output": self.output, "kinds": ["Deployment", "Pod"],
+                "port": self.port, "output": self.output, "kinds": list(self.kinds), "profiles": profiles,
                 **({} if self.output else {"manifests": self.yaml})}
 
 
@@ -55,8 +71,19 @@ def _default_name(text: str) -> str:
     return name or "app"
 
 
+def _profiles(profiles_dir: str, digest: str) -> RuntimeProfiles:
+    index = load_index(profiles_dir)
+    if index.get("digest") != digest:
+        raise UsageError(f"the profiles in {profiles_dir} were made for another image",
+                         expected=f"profiles for {digest}", found=str(index.get("digest")),
+                         fix=f"run 'sccheck harden profile IMAGE@{digest} --output-dir {profiles_dir}'")
+    return RuntimeProfiles(str(index["seccompLocalhostProfile"]), str(index["appArmorProfile"]))
+
+
 def generate_manifests(ref: str, *, name: str | None = None, port: int | None = None,
                        repository: str | None = None, output: str | None = None,
+                       profiles_dir: str | None = None, network: NetworkOptions | None = None,
+                       namespace: str | None = None,
                        registry: RegistryOptions | None = None) -> GeneratedManifests:
     image_ref = parse_image_ref(ref)
     if not image_ref.digest:
@@ -90,23 +117,34 @@ def generate_manifests(ref: str, *, name: str | None = None, port: int | None = 
                           expected="a non-root numeric user and group", found=f"User={user_spec!r} "
                           f"(uid {uid}, gid {gid})", fix="rebuild with USER 65532:65532 (sccheck build does)")
     if port is None:
-        exposed = sorted(int(p.split("/")[0]) for p in (images[0].config.get("config") or {}).get(
-            "ExposedPorts") or {} if p.split("/")[0].isdigit() and not p.endswith("/udp"))
-        port = exposed[0] if exposed else DEFAULT_PORT
+        port = exposed_port(images[0]) or DEFAULT_PORT
     if not 0 < port < 65536:
         raise UsageError(f"invalid port {port}", expected="1-65535")
     name = name or _default_name(pull_name.rsplit("/", 1)[-1])
     if not _DNS_LABEL.match(name):
         raise UsageError(f"invalid name {name!r}", expected="a DNS-1123 label: a-z, 0-9, '-', at most 63",
                          fix="pass --name my-service")
+    if namespace is not None and not _DNS_LABEL.match(namespace):
+        raise UsageError(f"invalid namespace {namespace!r}", expected="a DNS-1123 label")
+    runtime_profiles = _profiles(profiles_dir, image_ref.digest) if profiles_dir else None
     image = f"{pull_name}@{image_ref.digest}"
-    text = render_manifests(image, name, uid, gid, port)
+    text = render_manifests(image, name, uid, gid, port, profiles=runtime_profiles,
+                            network=network or NetworkOptions(), namespace=namespace)
     if output:
         atomic_write(output, text.encode())
-    return GeneratedManifests(image, name, uid, gid, port, text, output)
+    kinds = tuple(str(d["kind"]) for d in yaml.safe_load_all(text))
+    return GeneratedManifests(image, name, uid, gid, port, text, output, kinds, runtime_profiles)
 
 
-def pod_spec(image: str, name: str, uid: int, gid: int, port: int) -> dict[str, Any]:
+def _profile_refs(profiles: RuntimeProfiles | None) -> dict[str, Any]:
+    if profiles is None:
+        return {"seccompProfile": {"type": "RuntimeDefault"}}
+    return {"seccompProfile": {"type": "Localhost", "localhostProfile": profiles.seccomp},
+            "appArmorProfile": {"type": "Localhost", "localhostProfile": profiles.apparmor}}
+
+
+def pod_spec(image: str, name: str, uid: int, gid: int, port: int,
+             profiles: RuntimeProfiles | None = None) -> dict[str, Any]:
     capabilities: dict[str, Any] = {"drop": ["ALL"]}
     if port < 1024:
         capabilities["add"] = ["NET_BIND_SERVICE"]
@@ -114,7 +152,7 @@ def pod_spec(image: str, name: str, uid: int, gid: int, port: int) -> dict[str, 
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": gid, "fsGroup": gid,
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+                            **_profile_refs(profiles)},
         "containers": [{
             "name": name,
             "image": image,
@@ -123,7 +161,7 @@ def pod_spec(image: str, name: str, uid: int, gid: int, port: int) -> dict[str, 
             "securityContext": {"allowPrivilegeEscalation": False, "privileged": False,
                                 "readOnlyRootFilesystem": True, "runAsNonRoot": True,
                                 "runAsUser": uid, "runAsGroup": gid, "capabilities": capabilities,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
+                                **_profile_refs(profiles)},
             "resources": DEFAULT_RESOURCES,
             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - in the container
         }],
@@ -138,16 +176,20 @@ class _PlainDumper(yaml.SafeDumper):
         return True
 
 
-def render_manifests(image: str, name: str, uid: int, gid: int, port: int) -> str:
+def render_manifests(image: str, name: str, uid: int, gid: int, port: int, *,
+                     profiles: RuntimeProfiles | None = None, network: NetworkOptions | None = None,
+                     namespace: str | None = None) -> str:
     labels = {"app.kubernetes.io/name": name}
-    spec = pod_spec(image, name, uid, gid, port)
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
-                  "metadata": {"name": name, "labels": labels},
+    spec = pod_spec(image, name, uid, gid, port, profiles)
+    metadata: dict[str, Any] = {"name": name, "labels": labels}
+    if namespace:
+        metadata["namespace"] = namespace
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
                   "spec": {"replicas": 1, "selector": {"matchLabels": labels},
                            "template": {"metadata": {"labels": labels}, "spec": spec}}}
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels}, "spec": spec}
+    docs = [deployment, *network_documents(name, labels, port, namespace, network or NetworkOptions())]
     header = f"# Generated by sccheck harden k8s for {image}: Pod Security Standards 'restricted'.\n"
-    body = yaml.dump_all([deployment, pod], Dumper=_PlainDumper, sort_keys=False, default_flow_style=False)
+    body = yaml.dump_all(docs, Dumper=_PlainDumper, sort_keys=False, default_flow_style=False)
     return header + body
 
 
@@ -159,10 +201,16 @@ class WorkloadResult:
     kind: str
     name: str
     violations: tuple[Violation, ...]
+    network_policy: str | None = None    # the NetworkPolicy of the file that selects its pods
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations and self.network_policy is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {"document": self.document, "kind": self.kind, "name": self.name,
-                "passed": not self.violations, "violations": [v.to_dict() for v in self.violations]}
+                "passed": self.passed, "violations": [v.to_dict() for v in self.violations],
+                "networkPolicy": self.network_policy}
 
 
 @dataclass(frozen=True)
@@ -173,15 +221,19 @@ class ManifestCheck:
 
     @property
     def passed(self) -> bool:
-        return all(not w.violations for w in self.workloads)
+        return all(w.passed for w in self.workloads)
+
+    def unprotected(self) -> list[WorkloadResult]:
+        """Workloads that no NetworkPolicy in the file selects."""
+        return [w for w in self.workloads if w.network_policy is None]
 
     def violations(self) -> list[tuple[WorkloadResult, Violation]]:
         return [(w, v) for w in self.workloads for v in w.violations]
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.passed, "file": self.file, "level": "restricted",
-                "violations": len(self.violations()), "workloads": [w.to_dict() for w in self.workloads],
-                "skipped": list(self.skipped)}
+                "violations": len(self.violations()), "withoutNetworkPolicy": len(self.unprotected()),
+                "workloads": [w.to_dict() for w in self.workloads], "skipped": list(self.skipped)}
 
 
 def _documents(docs: list[Any]) -> list[tuple[int, str, dict[str, Any]]]:
@@ -211,7 +263,10 @@ def check_manifests(path: str) -> ManifestCheck:
         raise UsageError(f"{path} has more than {MAX_DOCUMENTS} documents")
     results: list[WorkloadResult] = []
     skipped: list[str] = []
-    for index, prefix, doc in _documents(docs):
+    documents = _documents(docs)
+    policies = [doc for _i, _p, doc in documents if doc.get("kind") == "NetworkPolicy"
+                and str(doc.get("apiVersion", "")).startswith("networking.k8s.io/")]
+    for index, prefix, doc in documents:
         metadata = doc.get("metadata")
         name = str(metadata.get("name", "")) if isinstance(metadata, dict) else ""
         template = pod_template(doc)
@@ -220,7 +275,12 @@ def check_manifests(path: str) -> ManifestCheck:
             continue
         meta, spec, meta_path, spec_path = template
         violations = check_pod(meta, spec, prefix + meta_path, prefix + spec_path)
-        results.append(WorkloadResult(index, str(doc.get("kind")), name, tuple(violations)))
+        namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
+        labels = meta.get("labels") if isinstance(meta, dict) else None
+        labels = labels if isinstance(labels, dict) else {}
+        policy = selecting_policy(policies, str(namespace) if namespace else None,
+                                  {str(k): str(v) for k, v in labels.items()})
+        results.append(WorkloadResult(index, str(doc.get("kind")), name, tuple(violations), policy))
     if not results:
         raise UsageError(f"{path} has no workload to check",
                          expected="a Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, "
@@ -237,8 +297,13 @@ def render_check(result: ManifestCheck) -> str:
         for v in w.violations:
             lines.append(f"  [{v.level}] {v.control}: {v.path}")
             lines.append(f"      {v.message}")
+        if w.network_policy is None:
+            lines.append("  [network] no NetworkPolicy in the file selects this workload's pods")
+            lines.append("      add one that denies by default (sccheck harden k8s IMAGE@DIGEST writes it)")
     total = len(result.violations())
     verdict = "PASSED" if result.passed else "FAILED"
+    unprotected = len(result.unprotected())
     lines.append(f"{verdict}: {total} violation(s) of the restricted level in {len(result.workloads)} "
-                 f"workload(s)" + (f"; skipped {', '.join(result.skipped)}" if result.skipped else ""))
+                 f"workload(s)" + (f", {unprotected} without a NetworkPolicy" if unprotected else "")
+                 + (f"; skipped {', '.join(result.skipped)}" if result.skipped else ""))
     return "\n".join(lines)

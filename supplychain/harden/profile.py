@@ -102,13 +102,16 @@ def _declared_writable(store: Any, image: PlatformImage, extra: tuple[str, ...])
     return tuple(dict.fromkeys(p.rstrip("/") or "/" for p in paths))
 
 
-def _port(image: PlatformImage, port: int | None) -> int | None:
-    if port is not None:
-        return port
+def exposed_port(image: PlatformImage) -> int | None:
+    """The lowest TCP port the image config exposes, if any."""
     ports = (image.config.get("config") or {}).get("ExposedPorts") or {}
     exposed = sorted(int(p.split("/")[0]) for p in ports
                      if p.split("/")[0].isdigit() and not p.endswith("/udp"))
     return exposed[0] if exposed else None
+
+
+def _port(image: PlatformImage, port: int | None) -> int | None:
+    return port if port is not None else exposed_port(image)
 
 
 def _conservative_reason(scan: BinaryScan) -> str | None:

@@ -45,5 +45,5 @@ def test_built_image_runs_at_the_restricted_level(built: str, tmp_path: Path) ->
     gen = generate_manifests(built, repository="localhost:5000/team/hello", output=str(out))
     assert (gen.uid, gen.gid) == (65532, 65532)
     assert gen.image == "localhost:5000/team/hello@" + built.rsplit("@", 1)[1]
-    assert [d["kind"] for d in yaml.safe_load_all(out.read_text())] == ["Deployment", "Pod"]
+    assert [d["kind"] for d in yaml.safe_load_all(out.read_text())] == ["Deployment", "NetworkPolicy"]
     assert check_manifests(str(out)).passed

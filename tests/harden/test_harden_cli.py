@@ -72,7 +72,7 @@ def test_k8s_generate_then_check(sccheck, layouts: dict[str, str], tmp_path: Pat
                    "--output", str(out))
     assert proc.returncode == 0, proc.stderr
     docs = list(yaml.safe_load_all(out.read_text()))
-    assert [d["kind"] for d in docs] == ["Deployment", "Pod"]
+    assert [d["kind"] for d in docs] == ["Deployment", "NetworkPolicy"]
     checked = sccheck("--json", "harden", "k8s", "--check", str(out))
     assert checked.returncode == 0, checked.stdout
     assert json.loads(checked.stdout)["violations"] == 0

@@ -43,7 +43,8 @@ def test_workload_kinds_documents_and_skips() -> None:
     result = check_manifests(str(MANIFESTS / "restricted_inherited_from_pod_level.yaml"))
     assert [(w.document, w.kind, w.name) for w in result.workloads] == [(1, "Deployment", "app"),
                                                                        (2, "Pod", "userns")]
-    assert result.skipped == ("Service/app",)
+    assert result.skipped == ("Service/app", "NetworkPolicy/default-deny")
+    assert [w.network_policy for w in result.workloads] == ["default-deny", "default-deny"]
     listed = check_manifests(str(MANIFESTS / "list_second_item_privileged.yaml"))
     assert [(w.name, len(w.violations)) for w in listed.workloads] == [("good", 0), ("bad", 1)]
 
@@ -80,10 +81,10 @@ def test_generated_manifests_pass_the_restricted_check(tmp_path: Path, clean_spe
     gen = generate_manifests(ref, repository="registry.example/team/hello", output=str(out))
     assert (gen.name, gen.uid, gen.gid, gen.port) == ("hello", 65532, 65532, 8080)
     assert gen.image == f"registry.example/team/hello@{digest}"
-    deployment, pod = yaml.safe_load_all(out.read_text())
-    assert (deployment["kind"], pod["kind"]) == ("Deployment", "Pod")
+    deployment, policy = yaml.safe_load_all(out.read_text())
+    assert (deployment["kind"], policy["kind"]) == ("Deployment", "NetworkPolicy")
+    assert gen.kinds == ("Deployment", "NetworkPolicy")
     spec = deployment["spec"]["template"]["spec"]
-    assert spec == pod["spec"]
     assert spec["automountServiceAccountToken"] is False
     assert spec["securityContext"] == {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
                                        "fsGroup": 65532, "seccompProfile": {"type": "RuntimeDefault"}}
@@ -95,7 +96,8 @@ def test_generated_manifests_pass_the_restricted_check(tmp_path: Path, clean_spe
     assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
     assert spec["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
     result = check_manifests(str(out))
-    assert result.passed and [w.kind for w in result.workloads] == ["Deployment", "Pod"]
+    assert result.passed and [w.kind for w in result.workloads] == ["Deployment"]
+    assert result.workloads[0].network_policy == "hello"
 
 
 def test_named_user_and_privileged_port(tmp_path: Path, clean_spec: ImageSpec) -> None:
@@ -104,9 +106,10 @@ def test_named_user_and_privileged_port(tmp_path: Path, clean_spec: ImageSpec) -
     spec.config["ExposedPorts"] = {"443/tcp": {}}
     gen = generate_manifests(_layout(tmp_path, spec), repository="registry.example/web", name="web")
     assert (gen.uid, gen.gid, gen.port) == (65532, 65532, 443)
-    pod = list(yaml.safe_load_all(gen.yaml))[1]
-    assert pod["spec"]["containers"][0]["securityContext"]["capabilities"] == {
+    deployment, policy = yaml.safe_load_all(gen.yaml)
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"] == {
         "drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
+    assert policy["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 443}]}]
     out = tmp_path / "web.yaml"
     out.write_text(gen.yaml)
     assert check_manifests(str(out)).passed

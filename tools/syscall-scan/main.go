@@ -67,7 +67,10 @@ type instruction struct {
 	isImm  bool   // the write is a constant
 	imm    int64
 	slot   int // register stored to the outgoing first stack argument slot (ABI0 calls), -1 none
-	src    int // for a register-to-register move: the source register, else -1
+	// slotImm: a constant (slotVal) is stored to that slot
+	slotImm bool
+	slotVal int64
+	src     int // for a register-to-register move: the source register, else -1
 	// loadsArg0: the write loads the incoming first stack argument (ABI0 assembly)
 	loadsArg0 bool
 }
@@ -318,6 +321,9 @@ func sitesOf(fc funcCode, a *arch, byEntry map[uint64]string, wrappers map[strin
 		if in.slot >= 0 {
 			slot = regs[in.slot]
 		}
+		if in.slotImm {
+			slot = value{kind: 'c', n: in.slotVal}
+		}
 		if in.calls {
 			clear(regs)
 			slot = value{}
@@ -355,6 +361,16 @@ func amd64() *arch {
 			}
 		case x86asm.RET, x86asm.JMP:
 			in.calls = true // a tail jump or return ends what is known
+		}
+		// An ABI0 (assembly) callee finds its first argument at 0(SP) of the caller.
+		if m, ok := inst.Args[0].(x86asm.Mem); ok && inst.Op == x86asm.MOV && m.Base == x86asm.RSP &&
+			m.Index == 0 && m.Disp == 0 && m.Segment == 0 {
+			switch src := inst.Args[1].(type) {
+			case x86asm.Imm:
+				in.slotImm, in.slotVal = true, int64(src)
+			case x86asm.Reg:
+				in.slot = x86Index(src)
+			}
 		}
 		if dst, ok := inst.Args[0].(x86asm.Reg); ok && !in.calls && !in.trap {
 			idx := x86Index(dst)
@@ -430,8 +446,15 @@ func arm64() *arch {
 			return in, 4
 		}
 		idx := arm64Index(inst.Args[0])
+		// An ABI0 (assembly) callee finds its first argument at 8(RSP) of the caller.
 		if inst.Op == arm64asm.STR && idx >= 0 {
 			if m, ok := inst.Args[1].(arm64asm.MemImmediate); ok && m.String() == "[SP,#8]" {
+				in.slot = idx
+			}
+			return in, 4
+		}
+		if inst.Op == arm64asm.STP && idx >= 0 {
+			if m, ok := inst.Args[2].(arm64asm.MemImmediate); ok && m.String() == "[SP,#8]" {
 				in.slot = idx
 			}
 			return in, 4
