@@ -18,7 +18,7 @@ from supplychain.errors import CheckFailed, ImageError, ToolFailed
 from supplychain.harden.sysnum import NAMES
 from supplychain.image.filesystem import ImageFilesystem, PlatformImage, image_filesystem, normalise
 from supplychain.image.store import ContentStore
-from supplychain.tools import find_tool
+from supplychain.tools import child_env, find_tool
 
 MAX_BINARY = 512 * 1024 * 1024
 MAX_SCAN_OUTPUT = 64 * 1024 * 1024
@@ -64,7 +64,8 @@ def scan_binary(path: str, *, what: str) -> BinaryScan:
     tool = find_tool("syscall-scan")
     assert tool is not None
     try:
-        proc = subprocess.run([tool, path], capture_output=True, timeout=SCAN_TIMEOUT, check=False)
+        proc = subprocess.run([tool, path], capture_output=True, timeout=SCAN_TIMEOUT, check=False,
+                              env=child_env())
     except subprocess.TimeoutExpired:
         raise ToolFailed(f"syscall-scan took more than {SCAN_TIMEOUT}s on {what}") from None
     stderr = proc.stderr.decode(errors="replace").strip()

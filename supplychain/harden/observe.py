@@ -23,7 +23,7 @@ from typing import Any
 
 from supplychain.errors import ToolFailed, UsageError
 from supplychain.image.filesystem import PlatformImage
-from supplychain.tools import find_tool
+from supplychain.tools import child_env, find_tool
 
 _HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 _CALL = re.compile(r"^\d+\s+(?:<\.\.\. )?([a-z_][a-z0-9_]*)(?:\(| resumed>)", re.M)
@@ -64,7 +64,8 @@ def observe_run(exe: Path, image: PlatformImage, platform: str, *, port: int | N
                 time.sleep(0.3)
                 if port is not None:
                     subprocess.run([nsenter, f"--net=/proc/{proc.pid}/ns/net", curl, "-s", "-o", "/dev/null",
-                                    "-m", "1", f"http://127.0.0.1:{port}/"], capture_output=True, check=False)
+                                    "-m", "1", f"http://127.0.0.1:{port}/"], capture_output=True, check=False,
+                                   env=child_env())
                     probes += 1
         finally:
             with contextlib.suppress(ProcessLookupError):

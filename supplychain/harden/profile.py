@@ -27,9 +27,9 @@ from supplychain.harden.binscan import BinaryScan, read_entrypoint_binary, scan_
 from supplychain.harden.fileio import atomic_write
 from supplychain.harden.seccomp import HANDOFF, MARGIN, conservative_names, seccomp_profile
 from supplychain.image.filesystem import PlatformImage, image_filesystem, platform_images
-from supplychain.image.open import open_store
 from supplychain.image.reference import parse_image_ref
 from supplychain.progress import Progress, SilentProgress
+from supplychain.stores import open_store
 
 INDEX = "profiles.json"
 PROFILE_FORMAT = "sccheck-profiles/1"

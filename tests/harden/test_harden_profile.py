@@ -53,6 +53,7 @@ def hello_profiles(hello: str, tmp_path_factory: pytest.TempPathFactory) -> dict
     proc = run_sccheck("--json", "harden", "profile", hello, "--output-dir", str(out), "--name", "hello")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
+    assert doc.pop("ok") is True
     assert json.loads((out / "profiles.json").read_text()) == doc
     return doc
 
@@ -214,3 +215,34 @@ def test_the_tables_come_from_go_sources() -> None:
 
     assert NAMES["amd64"][90] == "chmod" and NAMES["amd64"][268] == "fchmodat"
     assert NAMES["arm64"][53] == "fchmodat" and NAMES["arm64"][79] == "newfstatat"
+
+
+def test_observe_adds_what_only_a_run_shows(tmp_path: Path) -> None:
+    exe = tmp_path / "dynsys"
+    subprocess.run(["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(exe), "."],
+                   cwd=FIXTURES / "dynsys", check=True, env={**os.environ, "CGO_ENABLED": "0"},
+                   capture_output=True, timeout=600)
+    spec = clean_image(exe.read_bytes())
+    spec.config["Env"].append("DYNSYS_NR=110")          # getppid on amd64
+    digest = write_image(tmp_path / "oci", spec)
+    ref = f"oci:{tmp_path / 'oci'}@{digest}"
+    static = make_profiles(ref, output_dir=str(tmp_path / "static"), name="dynsys").platforms[0]
+    assert "getppid" not in static.groups["static"]
+    assert any(site.startswith("main.main -> syscall.RawSyscall") for site in static.scan.unresolved)
+    observed = make_profiles(ref, output_dir=str(tmp_path / "observed"), name="dynsys", observe=True,
+                             observe_seconds=3).platforms[0]
+    assert observed.observed is not None and observed.observed["ran"] is True
+    assert "getppid" in observed.observed["used"] and observed.observed["added"] == ["getppid"]
+    assert observed.groups["observed"] == ("getppid",)
+    names = allowed(json.loads(Path(observed.seccomp_file).read_text()))
+    assert "getppid" in names and len(names) == static.allowed + 1
+
+
+def test_observe_probes_the_port_of_the_service(hello: str, tmp_path: Path) -> None:
+    result = make_profiles(hello, output_dir=str(tmp_path), name="hello", port=8080, observe=True,
+                           observe_seconds=3)
+    amd64, arm64 = result.platforms
+    assert amd64.observed is not None and amd64.observed["ran"] and amd64.observed["probes"] > 0
+    assert {"accept4", "bind", "listen", "epoll_pwait"} <= set(amd64.observed["used"])
+    assert amd64.observed["added"] == []            # the run used nothing reading had missed
+    assert arm64.observed is not None and arm64.observed["ran"] is False
