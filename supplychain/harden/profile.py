@@ -29,6 +29,7 @@ from supplychain.harden.seccomp import HANDOFF, MARGIN, conservative_names, secc
 from supplychain.image.filesystem import PlatformImage, image_filesystem, platform_images
 from supplychain.image.reference import parse_image_ref
 from supplychain.progress import Progress, SilentProgress
+from supplychain.registry.options import RegistryOptions
 from supplychain.stores import open_store
 
 INDEX = "profiles.json"
@@ -124,13 +125,13 @@ def _conservative_reason(scan: BinaryScan) -> str | None:
 def make_profiles(ref: str, *, output_dir: str, name: str | None = None, port: int | None = None,
                   writable: tuple[str, ...] = (), allow_syscalls: tuple[str, ...] = (),
                   observe: bool = False, observe_seconds: float = 5.0, observe_args: tuple[str, ...] = (),
-                  progress: Progress | None = None) -> ProfileSet:
+                  progress: Progress | None = None, registry: RegistryOptions | None = None) -> ProfileSet:
     progress = progress or SilentProgress()
     image_ref = parse_image_ref(ref)
     if not image_ref.digest:
         raise UsageError(f"{ref} is not pinned by digest", expected="IMAGE@sha256:<digest>",
                          found=ref, fix="resolve the tag first (sccheck build prints the digest)")
-    store = open_store(image_ref)
+    store = open_store(image_ref, registry)
     images = platform_images(store, image_ref.digest)
     if not images:
         raise UsageError(f"{ref} has no image for any platform")
