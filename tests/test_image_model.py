@@ -147,3 +147,27 @@ def test_stores_raise_one_error_family() -> None:
     doctored._manifests[amd.digest] = (fake, media_type)
     with pytest.raises(DigestMismatch, match="does not match its digest"):
         open_image(doctored, amd.digest)
+
+
+def test_copy_moves_every_child_and_sign_targets_only_the_runnable_ones() -> None:
+    from supplychain.copy import TagConflict, copy_image
+
+    src, dst = MemoryStore("src"), MemoryStore("dst")
+    amd = image(src, "amd")
+    bare = image(src, "bare", {"os": "linux", "architecture": "arm64"})
+    attest = image(src, "attestation", {})
+    note = b"not an image"
+    other = src.write_blob(note, Descriptor.for_bytes("application/vnd.example.note", note))
+    top = index(src, [(amd, AMD64, {}), (bare, None, {}), (attest, UNKNOWN, {}), (other, None, {})])
+    result = copy_image(src, "v1", dst, "v1")
+    assert result.digest == top and dst.lookup_tag("v1") == top
+    for desc in (amd, bare, attest):
+        assert dst.has_manifest(desc.digest)
+    assert dst.read_blob(other) == note
+    targets, _ = evidence_targets(dst, top)
+    assert [t.digest for t in targets] == [top, amd.digest, bare.digest]
+    # One tag rule: another image under the same tag moves only with force.
+    again = index(src, [(amd, AMD64, {})])
+    with pytest.raises(TagConflict, match="already names a different image"):
+        copy_image(src, again, dst, "v1")
+    assert copy_image(src, again, dst, "v1", force=True).tag_updated and dst.lookup_tag("v1") == again
