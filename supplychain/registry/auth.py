@@ -1,7 +1,8 @@
 """Registry credentials and the auth flows: Basic, and the Bearer token flow.
 
-Credentials come, in order, from the options (flags), the environment, and the Docker config
-file (`auths`, `credHelpers`, `credsStore`: credential helpers run as
+Every credential is bound to one registry host. For a host they come, in order, from the
+options (--auth flags), the environment (SCCHECK_REGISTRY_HOST/USERNAME/PASSWORD), and the
+Docker config file (`auths`, `credHelpers`, `credsStore`: credential helpers run as
 `docker-credential-<helper> get`). Secrets never appear in reprs, errors or logs.
 """
 
