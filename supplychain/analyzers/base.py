@@ -113,7 +113,9 @@ def failed(tool: str, argv: list[str], proc: subprocess.CompletedProcess[str], w
 
 
 def json_values(text: str) -> Iterator[Any]:
-    """Yield each JSON value of a stream of concatenated values; '#' header lines are skipped."""
+    """Yield each JSON object or array of a stream of concatenated values. A line that does not
+    start one is skipped: vet's `# pkg` headers, the go command's `go: downloading ...` lines
+    (printed on a cold module cache, on the same stream as vet's JSON)."""
     decoder = json.JSONDecoder()
     i, n = 0, len(text)
     while i < n:
@@ -121,7 +123,7 @@ def json_values(text: str) -> Iterator[Any]:
             i += 1
         if i >= n:
             return
-        if text[i] == "#":
+        if text[i] not in "{[":
             newline = text.find("\n", i)
             i = n if newline < 0 else newline + 1
             continue

@@ -16,8 +16,9 @@ does that) or from the signing key; it is the only part that touches the outside
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from supplychain.errors import VerificationFailed
@@ -299,12 +300,13 @@ class PolicyCannotPass(VerificationFailed):
 
     kind = "policy cannot pass"
 
-    def __init__(self, report: PrecheckReport, policy_path: str) -> None:
+    def __init__(self, report: PrecheckReport, policy_path: str,
+                 nothing: str = "nothing was built, pushed or signed") -> None:
         failures = report.failures
         table = "\n".join(f"{v.rule:<16} {v.status:<5} {v.found}" for v in report.verdicts)
         super().__init__(
             f"the policy {report.policy} cannot pass for this run "
-            f"({', '.join(v.rule for v in failures)}): nothing was built, pushed or signed",
+            f"({', '.join(v.rule for v in failures)}): {nothing}",
             expected="every rule of the policy able to pass: " + "; ".join(
                 f"{v.rule}: {v.expected}" for v in failures),
             found=", ".join(f"{v.rule} cannot pass" for v in failures) + " (the rules below)",
@@ -315,3 +317,43 @@ class PolicyCannotPass(VerificationFailed):
 
     def to_dict(self) -> dict[str, Any]:
         return super().to_dict() | {"precheck": self.report.to_dict()}
+
+
+_JUDGED_LOCALLY = (m.ProvenanceRule, m.SbomRule, m.VulnerabilityRule, m.TestResultRule, m.HardenRule)
+_FIXES = {
+    "vulnerabilities": "upgrade the vulnerable modules, or allowlist the ids in the policy "
+                       "(attestations.vulnerabilities.allow, with a reason and an expiry); a "
+                       "check.suppress entry does not change the policy's verdict",
+    "tests": "make the tests pass (a failing check finding is a failed test in the attestation)",
+    "harden": "fix the hardening findings of the image",
+}
+
+
+def forecast(policy: m.Policy, predicates: Sequence[tuple[str, Mapping[str, Any]]], digest: str,
+             platform: str, now: dt.datetime | None = None) -> PrecheckReport:
+    """The policy's attestation rules judged by `verify`'s own evaluation on the predicates the
+    run is about to sign (`(predicate type, predicate)` pairs), before anything is pushed.
+
+    Only what the predicates say is judged here (content, not signatures or placement): the
+    identity was judged by `precheck`, and `verify` still judges the signed evidence."""
+    from supplychain.policy.evaluate import evaluate
+    from supplychain.policy.evidence import ImageEvidence, ManifestFacts, VerifiedStatement
+    from supplychain.policy.evidence import Signer as EvidenceSigner
+
+    statements = tuple(
+        VerifiedStatement(bundle_digest="(not signed yet)", attached_to=digest, predicate_type=ptype,
+                          subjects=(digest,), signer=EvidenceSigner("keyless"), predicate=dict(body))
+        for ptype, body in predicates)
+    evidence = ImageEvidence(reference=digest, digest=digest, is_index=False,
+                             manifests=(ManifestFacts(digest, platform),), statements=statements)
+    local = [r for r in policy.requirements.children if isinstance(r, _JUDGED_LOCALLY)]
+    if not local:
+        return PrecheckReport(policy.name, ())
+    judged = evaluate(replace(policy, requirements=m.AllOf(tuple(local))), evidence, now)
+    verdicts = tuple(
+        Verdict(r.rule, "pass" if r.passed else "fail", r.expected,
+                r.found if r.passed else "; ".join(dict.fromkeys([r.found, *r.details]))
+                .replace(" (bundle (not signed yet)…)", ""),
+                "" if r.passed else _FIXES.get(r.rule, "change the run or the policy"))
+        for r in judged.results)
+    return PrecheckReport(policy.name, verdicts)

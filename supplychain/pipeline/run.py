@@ -29,6 +29,7 @@ from supplychain.image.reference import parse_image_ref
 from supplychain.pipeline.precheck import (
     Plan,
     PolicyCannotPass,
+    forecast,
     plan_signer,
     planned_predicates,
     precheck,
@@ -325,7 +326,8 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
         who = signed["identity"] or "key"
         return {"summary": f"{signed['mode']} as {who}, log index {signed['log_index']}", **signed}
 
-    def attest_step(_: Mapping[str, Any]) -> dict[str, Any]:
+    def evidence() -> list[tuple[str, str, dict[str, Any]]]:
+        """Every attestation the run will sign, as (name, predicate type, predicate)."""
         from supplychain.analyzers import predicates as checkpred
         from supplychain.attest.predicates import (
             COSIGN_VULN_V1,
@@ -335,26 +337,45 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
             TEST_RESULT_V01,
         )
 
-        build, reference = ctx["build"], ctx["reference"]
-        provenance = _provenance(req, build, started, ctx["build_finished"])
-        todo: list[tuple[str, str, str, dict[str, Any]]] = [
-            ("provenance", SLSA_PROVENANCE_V1, reference, provenance)]
+        todo = [("provenance", SLSA_PROVENANCE_V1, _provenance(req, ctx["build"], started,
+                                                              ctx["build_finished"]))]
         platform_of: dict[str, str | None] = {}
         for doc in ctx["sboms"]:
             # One SBOM per platform: subjects = the index and that platform (docs/signing.md).
             label = f"sbom {doc.subject.platform or ''}".strip()
             platform_of[label] = doc.subject.platform or None
-            todo.append((label, CYCLONEDX_BOM, reference, load_json(doc.text, "the SBOM")))
+            todo.append((label, CYCLONEDX_BOM, load_json(doc.text, "the SBOM")))
+        ctx["platform_of"] = platform_of
         check_result = ctx.get("check")
         if check_result is not None:
             vuln = checkpred.vuln_record(check_result)
             if vuln is not None:
-                todo.append(("vulns", COSIGN_VULN_V1, reference, vuln))
+                todo.append(("vulns", COSIGN_VULN_V1, vuln))
             for run_ in check_result.tools:
                 if run_.tool in checkpred.TOOL_URIS and run_.status != "skipped":
-                    todo.append((f"tests {run_.tool}", TEST_RESULT_V01, reference,
+                    todo.append((f"tests {run_.tool}", TEST_RESULT_V01,
                                  checkpred.test_result(check_result, run_)))
-        todo.append(("harden", SCCHECK_HARDEN_V1, reference, ctx["harden"].predicate()))
+        todo.append(("harden", SCCHECK_HARDEN_V1, ctx["harden"].predicate()))
+        return todo
+
+    def gate_step(_: Mapping[str, Any]) -> dict[str, Any]:
+        """The policy's attestation rules on the evidence about to be signed: a rule that fails
+        here would fail verify, so nothing is pushed."""
+        ctx["evidence"] = evidence()
+        build = ctx["build"]
+        platform = str(build.images[0].platform) if build.images else "linux/amd64"
+        outlook = forecast(policy, [(t, p) for _, t, p in ctx["evidence"]], build.digest, platform)
+        if not outlook.passed:
+            raise PolicyCannotPass(outlook, str(policy_path), "nothing was pushed or signed")
+        return {"summary": f"policy {policy.name}: "
+                           + (", ".join(v.rule for v in outlook.verdicts) or "no attestation rule")
+                           + " pass on the evidence to sign",
+                "rules": {v.rule: v.status for v in outlook.verdicts}}
+
+    def attest_step(_: Mapping[str, Any]) -> dict[str, Any]:
+        reference = ctx["reference"]
+        todo = [(name, ptype, reference, predicate) for name, ptype, predicate in ctx["evidence"]]
+        platform_of: dict[str, str | None] = ctx["platform_of"]
 
         def one(item: tuple[str, str, str, dict[str, Any]]) -> dict[str, Any]:
             name, ptype, target, predicate = item
@@ -412,7 +433,9 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
         Step("sbom", sbom_step, ("build",), "CycloneDX per platform"),
         Step("harden", harden_step, ("build",), "image lint"),
         # nothing leaves the machine until every local check has passed
-        Step("push", push_step, ("check", "sbom", "harden"), repo.name),
+        # the policy's rules on the evidence about to be signed, before anything is published
+        Step("gate", gate_step, ("check", "sbom", "harden"), "policy on the evidence to sign"),
+        Step("push", push_step, ("check", "sbom", "harden", "gate"), repo.name),
         Step("sign", sign_step, ("check", "sbom", "harden", "push"), "Sigstore"),
         Step("attest", attest_step, ("sign",), "provenance, SBOM, vulns, tests, hardening"),
         Step("verify", verify_step, ("attest",), str(policy_path)),

@@ -29,6 +29,14 @@ def test_vet_stream_of_packages():
     assert findings[0].location == Location("a/a.go", 3, 4, 3, 9)
 
 
+def test_vet_stream_with_the_go_commands_download_lines():
+    """On a cold module cache `go vet` prints `go: downloading ...` on the stream it writes JSON
+    to (seen on github.com/rakyll/hey and filippo.io/mkcert): those lines are not JSON."""
+    text = ("go: downloading golang.org/x/net v0.0.0-20181017193950-04a2e542c03f\n"
+            "go: downloading golang.org/x/text v0.3.0\n" + VET_TWO_PACKAGES)
+    assert [f.rule for f in govet.parse(text, CTX)] == ["printf", "copylocks"]
+
+
 def test_staticcheck_compile_error_is_separated_and_style_is_low():
     text = ('{"code":"compile","severity":"error","location":{"file":"","line":0,"column":0},'
             '"end":{"file":"","line":0,"column":0},"message":"# b\\n./b.go:3:23: cannot use"}\n'

@@ -22,7 +22,7 @@ from tests.pipeline.test_precheck_gate import git_checkout
 
 HELLO = PROJECT_ROOT / "examples" / "hello"
 VET_FIXTURE = PROJECT_ROOT / "tests" / "analyzers" / "fixtures" / "vet_printf"
-STEPS = ["check", "build", "sbom", "harden", "push", "sign", "attest", "verify", "promote"]
+STEPS = ["check", "build", "sbom", "harden", "gate", "push", "sign", "attest", "verify", "promote"]
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_failing_check_stops_before_signing(tmp_path: Path, pipeline_stack: Pipe
     assert "the checks found 1 finding(s) at or above the threshold" in report["message"]
     steps = report["steps"]
     assert steps["check"]["status"] == "failed"
-    assert {steps[s]["status"] for s in ("push", "sign", "attest", "verify")} == {"skipped"}
+    assert {steps[s]["status"] for s in ("gate", "push", "sign", "attest", "verify")} == {"skipped"}
     assert "printf" in proc.stderr
     # stderr is for people: the table, the findings one per line, the path of the full report
     assert max(len(line) for line in proc.stderr.splitlines()) < 400

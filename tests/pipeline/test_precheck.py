@@ -123,3 +123,31 @@ def test_refusal_is_exit_1_with_the_rule_table_and_json() -> None:
     text = err.diagnostics()
     assert "provenance       fail  the source is not in a git checkout" in text
     assert err.to_dict()["precheck"]["verdicts"][0]["rule"] == "identity"
+
+
+def test_forecast_judges_the_predicates_with_verify_rules() -> None:
+    from supplychain.pipeline.precheck import forecast
+
+    policy = _policy(EMAIL_ID, "attestations:\n  vulnerabilities:\n    maxSeverity: medium\n"
+                               "    allow: [{id: GO-2000-0002, reason: not reachable,"
+                               " expires: 2999-01-01}]\n"
+                               "  tests: {}\n")
+    vuln = {"scanner": {"result": {"vulnerabilities": [
+        {"id": "GO-2000-0001", "severity": "high", "module": "ex.com/m"},
+        {"id": "GO-2000-0002", "severity": "critical", "module": "ex.com/m"},
+        {"id": "GO-2000-0003", "severity": "medium", "module": "ex.com/m"}]}},
+        "metadata": {"scanFinishedOn": "2026-12-01T00:00:00Z"}}
+    tests = {"result": "FAILED", "failedTests": ["printf main.go:8:20"]}
+    digest = "sha256:" + "1" * 64
+    report = forecast(policy, [("https://cosign.sigstore.dev/attestation/vuln/v1", vuln),
+                               ("https://in-toto.io/attestation/test-result/v0.1", tests)],
+                      digest, "linux/amd64")
+    assert [(v.rule, v.status) for v in report.verdicts] == [("vulnerabilities", "fail"), ("tests", "fail")]
+    assert report.verdicts[0].found == "GO-2000-0001 (high) in ex.com/m is above medium and not allowlisted"
+    assert "1 failed test(s): printf main.go:8:20" in report.verdicts[1].found
+    assert "not signed yet" not in report.verdicts[0].found
+    ok = forecast(policy, [("https://cosign.sigstore.dev/attestation/vuln/v1",
+                            {**vuln, "scanner": {"result": {"vulnerabilities": []}}}),
+                           ("https://in-toto.io/attestation/test-result/v0.1",
+                            {"result": "PASSED", "failedTests": []})], digest, "linux/amd64")
+    assert ok.passed

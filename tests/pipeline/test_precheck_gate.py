@@ -93,3 +93,27 @@ def test_default_policy_against_the_dev_stack_says_what_to_do(tmp_path: Path,
            "https://token.actions.githubusercontent.com" in text
     assert f"sccheck policy init --identity '{pipeline_stack.stack.identity}'" in text
     assert registry_contents(pipeline_stack.registry) == before
+
+
+def test_vulnerability_the_policy_refuses_stops_before_push(tmp_path: Path,
+                                                            pipeline_stack: PipelineStack) -> None:
+    """The team accepted a reachable vulnerability in its check; the release policy did not. The
+    gate judges the vuln predicate about to be signed with verify's own rules, before the push."""
+    module = git_checkout(PROJECT_ROOT / "tests" / "analyzers" / "fixtures" / "vuln_called", tmp_path / "vc")
+    (module / "sccheck.yaml").write_text(
+        "check:\n  only: [vet, vuln]\n  suppress:\n"
+        "    - {rule: GO-2021-0113, reason: the input is a constant, expires: 2999-01-01}\n")
+    before = registry_contents(pipeline_stack.registry)
+    proc, doc = _run(pipeline_stack, module, "team/vulncalled", "--policy", str(pipeline_stack.policy))
+    assert proc.returncode == 1, proc.stderr
+    assert doc["kind"] == "policy cannot pass"
+    assert doc["message"].endswith("(vulnerabilities): nothing was pushed or signed")
+    steps = doc["steps"]
+    assert (steps["check"]["status"], steps["gate"]["status"]) == ("ok", "failed")
+    assert {steps[s]["status"] for s in ("push", "sign", "attest", "verify")} == {"skipped"}
+    failed = [v for v in doc["precheck"]["verdicts"] if v["status"] == "fail"]
+    assert [v["rule"] for v in failed] == ["vulnerabilities"]
+    assert "GO-2021-0113 (high) in golang.org/x/text is above medium and not allowlisted" \
+        in failed[0]["found"]
+    assert "attestations.vulnerabilities.allow" in failed[0]["fix"]
+    assert registry_contents(pipeline_stack.registry) == before
