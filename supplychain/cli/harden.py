@@ -42,16 +42,18 @@ def harden_group() -> None:
 @click.option("--scan-cap", default=None, help="Largest text file scanned for secrets [default: 1MiB].")
 @click.option("--predicate-out", type=click.Path(dir_okay=False), default=None,
               help="Write the harden predicate (for 'sccheck attest --type harden') to this file.")
+@click.option("--profiles", "profiles_dir", type=click.Path(file_okay=False), default=None,
+              help="Put the evidence of the profiles 'harden profile' wrote here into the report.")
 @registry_options
 @pass_options
 def check_cmd(opts: Options, image: str, threshold: str | None, allow: tuple[str, ...],
               config: str | None, max_size: str | None, scan_cap: str | None,
-              predicate_out: str | None, registry: RegistryOptions) -> None:
+              predicate_out: str | None, profiles_dir: str | None, registry: RegistryOptions) -> None:
     """Lint IMAGE (host/repo:tag, host/repo@sha256:..., oci:DIR[:tag]) for hardening problems."""
 
     report: HardenReport = run_guarded(opts, lambda: run_check(
         image, threshold=threshold, allow=allow, config=config, max_size=max_size, scan_cap=scan_cap,
-        predicate_out=predicate_out, progress=opts.progress(), registry=registry))
+        predicate_out=predicate_out, progress=opts.progress(), registry=registry, profiles_dir=profiles_dir))
     emit(opts, report.to_dict(), lambda _r: render_human(report), ok=report.passed)
     if not report.passed:
         sys.exit(EXIT_CHECK_FAILED)

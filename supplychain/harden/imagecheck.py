@@ -12,6 +12,7 @@ import posixpath
 import re
 import tarfile
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,11 +75,16 @@ def check_image(ref: str, options: CheckOptions, progress: Progress | None = Non
 def run_check(image: str, *, threshold: str | None = None, allow: tuple[str, ...] = (),
               config: str | None = None, max_size: str | None = None, scan_cap: str | None = None,
               predicate_out: str | None = None, progress: Progress | None = None,
-              registry: RegistryOptions | None = None) -> HardenReport:
-    """What `sccheck harden check` does: options from flags and config, the check, the predicate."""
+              registry: RegistryOptions | None = None, profiles_dir: str | None = None) -> HardenReport:
+    """What `sccheck harden check` does: options from flags and config, the check, the predicate
+    (with the evidence of the runtime profiles in `profiles_dir`, when given)."""
+    from supplychain.harden.profile import profile_evidence
+
     options = make_options(threshold=threshold, max_size=max_size, scan_cap=scan_cap, allow=allow,
                            config=config)
     report = check_image(image, options, progress, registry=registry)
+    if profiles_dir:
+        report = replace(report, profiles=profile_evidence(profiles_dir, report.digest))
     if predicate_out:
         text = json.dumps(report.predicate(), indent=2, sort_keys=True) + "\n"
         atomic_write(predicate_out, text.encode(), "--predicate-out")

@@ -72,11 +72,7 @@ def _default_name(text: str) -> str:
 
 
 def _profiles(profiles_dir: str, digest: str) -> RuntimeProfiles:
-    index = load_index(profiles_dir)
-    if index.get("digest") != digest:
-        raise UsageError(f"the profiles in {profiles_dir} were made for another image",
-                         expected=f"profiles for {digest}", found=str(index.get("digest")),
-                         fix=f"run 'sccheck harden profile IMAGE@{digest} --output-dir {profiles_dir}'")
+    index = load_index(profiles_dir, digest)
     return RuntimeProfiles(str(index["seccompLocalhostProfile"]), str(index["appArmorProfile"]))
 
 

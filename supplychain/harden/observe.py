@@ -2,10 +2,11 @@
 system calls it used.
 
 The binary runs in a network namespace of its own (`unshare -n`, loopback only), so it binds
-its usual port without touching the host's; while it runs, its port is probed with HTTP GETs
-from inside that namespace (`nsenter --net`, curl). After `seconds` the whole run is stopped.
-Only the host's architecture can be run. Needs root (for the namespace), strace, unshare,
-nsenter and curl.
+its usual port without touching the host's, as the image's numeric user (or nobody, 65534,
+when that is root or a name), with no-new-privileges and no supplementary groups (`setpriv`);
+while it runs, its port is probed with HTTP GETs from inside that namespace (`nsenter --net`,
+curl). After `seconds` the whole run is stopped. Only the host's architecture can be run.
+Needs root (for the namespace), strace, unshare, setpriv, nsenter and curl.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import os
 import platform as host
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -22,12 +24,22 @@ from pathlib import Path
 from typing import Any
 
 from supplychain.errors import ToolFailed, UsageError
+from supplychain.harden.imagecheck import resolve_user
 from supplychain.image.filesystem import PlatformImage
 from supplychain.tools import child_env, find_tool
 
 _HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 _CALL = re.compile(r"^\d+\s+(?:<\.\.\. )?([a-z_][a-z0-9_]*)(?:\(| resumed>)", re.M)
 MAX_TRACE = 256 * 1024 * 1024
+NOBODY = 65534
+
+
+def run_as(image: PlatformImage) -> tuple[int, int]:
+    """The image's numeric user and group, or nobody's when that is root or a name."""
+    uid, gid = resolve_user(str((image.config.get("config") or {}).get("User") or ""), None)
+    if not uid or not gid:
+        return NOBODY, NOBODY
+    return uid, gid
 
 
 def _tool(name: str) -> str:
@@ -45,16 +57,26 @@ def observe_run(exe: Path, image: PlatformImage, platform: str, *, port: int | N
     if os.geteuid() != 0:
         raise UsageError("--observe needs root: the run gets a network namespace of its own",
                          fix="run as root, or leave out --observe")
-    strace, unshare, nsenter, curl = (_tool(n) for n in ("strace", "unshare", "nsenter", "curl"))
+    strace, unshare, setpriv, nsenter, curl = (_tool(n) for n in ("strace", "unshare", "setpriv", "nsenter",
+                                                                  "curl"))
+    uid, gid = run_as(image)
     config = image.config.get("config") or {}
     argv = list(args) if args else [str(a) for a in (config.get("Cmd") or [])]
     if config.get("Entrypoint") and not args:
         argv = [str(a) for a in (config.get("Entrypoint") or [])[1:]] + argv
     env = {k: v for k, _, v in (str(e).partition("=") for e in config.get("Env") or [])}
     with tempfile.TemporaryDirectory(prefix="sccheck-observe-") as tmp:
-        trace = Path(tmp) / "trace"
-        script = f'ip link set lo up && exec "{strace}" -f -qq -o "{trace}" -- "$0" "$@"'
-        proc = subprocess.Popen([unshare, "-n", "sh", "-c", script, str(exe), *argv], cwd=tmp,
+        work = Path(tmp) / "run"          # the run's own directory: its binary, cwd and trace
+        work.mkdir()
+        binary = work / "binary"
+        shutil.copyfile(exe, binary)
+        binary.chmod(0o755)
+        os.chown(work, uid, gid)
+        Path(tmp).chmod(0o755)
+        trace = work / "trace"
+        script = (f'ip link set lo up && exec "{setpriv}" --reuid={uid} --regid={gid} --clear-groups '
+                  f'--no-new-privs -- "{strace}" -f -qq -o "{trace}" -- "$0" "$@"')
+        proc = subprocess.Popen([unshare, "-n", "sh", "-c", script, str(binary), *argv], cwd=work,
                                 env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **env},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         probes = 0
@@ -79,4 +101,5 @@ def observe_run(exe: Path, image: PlatformImage, platform: str, *, port: int | N
             raise ToolFailed("the observed run left no usable strace output",
                              facts={"stderr": err.decode(errors="replace")[-2000:]})
         used = sorted(set(_CALL.findall(trace.read_text(errors="replace"))))
-    return {"ran": True, "seconds": seconds, "argv": argv, "port": port, "probes": probes, "used": used}
+    return {"ran": True, "seconds": seconds, "argv": argv, "port": port, "probes": probes,
+            "user": f"{uid}:{gid}", "used": used}

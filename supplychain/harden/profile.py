@@ -14,7 +14,9 @@ the nodes of that architecture (seccomp under the kubelet's seccomp root as
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -55,11 +57,12 @@ class PlatformProfile:
     writable: tuple[str, ...]
     observed: dict[str, Any] | None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, output_dir: str) -> dict[str, Any]:
         return {"platform": self.platform, "digest": self.digest, "binary": self.binary,
                 "conservative": self.conservative, "allowed": self.allowed,
                 "groups": {k: list(v) for k, v in self.groups.items()},
-                "seccomp": self.seccomp_file, "apparmor": self.apparmor_file,
+                "seccomp": os.path.relpath(self.seccomp_file, output_dir),
+                "apparmor": os.path.relpath(self.apparmor_file, output_dir),
                 "network": list(self.network), "capabilities": list(self.capabilities),
                 "writable": list(self.writable), "observed": self.observed, "scan": self.scan.to_dict()}
 
@@ -80,7 +83,7 @@ class ProfileSet:
         return {"format": PROFILE_FORMAT, "image": self.image, "digest": self.digest, "name": self.name,
                 "outputDir": self.output_dir,
                 "seccompLocalhostProfile": self.seccomp_localhost, "appArmorProfile": self.name,
-                "platforms": [p.to_dict() for p in self.platforms]}
+                "platforms": [p.to_dict(self.output_dir) for p in self.platforms]}
 
 
 def profile_name(base: str, digest: str) -> str:
@@ -194,7 +197,8 @@ def make_profiles(ref: str, *, output_dir: str, name: str | None = None, port: i
     return result
 
 
-def load_index(output_dir: str) -> dict[str, Any]:
+def load_index(output_dir: str, digest: str | None = None) -> dict[str, Any]:
+    """The index `make_profiles` wrote; with `digest`, it must be for that image."""
     path = Path(output_dir) / INDEX
     try:
         doc = json.loads(path.read_text())
@@ -205,7 +209,33 @@ def load_index(output_dir: str) -> dict[str, Any]:
         raise UsageError(f"{path} is not a profile index written by sccheck harden profile",
                          expected=f"format {PROFILE_FORMAT}",
                          found=str(doc.get("format") if isinstance(doc, dict) else doc))
+    if digest is not None and doc.get("digest") != digest:
+        raise UsageError(f"the profiles in {output_dir} were made for another image",
+                         expected=f"profiles for {digest}", found=str(doc.get("digest")),
+                         fix=f"run 'sccheck harden profile IMAGE@{digest} --output-dir {output_dir}'")
     return doc
+
+
+def profile_evidence(output_dir: str, digest: str) -> dict[str, Any]:
+    """What the hardening report attests about the profiles: names, counts, and the sha256 of
+    every file, so a verifier can tell the installed profiles are the attested ones."""
+    index = load_index(output_dir, digest)
+    platforms = []
+    for p in index.get("platforms") or []:
+        files = {}
+        for kind in ("seccomp", "apparmor"):
+            path = Path(output_dir) / str(p[kind])
+            try:
+                files[kind] = {"file": str(p[kind]), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            except OSError as exc:
+                raise UsageError(f"cannot read {path}: {exc.strerror}",
+                                 fix="write the profiles again with 'sccheck harden profile'") from None
+        platforms.append({"platform": p["platform"], "digest": p["digest"], "allowed": p["allowed"],
+                          "conservative": p["conservative"] is not None,
+                          "groups": {k: len(v) for k, v in (p.get("groups") or {}).items()}, **files})
+    return {"format": PROFILE_FORMAT, "name": index["name"],
+            "seccompLocalhostProfile": index["seccompLocalhostProfile"],
+            "appArmorProfile": index["appArmorProfile"], "platforms": platforms}
 
 
 def render_profiles(result: ProfileSet) -> str:

@@ -62,6 +62,7 @@ class HardenReport:
     suppressed: int = 0
     scanned_at: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    profiles: dict[str, Any] | None = None      # harden.profile.profile_evidence, when given
 
     @property
     def failing(self) -> tuple[Finding, ...]:
@@ -93,6 +94,7 @@ class HardenReport:
             "threshold": self.threshold,
             "findings": [f.to_dict() for f in self.findings],
             "summary": self.summary(),
+            **({} if self.profiles is None else {"profiles": self.profiles}),
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ profile and succeeds without it; the AppArmor profile is checked by apparmor_par
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -55,6 +56,10 @@ def hello_profiles(hello: str, tmp_path_factory: pytest.TempPathFactory) -> dict
     doc = json.loads(proc.stdout)
     assert doc.pop("ok") is True
     assert json.loads((out / "profiles.json").read_text()) == doc
+    for p in doc["platforms"]:        # the index names its files relative to itself
+        assert not Path(p["seccomp"]).is_absolute()
+        assert p["seccomp"].startswith(p["platform"].replace("/", "-") + "/")
+        p["seccomp"], p["apparmor"] = str(out / p["seccomp"]), str(out / p["apparmor"])
     return doc
 
 
@@ -243,6 +248,28 @@ def test_observe_probes_the_port_of_the_service(hello: str, tmp_path: Path) -> N
                            observe_seconds=3)
     amd64, arm64 = result.platforms
     assert amd64.observed is not None and amd64.observed["ran"] and amd64.observed["probes"] > 0
+    assert amd64.observed["user"] == "65532:65532"   # the image's user, never root on this host
     assert {"accept4", "bind", "listen", "epoll_pwait"} <= set(amd64.observed["used"])
     assert amd64.observed["added"] == []            # the run used nothing reading had missed
     assert arm64.observed is not None and arm64.observed["ran"] is False
+
+
+def test_the_hardening_report_attests_the_profiles(hello: str, hello_profiles: dict, tmp_path: Path) -> None:
+    out = Path(hello_profiles["platforms"][0]["seccomp"]).parent.parent
+    predicate = tmp_path / "harden.json"
+    proc = run_sccheck("harden", "check", hello, "--profiles", str(out), "--predicate-out", str(predicate))
+    assert proc.returncode == 0, proc.stderr
+    evidence = json.loads(predicate.read_text())["profiles"]
+    assert evidence["name"] == hello_profiles["name"]
+    assert evidence["seccompLocalhostProfile"] == hello_profiles["seccompLocalhostProfile"]
+    for attested, written in zip(evidence["platforms"], hello_profiles["platforms"], strict=True):
+        assert attested["platform"] == written["platform"] and attested["allowed"] == written["allowed"]
+        data = Path(written["seccomp"]).read_bytes()
+        assert attested["seccomp"]["sha256"] == hashlib.sha256(data).hexdigest()
+    # profiles of another image are refused, not attested
+    other = tmp_path / "other"
+    other.mkdir()
+    index = json.loads((out / "profiles.json").read_text())
+    (other / "profiles.json").write_text(json.dumps({**index, "digest": "sha256:" + "0" * 64}))
+    refused = run_sccheck("harden", "check", hello, "--profiles", str(other))
+    assert refused.returncode == 2 and "made for another image" in refused.stderr
