@@ -106,3 +106,18 @@ def test_entries_that_escape_the_root_are_findings_and_nothing_is_extracted(tmp_
     assert any("evil-parent" in e for e in escapes) and any("abs-evil" in e for e in escapes)
     assert any("hard link" in e for e in escapes) and any("symlink 'a/b/up'" in e for e in escapes)
     assert not (tmp_path / "evil-parent").exists() and not Path("/abs-evil").exists()
+
+
+def test_gzip_members_one_after_another_and_a_cut_stream(tmp_path: Path) -> None:
+    import gzip
+
+    from supplychain.errors import ImageError
+    from supplychain.image.filesystem import ImageFilesystem, apply_layer
+
+    raw = tar_of([("a", b"first" * 1000), ("b", b"second" * 1000)])
+    blob = gzip.compress(raw[:700]) + gzip.compress(raw[700:]) + b"\0" * 64  # pigz-style members, padding
+    fs = ImageFilesystem()
+    apply_layer(fs, 0, blob)
+    assert sorted(fs.files) == ["/a", "/b"]
+    with pytest.raises(ImageError, match="not a readable tar archive"):
+        apply_layer(ImageFilesystem(), 0, blob[: len(blob) // 2])
