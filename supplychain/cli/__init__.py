@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from supplychain import __version__
-from supplychain.cli._common import Options, fail, internal_error, usage_failure
+from supplychain.cli._common import Options, fail, internal_error, interrupted, usage_failure
 from supplychain.errors import Error
 from supplychain.progress import StderrProgress, set_notice_sink
 
@@ -72,8 +72,7 @@ class LazyGroup(click.Group):
         except Error as err:
             fail(Options(json=as_json, verbose=verbose), err)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+            interrupted(as_json)
         except Exception as exc:  # a bug of ours outside a command's guard
             internal_error(as_json, verbose, exc)
         finally:

@@ -74,11 +74,18 @@ def run_guarded(opts: Options, fn: Callable[[], Any]) -> Any:
     except click.ClickException:
         raise
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        interrupted(opts.json)
     except Exception as exc:  # a bug of ours: say so plainly, with the traceback on --verbose
         internal_error(opts.json, opts.verbose, exc)
     return None
+
+
+def interrupted(as_json: bool) -> NoReturn:
+    if as_json:
+        click.echo(json.dumps({"ok": False, "error": "Interrupted", "kind": "interrupted",
+                               "message": "interrupted", "exit_code": 130}, indent=2, sort_keys=True))
+    click.echo("interrupted", err=True)
+    sys.exit(130)
 
 
 def internal_error(as_json: bool, verbose: bool, exc: BaseException) -> NoReturn:
@@ -105,8 +112,8 @@ def usage_failure(as_json: bool, message: str, usage: str = "") -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-__all__ = ["EXIT_USAGE", "Options", "emit", "fail", "internal_error", "not_built", "pass_options",
-           "run_guarded", "usage_failure"]
+__all__ = ["EXIT_USAGE", "Options", "emit", "fail", "internal_error", "interrupted", "not_built",
+           "pass_options", "run_guarded", "usage_failure"]
 
 
 def stdin_line(purpose: str) -> str:

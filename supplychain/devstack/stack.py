@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+import urllib3
 
 from supplychain.devstack import registry, services
 from supplychain.devstack.keys import KeyPaths, ensure_keys
@@ -175,7 +176,7 @@ def fetch_token(url: str, claims: Mapping[str, str] | None = None, *, timeout: f
     try:
         resp = new_session().get(full, timeout=timeout, stream=True)
         body = resp.raw.read(MAX_TOKEN_BYTES + 1, decode_content=True)
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise DevStackError("the dev-stack's OIDC issuer cannot be reached",
                             expected=f"a token from {url}", found=str(exc),
                             fix="run 'sccheck dev-stack up'") from exc

@@ -12,6 +12,7 @@ import hashlib
 from typing import Any
 
 import requests
+import urllib3
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -44,7 +45,7 @@ def upload_to_rekor(rekor_url: str, request: dict[str, Any]) -> dict[str, Any]:
     try:
         resp = new_session().post(url, json=request, timeout=60, stream=True)
         body = resp.raw.read(MAX_LOG_RESPONSE + 1, decode_content=True)
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise SigningError("Rekor is unreachable", expected=f"a Rekor v2 at {rekor_url}",
                            found=type(exc).__name__, fix="start it or drop --rekor-url; nothing was attached",
                            facts={"service": "Rekor", "url": url}) from None

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import urllib3
 
 from supplychain.errors import SigningError, UsageError
 from supplychain.httpclient import new_session
@@ -114,7 +115,7 @@ def _bounded_get(url: str, headers: dict[str, str], source: str) -> str:
     try:
         resp = new_session().get(url, headers=headers, timeout=15, stream=True)
         body = resp.raw.read(MAX_TOKEN_BYTES + 1, decode_content=True)
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise SigningError(f"cannot fetch an identity token from {source}",
                            found=type(exc).__name__, fix="check that the token service is up") from None
     if resp.status_code != 200:
