@@ -85,13 +85,33 @@ def is_secret_env(name: str) -> bool:
     return upper in SECRET_ENV or upper.startswith(SECRET_ENV_PREFIXES)
 
 
+# NETRC as sccheck found it, once shield_netrc() has pointed this process's NETRC elsewhere.
+_FOUND_NETRC: list[str | None] = []
+
+
+def shield_netrc() -> None:
+    """Point NETRC at an empty file for the HTTP libraries in this process: requests (and so the
+    Sigstore client) reads ~/.netrc and attaches what it finds there to any request, over the
+    credentials sccheck chose. Child processes get NETRC back as it was (`child_env`): go and git
+    may need it for private modules."""
+    if not _FOUND_NETRC:
+        _FOUND_NETRC.append(os.environ.get("NETRC"))
+        os.environ["NETRC"] = os.devnull
+
+
 def child_env(base: Mapping[str, str] | None = None,
               extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a child process: `base` (default: ours) without any secret sccheck
     knows of (see SECRET_ENV), then `extra` on top. Everything else (PATH, HOME, GOFLAGS,
-    GOPRIVATE, GOPROXY, proxies, DOCKER_HOST, ...) passes through unchanged."""
+    GOPRIVATE, GOPROXY, proxies, DOCKER_HOST, NETRC as it was, ...) passes through unchanged."""
     source = os.environ if base is None else base
     env = {name: value for name, value in source.items() if not is_secret_env(name)}
+    if _FOUND_NETRC and env.get("NETRC") == os.devnull:
+        found = _FOUND_NETRC[0]
+        if found is None:
+            del env["NETRC"]
+        else:
+            env["NETRC"] = found
     if extra:
         env.update(extra)
     return env

@@ -103,8 +103,10 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, as_json: bool, verbose: bool, quiet: bool) -> None:
     """From Go source to a signed, verified, promoted container image."""
     from supplychain.httpclient import keep_loopback_off_proxies
+    from supplychain.tools import shield_netrc
 
     keep_loopback_off_proxies()
+    shield_netrc()
     ctx.obj = Options(json=as_json, verbose=verbose, quiet=quiet)
     set_notice_sink(None if quiet else StderrProgress())
 

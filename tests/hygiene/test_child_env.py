@@ -71,7 +71,10 @@ def _calls_without_scrubbed_env(path: Path) -> list[str]:
             env = next((kw.value for kw in node.keywords if kw.arg == "env"), None)
             scrubbed = env is not None and (
                 (isinstance(env, ast.Call) and ast.unparse(env.func) == "child_env")
-                or (isinstance(env, ast.Name) and f"{env.id} = child_env(" in body))
+                or (isinstance(env, ast.Name) and f"{env.id} = child_env(" in body)
+                # a literal built from scratch (no inherited environment at all) is fine too
+                or (isinstance(env, ast.Dict) and "environ" not in ast.unparse(env)
+                    and "environ" not in body))
             if not scrubbed:
                 bad.append(f"{path}:{node.lineno} {name}")
     return bad
@@ -89,8 +92,11 @@ def test_the_checker_sees_a_call_that_inherits_everything(tmp_path: Path) -> Non
     sample.write_text("import os, subprocess\n"
                       "def f():\n    subprocess.run(['go'])\n"
                       "def g():\n    subprocess.run(['go'], env={**os.environ})\n"
-                      "def h():\n    env = child_env()\n    subprocess.run(['go'], env=env)\n")
-    assert [hit.split()[0].rsplit(":", 1)[1] for hit in _calls_without_scrubbed_env(sample)] == ["3", "5"]
+                      "def h():\n    env = child_env()\n    subprocess.run(['go'], env=env)\n"
+                      "def i():\n    subprocess.run(['x'], env={'PATH': '/bin'})\n"
+                      "def j():\n    e = dict(os.environ)\n    subprocess.run(['x'], env={**e})\n")
+    lines = [hit.split()[0].rsplit(":", 1)[1] for hit in _calls_without_scrubbed_env(sample)]
+    assert lines == ["3", "5", "13"]
 
 
 def test_docker_clients_blank_our_secrets_for_credential_helpers(monkeypatch) -> None:  # type: ignore[no-untyped-def]
