@@ -41,6 +41,9 @@ def _key_password(key: str | None) -> str | None:
 @click.option("--promote-to", help="After verification, promote to this host/repo:tag.")
 @click.option("--tag", help="Tag the pushed image (it is always referred to by digest).")
 @click.option("--version", "version", help="Version stamped into the binary (default git describe).")
+@click.option("--profiles-dir", type=click.Path(file_okay=False),
+              help="Keep the seccomp and AppArmor profiles made for the image here (they are attested "
+                   "in the hardening report either way).")
 @click.option("--report", "report_file", type=click.Path(dir_okay=False),
               help="Write the full JSON report here (on failure it is always written; default "
                    "$TMPDIR/sccheck/build-and-sign-TIME-PID.json).")
@@ -51,7 +54,8 @@ def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: 
                        platforms: str | None, base: str | None, policy: str | None,
                        trust_config: str | None, identity_token: str | None, key: str | None,
                        vuln_db: str | None, fail_on: str | None, promote_to: str | None, tag: str | None,
-                       version: str | None, report_file: str | None, registry: Any) -> None:
+                       version: str | None, profiles_dir: str | None, report_file: str | None,
+                       registry: Any) -> None:
     """Check, build, SBOM, push, sign, attest and verify a Go module in one go."""
     from supplychain.errors import UsageError
     from supplychain.pipeline import report
@@ -66,7 +70,7 @@ def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: 
         cfg = load_config(config_file, path).merged(
             repo=repo, platforms=wanted,
             base=base, policy=policy, trust_config=trust_config, key=key, vuln_db=vuln_db,
-            fail_on=fail_on, promote_to=promote_to, tag=tag, version=version)
+            fail_on=fail_on, promote_to=promote_to, tag=tag, version=version, profiles_dir=profiles_dir)
         if not cfg.repo:
             raise UsageError("no repository to push to",
                              expected="--repo host/repo or `repo:` in sccheck.yaml",
@@ -77,7 +81,8 @@ def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: 
             identity_token=identity_token, key=cfg.key, key_password=_key_password(cfg.key),
             vuln_db=cfg.vuln_db, fail_on=cfg.fail_on or "medium", check_tools=cfg.check_tools,
             check_settings=cfg.check,
-            harden_threshold=cfg.harden_threshold, promote_to=cfg.promote_to, registry_options=registry)
+            harden_threshold=cfg.harden_threshold, profiles_dir=cfg.profiles_dir, promote_to=cfg.promote_to,
+            registry_options=registry)
 
     req = run_guarded(opts, request)
     progress = opts.progress()

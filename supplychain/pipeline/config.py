@@ -9,12 +9,13 @@ Every key is optional; flags override the file. Unknown keys are errors naming t
     build:  {platforms: [linux/amd64], base: static, version: v1.2.3, tag: v1.2.3}
     check:  {vulnDb: URL|DIR, failOn: medium, only: [vet, staticcheck, vuln, race], packages,
              severities, suppress, baseline, tests}       # docs/check.md: also read by `check`
-    harden: {threshold: medium}
+    harden: {threshold: medium, profiles: DIR}   # DIR: keep the seccomp/AppArmor profiles
     sign:   {trustConfig: FILE, key: FILE}
     verify: {policy: FILE}
     promote: {to: registry.example.com/prod/app:v1.2.3}
 
-Relative file paths (vulnDb directory, trustConfig, key, policy) are relative to the file.
+Relative file paths (vulnDb directory, harden profiles, trustConfig, key, policy) are relative
+to the file.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ KIND = "Pipeline"
 SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "build": {"platforms": ("platforms", "platforms"), "base": ("base", "str"),
               "version": ("version", "str"), "tag": ("tag", "str")},
-    "harden": {"threshold": ("harden_threshold", "str")},
+    "harden": {"threshold": ("harden_threshold", "str"), "profiles": ("profiles_dir", "path")},
     "sign": {"trustConfig": ("trust_config", "path"), "key": ("key", "path")},
     "verify": {"policy": ("policy", "path")},
     "promote": {"to": ("promote_to", "str")},
@@ -59,6 +60,7 @@ class PipelineConfig:
     fail_on: str | None = None
     check_tools: tuple[str, ...] = ()
     harden_threshold: str | None = None
+    profiles_dir: str | None = None
     trust_config: str | None = None
     key: str | None = None
     policy: str | None = None

@@ -2,7 +2,7 @@
 
     check ─────────────────────────────┐
     build ─┬─ sbom ───────────────────┤
-           ├─ harden ─────────────────┤
+           ├─ profile ── harden ──────┤
            └─ push ────────────────── sign ── attest ── verify ── [promote]
 
 `sign` needs check, sbom, harden and push: nothing is signed unless the checks passed their
@@ -64,6 +64,7 @@ class PipelineRequest:
     check_tools: tuple[str, ...] = ()
     check_settings: CheckSettings = field(default_factory=CheckSettings)
     harden_threshold: str | None = None
+    profiles_dir: str | None = None      # keep the runtime profiles here (else only attested)
     promote_to: str | None = None
     registry_options: RegistryOptions | None = None
     max_workers: int = 3
@@ -280,10 +281,24 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
                            f"{sum(d.go_modules for d in docs)} module(s)",
                 "documents": [d.summary() for d in docs]}
 
+    profiles = Path(req.profiles_dir) if req.profiles_dir else work / "profiles"
+
+    def profile_step(_: Mapping[str, Any]) -> dict[str, Any]:
+        from supplychain.harden.profile import make_profiles
+
+        made = make_profiles(f"oci:{layout}@{ctx['build'].digest}", output_dir=str(profiles),
+                             name=repo.repository.rsplit("/", 1)[-1], progress=_Prefixed(progress, "profile"))
+        counts = {p.platform: p.allowed for p in made.platforms}
+        return {"summary": ", ".join(f"{k}: {v} system calls" for k, v in counts.items()),
+                "name": made.name, "allowed": counts,
+                "conservative": [p.platform for p in made.platforms if p.conservative],
+                "outputDir": str(profiles) if req.profiles_dir else None}
+
     def harden_step(_: Mapping[str, Any]) -> dict[str, Any]:
         from supplychain.harden.imagecheck import run_check
 
-        report = run_check(f"oci:{layout}@{ctx['build'].digest}", threshold=req.harden_threshold)
+        report = run_check(f"oci:{layout}@{ctx['build'].digest}", threshold=req.harden_threshold,
+                           profiles_dir=str(profiles))
         ctx["harden"] = report
         summary = report.summary()
         if not report.passed:
@@ -431,7 +446,8 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
         Step("check", check_step, (), "go vet, staticcheck, govulncheck, race tests"),
         Step("build", build_step, (), f"{req.path} -> {layout}"),
         Step("sbom", sbom_step, ("build",), "CycloneDX per platform"),
-        Step("harden", harden_step, ("build",), "image lint"),
+        Step("profile", profile_step, ("build",), "seccomp and AppArmor profiles read from the binary"),
+        Step("harden", harden_step, ("build", "profile"), "image lint, with the profiles' evidence"),
         # nothing leaves the machine until every local check has passed
         # the policy's rules on the evidence about to be signed, before anything is published
         Step("gate", gate_step, ("check", "sbom", "harden"), "policy on the evidence to sign"),

@@ -22,11 +22,11 @@ from tests.pipeline.test_precheck_gate import git_checkout
 
 HELLO = PROJECT_ROOT / "examples" / "hello"
 VET_FIXTURE = PROJECT_ROOT / "tests" / "analyzers" / "fixtures" / "vet_printf"
-STEPS = ["check", "build", "sbom", "harden", "gate", "push", "sign", "attest", "verify", "promote"]
+STEPS = ["check", "build", "sbom", "profile", "harden", "gate", "push", "sign", "attest", "verify", "promote"]
 
 
 @pytest.fixture(scope="module")
-def chain(pipeline_stack: PipelineStack) -> dict[str, Any]:
+def chain(pipeline_stack: PipelineStack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     repo = f"{pipeline_stack.registry}/team/hello"
     proc = run_sccheck("--json", "build-and-sign", str(HELLO), "--repo", repo, "--tag", "v1",
                        "--vuln-db", str(pipeline_stack.vuln_db), "--policy", str(pipeline_stack.policy),
@@ -34,7 +34,8 @@ def chain(pipeline_stack: PipelineStack) -> dict[str, Any]:
                        env=pipeline_stack.env())
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    return {"repo": repo, "report": report, "stderr": proc.stderr}
+    return {"repo": repo, "report": report, "stderr": proc.stderr,
+            "tmp": str(tmp_path_factory.mktemp("chain"))}
 
 
 def test_report_names_every_digest_and_step(chain: dict[str, Any]) -> None:
@@ -85,6 +86,29 @@ def test_provenance_comes_from_the_real_build(chain: dict[str, Any], pipeline_st
     assert deps["go-toolchain"]["annotations"] == {"version": go}
     assert build_def["externalParameters"]["path"] == "examples/hello"
     assert build_def["externalParameters"]["platforms"] == ["linux/amd64"]
+
+
+def test_the_hardening_attestation_carries_the_profiles(chain: dict[str, Any]) -> None:
+    import base64
+    import hashlib
+
+    from supplychain.harden.profile import make_profiles
+
+    report = chain["report"]
+    made = report["steps"]["profile"]["result"]
+    assert made["allowed"]["linux/amd64"] < 100 and made["conservative"] == []
+    [bundle] = list_bundles(open_store(chain["repo"]), report["digest"],
+                            predicate_type="https://sccheck.dev/attestation/harden/v1")
+    statement = json.loads(base64.b64decode(json.loads(bundle.bundle)["dsseEnvelope"]["payload"]))
+    evidence = statement["predicate"]["profiles"]
+    assert evidence["name"] == made["name"] and evidence["name"].startswith("sccheck-hello-")
+    [attested] = evidence["platforms"]
+    assert attested["platform"] == "linux/amd64" and attested["allowed"] == made["allowed"]["linux/amd64"]
+    # the attested files are the ones anyone gets again from the pushed image, byte for byte
+    again = make_profiles(report["reference"], output_dir=str(Path(chain["tmp"]) / "again"), name="hello")
+    [platform] = again.platforms
+    for kind, path in (("seccomp", platform.seccomp_file), ("apparmor", platform.apparmor_file)):
+        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == attested[kind]["sha256"], kind
 
 
 def _cosign(*args: str) -> subprocess.CompletedProcess[str]:

@@ -15,14 +15,15 @@ def test_full_file_and_flags_override(tmp_path: Path) -> None:
     (tmp_path / "sccheck.yaml").write_text(
         "apiVersion: sccheck.dev/v1\nkind: Pipeline\nrepo: reg.example/team/app\n"
         "build: {platforms: [linux/amd64, linux/arm64], base: scratch, tag: v1}\n"
-        "check: {vulnDb: db, failOn: high, only: [vet, vuln]}\nharden: {threshold: high}\n"
+        "check: {vulnDb: db, failOn: high, only: [vet, vuln]}\nharden: {threshold: high, profiles: prof}\n"
         "sign: {trustConfig: tc.json}\nverify: {policy: p.yaml}\npromote: {to: reg.example/prod/app:v1}\n")
     cfg = load_config(None, tmp_path)
     assert cfg == PipelineConfig(
         source=str(tmp_path / "sccheck.yaml"), repo="reg.example/team/app",
         platforms=("linux/amd64", "linux/arm64"), base="scratch", tag="v1",
         vuln_db=str(tmp_path.resolve() / "db"), fail_on="high", check_tools=("vet", "vuln"),
-        harden_threshold="high", trust_config=str(tmp_path.resolve() / "tc.json"),
+        harden_threshold="high", profiles_dir=str(tmp_path.resolve() / "prof"),
+        trust_config=str(tmp_path.resolve() / "tc.json"),
         policy=str(tmp_path.resolve() / "p.yaml"), promote_to="reg.example/prod/app:v1",
         check=CheckSettings(vuln_db=str(tmp_path.resolve() / "db"), fail_on="high",
                             only=("vet", "vuln")))
