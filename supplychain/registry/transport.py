@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -117,25 +118,42 @@ def _read_body(resp: requests.Response, cap: int | None, what: str) -> None:
 
 
 class _Heartbeat:
-    """Says every HEARTBEAT_SECONDS that an answer is still awaited, until the block ends."""
+    """Says every HEARTBEAT_SECONDS that an answer is still awaited, until the block ends. One
+    watchdog thread serves every request in flight (a thread per request would cost more than
+    a fast registry's answer)."""
+
+    _lock = threading.Lock()
+    _waiting: dict[int, list[Any]] = {}  # id -> [host, what, started, next notice]
+    _watchdog: threading.Thread | None = None
 
     def __init__(self, host: str, what: str, started: float) -> None:
-        self.host, self.what, self.started = host, what, started
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.entry = [host, what, started, time.monotonic() + HEARTBEAT_SECONDS]
 
-    def _run(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
-            notice(f"still waiting for {self.host} to {self.what} ({time.monotonic() - self.started:.0f} s)")
+    @classmethod
+    def _watch(cls) -> None:
+        while True:
+            time.sleep(min(1.0, HEARTBEAT_SECONDS))
+            now = time.monotonic()
+            with cls._lock:
+                due = [e for e in cls._waiting.values() if e[3] <= now]
+                for entry in due:
+                    entry[3] = now + HEARTBEAT_SECONDS
+            for host, what, started, _ in due:
+                notice(f"still waiting for {host} to {what} ({now - started:.0f} s)")
 
     def __enter__(self) -> _Heartbeat:
         if notices_wanted():
-            self._thread = threading.Thread(target=self._run, daemon=True, name="sccheck-heartbeat")
-            self._thread.start()
+            with self._lock:
+                self._waiting[id(self)] = self.entry
+                if _Heartbeat._watchdog is None:
+                    _Heartbeat._watchdog = threading.Thread(target=self._watch, daemon=True,
+                                                            name="sccheck-heartbeat")
+                    _Heartbeat._watchdog.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
+        with self._lock:
+            self._waiting.pop(id(self), None)
 
 
 def registry_error_codes(resp: requests.Response) -> tuple[str, str]:
