@@ -222,8 +222,8 @@ def _test_failure(pkg: str, test: str, lines: list[str], ctx: ToolContext) -> Fi
     own = [ln.rstrip("\n") for ln in lines if ln.strip() and not ln.lstrip().startswith(_NOISE)]
     own = [ln for ln in own if ln.strip() not in ("FAIL", "PASS") and not ln.startswith(("FAIL\t", "ok  \t"))]
     location, first = _failure_place(ctx, pkg, lines)
-    if location is None and test:
-        location = _test_declaration(ctx, pkg, test)
+    if location is None:
+        location = _test_declaration(ctx, pkg, test or "TestMain")
     name = f"{pkg}.{test}" if test else pkg
     why = first or (own[0].strip() if own else "it printed nothing (it called t.FailNow or t.Fail)")
     where = f" at {location}" if location else ""
