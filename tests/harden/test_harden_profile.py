@@ -273,3 +273,12 @@ def test_the_hardening_report_attests_the_profiles(hello: str, hello_profiles: d
     (other / "profiles.json").write_text(json.dumps({**index, "digest": "sha256:" + "0" * 64}))
     refused = run_sccheck("harden", "check", hello, "--profiles", str(other))
     assert refused.returncode == 2 and "made for another image" in refused.stderr
+
+
+def test_syscall_scan_own_tests() -> None:
+    """The reader's rules on hand-assembled code: constants, joins, pass-through, ABI0 slots, arm64."""
+    proc = subprocess.run(["go", "test", "-count=1", "./..."], cwd=ROOT / "tools" / "syscall-scan",
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("ok ")

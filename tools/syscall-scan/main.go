@@ -73,6 +73,7 @@ type instruction struct {
 	src     int // for a register-to-register move: the source register, else -1
 	// loadsArg0: the write loads the incoming first stack argument (ABI0 assembly)
 	loadsArg0 bool
+	jump      uint64 // target of a (conditional) jump, 0 if none
 }
 
 type arch struct {
@@ -299,6 +300,13 @@ func sitesOf(fc funcCode, a *arch, byEntry map[uint64]string, wrappers map[strin
 	var out []scanned
 	regs := map[int]value{a.argReg: {kind: 'i'}}
 	slot := value{}
+	// Where another path joins, what one path loaded is not known on the other: forget it.
+	joins := map[uint64]bool{}
+	for _, in := range fc.insts {
+		if in.jump != 0 {
+			joins[in.jump] = true
+		}
+	}
 	number := func(v value) int64 {
 		if v.kind == 'c' {
 			return v.n
@@ -306,6 +314,10 @@ func sitesOf(fc funcCode, a *arch, byEntry map[uint64]string, wrappers map[strin
 		return -1
 	}
 	for _, in := range fc.insts {
+		if joins[in.pc] {
+			clear(regs)
+			slot = value{}
+		}
 		switch {
 		case in.trap:
 			v := regs[a.numReg]
@@ -361,6 +373,9 @@ func amd64() *arch {
 			}
 		case x86asm.RET, x86asm.JMP:
 			in.calls = true // a tail jump or return ends what is known
+		}
+		if rel, ok := inst.Args[0].(x86asm.Rel); ok && inst.Op != x86asm.CALL {
+			in.jump = uint64(int64(pc) + int64(inst.Len) + int64(rel))
 		}
 		// An ABI0 (assembly) callee finds its first argument at 0(SP) of the caller.
 		if m, ok := inst.Args[0].(x86asm.Mem); ok && inst.Op == x86asm.MOV && m.Base == x86asm.RSP &&
@@ -439,7 +454,11 @@ func arm64() *arch {
 			}
 			return in, 4
 		case arm64asm.BLR, arm64asm.B, arm64asm.BR, arm64asm.RET:
-			in.calls = true
+			in.calls = inst.Op != arm64asm.B || inst.Args[1] == nil // B.cond only branches
+			in.jump = arm64Target(inst, pc)
+			return in, 4
+		case arm64asm.CBZ, arm64asm.CBNZ, arm64asm.TBZ, arm64asm.TBNZ:
+			in.jump = arm64Target(inst, pc)
 			return in, 4
 		}
 		if inst.Args[0] == nil {
@@ -490,6 +509,15 @@ func arm64() *arch {
 		}
 		return in, 4
 	}}
+}
+
+func arm64Target(inst arm64asm.Inst, pc uint64) uint64 {
+	for _, arg := range inst.Args {
+		if rel, ok := arg.(arm64asm.PCRel); ok {
+			return uint64(int64(pc) + int64(rel))
+		}
+	}
+	return 0
 }
 
 func arm64Index(a arm64asm.Arg) int {
