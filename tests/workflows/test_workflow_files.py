@@ -40,7 +40,9 @@ def test_reusable_workflows_are_minimal_and_pinned(name: str) -> None:
     assert list(doc["on"]) == ["workflow_call"]
     assert doc["permissions"] == {}
     for job in doc["jobs"].values():
-        assert job["permissions"] == {"id-token": "write", "packages": "write", "contents": "read"}
+        runs_sccheck = any("sccheck" in step.get("run", "") or "uses" in step for step in job["steps"])
+        expected = {"id-token": "write", "packages": "write", "contents": "read"} if runs_sccheck else {}
+        assert job["permissions"] == expected
         for step in job["steps"]:
             if "uses" in step:
                 assert PINNED.match(step["uses"]), f"{step['uses']} is not pinned by commit SHA"
@@ -61,6 +63,43 @@ def test_build_and_sign_inputs_and_outputs() -> None:
     for output in call["outputs"].values():
         step_output = re.search(r"jobs\.build-and-sign\.outputs\.([\w-]+)", output["value"])
         assert step_output and step_output.group(1) in job["outputs"]
+
+
+def test_promote_workflow_fans_a_batch_out_over_a_shard_matrix() -> None:
+    doc = _load(WORKFLOWS / "promote.yml")
+    inputs = doc["on"]["workflow_call"]["inputs"]
+    assert {"source", "destination", "batch", "shards", "policy"} <= set(inputs)
+    jobs = doc["jobs"]
+    assert jobs["promote"]["if"] == "inputs.batch == ''" and jobs["plan"]["if"] == "inputs.batch != ''"
+    batch = jobs["batch"]
+    assert batch["needs"] == "plan" and batch["strategy"]["fail-fast"] is False
+    assert batch["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
+    plan_step = jobs["plan"]["steps"][0]
+    assert "seq -s," in plan_step["run"] and plan_step["env"]["INPUT_SHARDS"] == "${{ inputs.shards }}"
+    run = next(s for s in batch["steps"] if s.get("name") == "Promote this shard")
+    assert run["env"]["SHARD"] == "${{ matrix.shard }}" and run["env"]["SHARDS"] == "${{ inputs.shards }}"
+    assert '--shard "$SHARD/$SHARDS"' in run["run"] and '--journal "$journal"' in run["run"]
+    assert "-ne 3" in run["run"]        # only "could not work" is retried, never a refusal
+
+
+def test_tekton_promote_pipeline_fans_out_over_shards() -> None:
+    task, pipeline = yaml.safe_load_all((ROOT / "pipelines" / "tekton-promote.yaml").read_text())
+    assert (task["kind"], pipeline["kind"]) == ("Task", "Pipeline")
+    params = {p["name"] for p in task["spec"]["params"]}
+    text = yaml.safe_dump(task["spec"])
+    assert set(re.findall(r"\$\(params\.([\w-]+)\)", text)) <= params
+    results = {r["name"] for r in task["spec"]["results"]}
+    assert set(re.findall(r"\$\(results\.([\w-]+)\.path\)", text)) == results
+    script = task["spec"]["steps"][0]["script"]
+    assert '--shard "$SHARD/$SHARDS"' in script and "--journal" in script and "-ne 3" in script
+    (fan,) = pipeline["spec"]["tasks"]
+    assert fan["taskRef"]["name"] == task["metadata"]["name"]
+    matrix = {p["name"] for p in fan["matrix"]["params"]}
+    given = {p["name"] for p in fan["params"]}
+    assert matrix == {"shard"}
+    assert matrix | given == params - {"builder-image"}     # every other Task param is passed on
+    declared = {p["name"] for p in pipeline["spec"]["params"]}
+    assert set(re.findall(r"\$\(params\.([\w-]+)", yaml.safe_dump(fan))) <= declared
 
 
 def test_gitlab_template_uses_sigstore_id_token() -> None:
@@ -91,7 +130,8 @@ def test_tekton_task_declares_what_it_uses() -> None:
 
 
 TEMPLATES = [WORKFLOWS / "build-and-sign.yml", WORKFLOWS / "promote.yml",
-             ROOT / "pipelines" / "gitlab-ci.yml", ROOT / "pipelines" / "tekton-task.yaml"]
+             ROOT / "pipelines" / "gitlab-ci.yml", ROOT / "pipelines" / "tekton-task.yaml",
+             ROOT / "pipelines" / "tekton-promote.yaml"]
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
