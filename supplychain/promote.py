@@ -111,6 +111,8 @@ def _share_cache(src: ContentStore, dst: ContentStore) -> None:
     for store in (src, dst):
         if isinstance(store, Repository):
             store.cache = cache
+    if isinstance(src, Repository):   # the source is listed once for verification and copy
+        src.listings = {}
 
 
 def _valid_summary(report: PolicyReport, digest: str, resource: str, policy: m.Policy) -> Any:

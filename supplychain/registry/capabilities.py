@@ -37,6 +37,18 @@ MANIFEST_SIZES = (256 << 10, 1 << 20, 4 << 20, 8 << 20)
 _GUARD = threading.Lock()
 _API: dict[str, bool] = {}
 _PROBES: dict[str, Capabilities] = {}
+_NO_MOUNT: set[str] = set()
+
+
+def declines_mounts(host: str) -> bool:
+    with _GUARD:
+        return host in _NO_MOUNT
+
+
+def note_declined_mount(host: str) -> None:
+    """The registry answered a mount with an upload session: it does not mount (per process)."""
+    with _GUARD:
+        _NO_MOUNT.add(host)
 
 
 def referrers_api(repo: Repository) -> bool:
@@ -60,6 +72,10 @@ def forget(host: str | None = None) -> None:
                 cache.clear()
             else:
                 cache.pop(host, None)  # type: ignore[arg-type]
+        if host is None:
+            _NO_MOUNT.clear()
+        else:
+            _NO_MOUNT.discard(host)
 
 
 @dataclass(frozen=True)

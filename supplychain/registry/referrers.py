@@ -47,6 +47,7 @@ class Repository(Protocol):
     repository: str
     options: RegistryOptions
     transport: Transport
+    confirmed_fallback: dict[str, tuple[float, dict[str, Any]]]
 
     def describe(self) -> str: ...
 
@@ -59,6 +60,7 @@ class Repository(Protocol):
                        index: bool = True) -> str: ...
 
     def reads_fallback_index(self) -> bool: ...
+
 
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _LOCKS_GUARD = threading.Lock()
@@ -231,7 +233,7 @@ def referrers(repo: Repository, digest: str, artifact_type: str | None = None) -
         listed = _listed_by_api(repo, digest, artifact_type, rejected)
     else:
         listed = {}
-        doc = _read_fallback(repo, digest)
+        doc = _recently_confirmed(repo, digest) or _read_fallback(repo, digest)
         if doc is not None:
             _collect(repo, doc.get("manifests"), listed, rejected)
     # Listed types are not used at all: some registries list the config's media type there.
@@ -257,6 +259,12 @@ def _listed_digests(doc: dict[str, Any] | None) -> set[str]:
     if doc is None:
         return set()
     return {str(m.get("digest")) for m in doc.get("manifests") or [] if isinstance(m, dict)}
+
+
+def _recently_confirmed(repo: Repository, subject: str) -> dict[str, Any] | None:
+    """The index this process read back a moment ago (at most 2 s) after writing it, once."""
+    seen = repo.confirmed_fallback.pop(subject, None)
+    return seen[1] if seen and time.monotonic() - seen[0] < 2.0 else None
 
 
 def fallback_listed(repo: Repository, subject: str) -> set[str]:
@@ -288,7 +296,10 @@ def add_to_fallback(repo: Repository, subject: str, wanted: list[Descriptor]) ->
             repo.write_manifest(canonical_json(index), MediaType.OCI_INDEX, tag=fallback_tag(subject))
             added = max(added, len(missing))
             time.sleep(settle_delay(time.monotonic() - start))
-            if not {w.digest for w in wanted} - fallback_listed(repo, subject):
+            doc = _read_fallback(repo, subject)
+            if not {w.digest for w in wanted} - _listed_digests(doc):
+                if doc is not None:
+                    repo.confirmed_fallback[subject] = (time.monotonic(), doc)
                 return added
             # Another writer's older copy replaced ours: back off (jittered) and merge again.
             time.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** attempt)))  # noqa: S311

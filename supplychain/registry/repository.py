@@ -67,6 +67,12 @@ class Repository:
         self.cache: ContentCache | None = None
         self._present: set[str] = set()
         self._absent: set[str] = set()   # HEAD said 404 just now: the next write skips its own HEAD
+        # With a dict here, each subject's referrers are listed once (unfiltered) and filtered
+        # locally: a promotion lists the source once for its verification and its copy.
+        self.listings: dict[str, _referrers.ReferrerList] | None = None
+        # The fallback index this process confirmed last, per subject: (when, document), read
+        # once by the listing that follows it (a promotion's re-verification).
+        self.confirmed_fallback: dict[str, tuple[float, dict[str, Any]]] = {}
 
     # -- helpers --------------------------------------------------------------------------
     def describe(self) -> str:
@@ -303,7 +309,11 @@ class Repository:
     def mount_blob(self, desc: Descriptor, from_repository: str) -> bool:
         """Ask the registry to link a blob from another repository of the same registry.
         True when mounted (no bytes moved); False when the registry declined."""
+        from supplychain.registry import capabilities
+
         validate_digest(desc.digest)
+        if capabilities.declines_mounts(self.registry):   # it said so once: do not ask per blob
+            return False
         scopes = (*self._push, f"repository:{from_repository}:pull")
         resp = self._req("POST", self._path("blobs", "uploads") + "/", f"mount blob {desc.digest}",
                          push=True, ok=(201, 202), params={"mount": desc.digest, "from": from_repository},
@@ -311,6 +321,7 @@ class Repository:
         if resp.status_code == 201:
             self._present.add(desc.digest)
             return True
+        capabilities.note_declined_mount(self.registry)
         location = resp.headers.get("Location")
         if location:
             self._cancel(urljoin(self.transport.base_url + "/", location))
@@ -471,7 +482,17 @@ class Repository:
         return self.options.referrers_mode == "tag" or not self.supports_referrers_api()
 
     def referrers(self, digest: str, artifact_type: str | None = None) -> _referrers.ReferrerList:
-        return _referrers.referrers(self, digest, artifact_type)
+        if self.listings is None:
+            return _referrers.referrers(self, digest, artifact_type)
+        full = self.listings.get(digest)
+        if full is None:
+            full = self.listings[digest] = _referrers.referrers(self, digest, None)
+        kept = [d for d in full if not artifact_type or d.artifact_type == artifact_type]
+        return _referrers.ReferrerList(kept, list(full.rejected))
+
+    def expect_new_blob(self, digest: str) -> None:
+        """The caller just made this blob (a fresh signature bundle): upload without asking first."""
+        self._absent.add(validate_digest(digest))
 
 
 class ContentCache:

@@ -123,7 +123,8 @@ def _sign_targets(store: ContentStore, image: ImageRef, digest: str, targets: li
         signed = sign_keyless(statement, token, tc)
     progress.done("sign", f"log index {signed.log_index}" if signed.log_index is not None else "no log entry")
     progress.step("attach", store.describe())
-    written = [attach_bundle(store, t, signed.bundle, predicate_type) for t in targets]
+    written = [attach_bundle(store, t, signed.bundle, predicate_type, fresh=i == 0)
+               for i, t in enumerate(targets)]
     progress.done("attach", written[0])
     return SignResult(
         reference=image.with_digest(digest).by_digest(), digest=digest, predicate_type=predicate_type,

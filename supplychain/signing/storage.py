@@ -59,13 +59,17 @@ def referrer_manifest(subject: Descriptor, bundle_desc: Descriptor, predicate_ty
 
 
 def attach_bundle(store: ContentStore, subject: Descriptor, bundle: bytes, predicate_type: str,
-                  created: datetime | None = None) -> str:
+                  created: datetime | None = None, *, fresh: bool = False) -> str:
     """Upload the bundle and its referrer manifest; returns the referrer manifest's digest.
-    Blobs go first, the manifest last: a failure leaves no referrer pointing at the image."""
+    Blobs go first, the manifest last: a failure leaves no referrer pointing at the image.
+    `fresh`: the bundle was just made (a new signature), so no store can hold it yet."""
     bundle_desc = Descriptor.for_bytes(BUNDLE_MEDIA_TYPE, bundle)
     manifest = referrer_manifest(subject, bundle_desc, predicate_type, created)
     try:
         store.write_blob(EMPTY_JSON, Descriptor.for_bytes(MediaType.OCI_EMPTY, EMPTY_JSON))
+        expect_new = getattr(store, "expect_new_blob", None)
+        if fresh and callable(expect_new):
+            expect_new(bundle_desc.digest)
         store.write_blob(bundle, bundle_desc)
         return store.write_manifest(manifest, MediaType.OCI_MANIFEST)
     except Error as exc:
