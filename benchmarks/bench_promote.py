@@ -99,7 +99,7 @@ def run(bench: Bench) -> list[Row]:
         label = "no referrers API (distribution 2.8)" if kind == "distribution" else "referrers API"
         sources = [f"{proxy.host}/staging/app{i}:v1" for i in range(N)]
 
-        def batch_file(name: str, sources: list[str] = sources) -> Path:
+        def batch_file(name: str, sources: list[str] = sources, kind: str = kind) -> Path:
             path = work / f"{kind}-{name}.yaml"
             path.write_text(yaml.safe_dump({"promotions": [
                 {"source": s, "destination": s.replace("/staging/", f"/{name}/")} for s in sources]}))
