@@ -134,15 +134,20 @@ def k8s_cmd(opts: Options, image: str | None, check_file: str | None, name: str 
               help="How long the observed run lasts.")
 @click.option("--observe-arg", "observe_args", multiple=True, metavar="ARG",
               help="Arguments for the observed run instead of the image's Cmd (repeatable).")
+@click.option("--observe-smoke", metavar="COMMAND", default=None,
+              help="A shell command run once against the service (in its network namespace) instead "
+                   "of the HTTP probes, e.g. 'curl -sf http://127.0.0.1:8080/healthz'.")
 @registry_options
 @pass_options
 def profile_cmd(opts: Options, image: str, output_dir: str, name: str | None, port: int | None,
                 writable: tuple[str, ...], allow_syscalls: tuple[str, ...], observe: bool,
-                observe_seconds: float, observe_args: tuple[str, ...], registry: RegistryOptions) -> None:
+                observe_seconds: float, observe_args: tuple[str, ...], observe_smoke: str | None,
+                registry: RegistryOptions) -> None:
     """Write seccomp and AppArmor profiles for IMAGE@DIGEST, per platform, by reading its binary."""
     result: ProfileSet = run_guarded(opts, lambda: make_profiles(
         image, output_dir=output_dir, name=name, port=port, writable=writable, allow_syscalls=allow_syscalls,
         observe=observe, observe_seconds=observe_seconds, observe_args=observe_args,
+        observe_smoke=observe_smoke,
         progress=opts.progress(), registry=registry))
     emit(opts, result.to_dict(), lambda _r: render_profiles(result))
 

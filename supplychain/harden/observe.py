@@ -49,7 +49,7 @@ def _tool(name: str) -> str:
 
 
 def observe_run(exe: Path, image: PlatformImage, platform: str, *, port: int | None, seconds: float,
-                args: tuple[str, ...]) -> dict[str, Any]:
+                args: tuple[str, ...], smoke: str | None = None) -> dict[str, Any]:
     arch = platform.split("/")[1] if "/" in platform else ""
     if _HOST_ARCH.get(host.machine()) != arch:
         return {"ran": False, "why": f"this machine runs {host.machine()}, not {arch}", "used": [],
@@ -76,16 +76,24 @@ def observe_run(exe: Path, image: PlatformImage, platform: str, *, port: int | N
         trace = work / "trace"
         script = (f'ip link set lo up && exec "{setpriv}" --reuid={uid} --regid={gid} --clear-groups '
                   f'--no-new-privs -- "{strace}" -f -qq -o "{trace}" -- "$0" "$@"')
-        proc = subprocess.Popen([unshare, "-n", "sh", "-c", script, str(binary), *argv], cwd=work,
-                                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **env},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        errors = Path(tmp) / "stderr"      # a file, not a pipe: a chatty service never blocks on it
+        with errors.open("wb") as err_out:
+            proc = subprocess.Popen([unshare, "-n", "sh", "-c", script, str(binary), *argv], cwd=work,
+                                    env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **env},
+                                    stdout=subprocess.DEVNULL, stderr=err_out, start_new_session=True)
         probes = 0
-        deadline = time.monotonic() + seconds
+        smoke_exit: int | None = None
+        started = time.monotonic()
+        deadline = started + seconds
+        netns = f"--net=/proc/{proc.pid}/ns/net"
         try:
             while time.monotonic() < deadline and proc.poll() is None:
                 time.sleep(0.3)
-                if port is not None:
-                    subprocess.run([nsenter, f"--net=/proc/{proc.pid}/ns/net", curl, "-s", "-o", "/dev/null",
+                if smoke is not None:
+                    if smoke_exit is None and time.monotonic() - started >= 1.0:
+                        smoke_exit = _smoke(nsenter, netns, smoke, max(1.0, deadline - time.monotonic()))
+                elif port is not None:
+                    subprocess.run([nsenter, netns, curl, "-s", "-o", "/dev/null",
                                     "-m", "1", f"http://127.0.0.1:{port}/"], capture_output=True, check=False,
                                    env=child_env())
                     probes += 1
@@ -93,13 +101,23 @@ def observe_run(exe: Path, image: PlatformImage, platform: str, *, port: int | N
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
             try:
-                _, err = proc.communicate(timeout=10)
+                proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-                _, err = proc.communicate()
+                proc.wait()
         if not trace.is_file() or trace.stat().st_size > MAX_TRACE:
             raise ToolFailed("the observed run left no usable strace output",
-                             facts={"stderr": err.decode(errors="replace")[-2000:]})
+                             facts={"stderr": errors.read_bytes()[-2000:].decode(errors="replace")})
         used = sorted(set(_CALL.findall(trace.read_text(errors="replace"))))
     return {"ran": True, "seconds": seconds, "argv": argv, "port": port, "probes": probes,
+            "smoke": None if smoke is None else {"command": smoke, "exit": smoke_exit},
             "user": f"{uid}:{gid}", "used": used}
+
+
+def _smoke(nsenter: str, netns: str, command: str, timeout: float) -> int:
+    """Run the user's smoke command once, in the run's network namespace; its exit code."""
+    try:
+        return subprocess.run([nsenter, netns, "sh", "-c", command], capture_output=True, check=False,
+                              timeout=timeout, env=child_env()).returncode
+    except subprocess.TimeoutExpired:
+        return -1

@@ -128,6 +128,7 @@ def _conservative_reason(scan: BinaryScan) -> str | None:
 def make_profiles(ref: str, *, output_dir: str, name: str | None = None, port: int | None = None,
                   writable: tuple[str, ...] = (), allow_syscalls: tuple[str, ...] = (),
                   observe: bool = False, observe_seconds: float = 5.0, observe_args: tuple[str, ...] = (),
+                  observe_smoke: str | None = None,
                   progress: Progress | None = None, registry: RegistryOptions | None = None) -> ProfileSet:
     progress = progress or SilentProgress()
     image_ref = parse_image_ref(ref)
@@ -160,7 +161,7 @@ def make_profiles(ref: str, *, output_dir: str, name: str | None = None, port: i
                 from supplychain.harden.observe import observe_run
 
                 observed = observe_run(exe, image, platform, port=_port(image, port),
-                                       seconds=observe_seconds, args=observe_args)
+                                       seconds=observe_seconds, args=observe_args, smoke=observe_smoke)
         reason = _conservative_reason(scan)
         groups: dict[str, tuple[str, ...]] = {}
         if reason:

@@ -254,6 +254,20 @@ def test_observe_probes_the_port_of_the_service(hello: str, tmp_path: Path) -> N
     assert arm64.observed is not None and arm64.observed["ran"] is False
 
 
+def test_observe_runs_a_smoke_command_against_the_service(hello: str, tmp_path: Path) -> None:
+    smoke = "curl -sf http://127.0.0.1:8080/healthz && curl -sf http://127.0.0.1:8080/"
+    proc = run_sccheck("--json", "harden", "profile", hello, "--output-dir", str(tmp_path), "--observe",
+                       "--observe-seconds", "4", "--observe-smoke", smoke)
+    assert proc.returncode == 0, proc.stderr
+    amd64 = json.loads(proc.stdout)["platforms"][0]
+    observed = amd64["observed"]
+    assert observed["smoke"]["exit"] == 0 and observed["probes"] == 0     # it answered, inside its netns
+    assert {"accept4", "write"} <= set(observed["used"])
+    failing = run_sccheck("--json", "harden", "profile", hello, "--output-dir", str(tmp_path / "f"),
+                          "--observe", "--observe-seconds", "3", "--observe-smoke", "curl -sf http://127.0.0.1:9/")
+    assert json.loads(failing.stdout)["platforms"][0]["observed"]["smoke"]["exit"] != 0
+
+
 def test_the_hardening_report_attests_the_profiles(hello: str, hello_profiles: dict, tmp_path: Path) -> None:
     out = Path(hello_profiles["platforms"][0]["seccomp"]).parent.parent
     predicate = tmp_path / "harden.json"
