@@ -29,6 +29,9 @@ def test_push_multi_platform_then_read_back(sccheck, registry, hello_repo: Path)
     assert out["output"] is None and out["platforms"] == list(BOTH)
     raw = _skopeo_raw(ref)
     assert [m["platform"]["architecture"] for m in raw["manifests"]] == ["amd64", "arm64"]
+    # --json names each platform's manifest digest, as the registry serves them
+    assert out["images"] == [{"platform": m["platform"]["os"] + "/" + m["platform"]["architecture"],
+                              "digest": m["digest"]} for m in raw["manifests"]]
     digest = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}",
                              f"docker://{ref}"], capture_output=True, text=True, check=True).stdout.strip()
     assert digest == out["digest"]  # the registry serves the index under our digest
