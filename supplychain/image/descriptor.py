@@ -175,6 +175,16 @@ def _check_shape(doc: dict[str, Any], is_index: bool) -> None:
         Descriptor.from_dict(doc["subject"])
 
 
+class ReferrerList(list[Descriptor]):
+    """The referrers that checked out, and (in `rejected`) the listed entries that did not, each
+    as (digest or list position, reason). A bad entry is a fact about that entry: it never hides
+    the good ones, and it is never mistaken for a failure to list."""
+
+    def __init__(self, found: list[Descriptor], rejected: list[tuple[str, str]]) -> None:
+        super().__init__(found)
+        self.rejected = rejected
+
+
 def canonical_json(obj: Any) -> bytes:
     """Deterministic JSON for manifests and configs we write (stable digests)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -22,6 +22,7 @@ from supplychain.fsutil import output_mode, temp_file_beside
 from supplychain.image.descriptor import (
     Descriptor,
     MediaType,
+    ReferrerList,
     canonical_json,
     compute_digest,
     parse_manifest,
@@ -271,12 +272,19 @@ class OCILayout:
     def origin_of(self, desc: Descriptor) -> ContentStore:
         return self
 
-    def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+    def referrers(self, digest: str, artifact_type: str | None = None) -> ReferrerList:
+        """Manifests of the layout whose subject is `digest`; one that cannot be read is left out
+        and named in `rejected` (it may or may not have been a referrer: nobody can tell)."""
         found = []
+        rejected: list[tuple[str, str]] = []
         for entry in self.entries():
             if entry.media_type not in MediaType.MANIFESTS:
                 continue
-            doc = parse_manifest(self.read_blob(entry), entry.media_type)
+            try:
+                doc = parse_manifest(self.read_blob(entry), entry.media_type)
+            except ImageError as exc:
+                rejected.append((entry.digest, f"an unreadable manifest in the layout: {exc.message}"))
+                continue
             subject = doc.get("subject") or {}
             if subject.get("digest") != digest:
                 continue
@@ -285,7 +293,7 @@ class OCILayout:
                 continue
             found.append(Descriptor(entry.media_type, entry.digest, entry.size,
                                     dict(doc.get("annotations") or {}), artifact_type=kind))
-        return found
+        return ReferrerList(found, rejected)
 
 
 def digest_of_file(path: Path) -> str:

@@ -30,6 +30,7 @@ from supplychain.errors import ImageError, RegistryError
 from supplychain.image.descriptor import (
     Descriptor,
     MediaType,
+    ReferrerList,
     canonical_json,
     parse_manifest,
     validate_digest,
@@ -153,16 +154,6 @@ def _verified_descriptor(repo: Repository, listed: Descriptor, subject: str) -> 
             fix="the registry's referrers list is wrong; do not trust it",
         )
     return referrer_descriptor(doc, media_type, digest, len(data))
-
-
-class ReferrerList(list[Descriptor]):
-    """The referrers that checked out, and (in `rejected`) the listed entries that did not, each
-    as (digest or list position, reason). A bad entry is a fact about that entry: it never hides
-    the good ones, and it is never mistaken for a failure to list."""
-
-    def __init__(self, found: list[Descriptor], rejected: list[tuple[str, str]]) -> None:
-        super().__init__(found)
-        self.rejected = rejected
 
 
 def _collect(repo: Repository, manifests: Any, listed: dict[str, Descriptor],

@@ -24,6 +24,7 @@ from supplychain.errors import ImageError, RegistryError
 from supplychain.image.descriptor import (
     Descriptor,
     MediaType,
+    ReferrerList,
     compute_digest,
     parse_manifest,
     validate_digest,
@@ -69,7 +70,7 @@ class Repository:
         self._absent: set[str] = set()   # HEAD said 404 just now: the next write skips its own HEAD
         # With a dict here, each subject's referrers are listed once (unfiltered) and filtered
         # locally: a promotion lists the source once for its verification and its copy.
-        self.listings: dict[str, _referrers.ReferrerList] | None = None
+        self.listings: dict[str, ReferrerList] | None = None
         # The fallback index this process confirmed last, per subject: (when, document), read
         # once by the listing that follows it (a promotion's re-verification).
         self.confirmed_fallback: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -481,14 +482,14 @@ class Repository:
         """Where `referrers()` looks: the fallback index with `tag` or without the API."""
         return self.options.referrers_mode == "tag" or not self.supports_referrers_api()
 
-    def referrers(self, digest: str, artifact_type: str | None = None) -> _referrers.ReferrerList:
+    def referrers(self, digest: str, artifact_type: str | None = None) -> ReferrerList:
         if self.listings is None:
             return _referrers.referrers(self, digest, artifact_type)
         full = self.listings.get(digest)
         if full is None:
             full = self.listings[digest] = _referrers.referrers(self, digest, None)
         kept = [d for d in full if not artifact_type or d.artifact_type == artifact_type]
-        return _referrers.ReferrerList(kept, list(full.rejected))
+        return ReferrerList(kept, list(full.rejected))
 
     def expect_new_blob(self, digest: str) -> None:
         """The caller just made this blob (a fresh signature bundle): upload without asking first."""

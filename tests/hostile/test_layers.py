@@ -121,3 +121,30 @@ def test_gzip_members_one_after_another_and_a_cut_stream(tmp_path: Path) -> None
     assert sorted(fs.files) == ["/a", "/b"]
     with pytest.raises(ImageError, match="not a readable tar archive"):
         apply_layer(ImageFilesystem(), 0, blob[: len(blob) // 2])
+
+
+def test_an_unreadable_manifest_in_a_layout_does_not_hide_the_referrers(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    from supplychain.image.descriptor import EMPTY_JSON, Descriptor, MediaType, canonical_json
+    from supplychain.image.layout import OCILayout
+
+    root = tmp_path / "oci"
+    digest = layout_with_layers(root, [(gzip_bytes(tar_of([("a", b"x")])), GZIP)])
+    layout = OCILayout(root)
+    subject = layout.resolve(digest)
+    empty = layout.write_blob(EMPTY_JSON, Descriptor.for_bytes(MediaType.OCI_EMPTY, EMPTY_JSON))
+    referrer = canonical_json({"schemaVersion": 2, "mediaType": MediaType.OCI_MANIFEST, "artifactType": "x/y",
+                               "config": empty.to_dict(), "layers": [empty.to_dict()],
+                               "subject": subject.to_dict()})
+    good = layout.write_manifest(referrer, MediaType.OCI_MANIFEST)
+    junk = b'{"schemaVersion": 2, "layers": 5}'
+    (root / "blobs" / "sha256" / hashlib.sha256(junk).hexdigest()).write_bytes(junk)
+    index = json.loads((root / "index.json").read_text())
+    index["manifests"].append({"mediaType": MediaType.OCI_MANIFEST, "size": len(junk),
+                               "digest": "sha256:" + hashlib.sha256(junk).hexdigest()})
+    (root / "index.json").write_text(json.dumps(index))
+    found = OCILayout(root).referrers(digest)
+    assert [d.digest for d in found] == [good]
+    assert len(found.rejected) == 1 and "layers" in found.rejected[0][1]
