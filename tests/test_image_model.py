@@ -171,3 +171,17 @@ def test_copy_moves_every_child_and_sign_targets_only_the_runnable_ones() -> Non
     with pytest.raises(TagConflict, match="already names a different image"):
         copy_image(src, again, dst, "v1")
     assert copy_image(src, again, dst, "v1", force=True).tag_updated and dst.lookup_tag("v1") == again
+
+
+def test_many_entries_copy_but_too_many_runnable_images_are_refused() -> None:
+    from supplychain.copy import copy_image
+
+    src = MemoryStore("src")
+    amd = image(src, "amd")
+    attestations = [image(src, f"attestation {n}", {}) for n in range(70)]
+    top = index(src, [(amd, AMD64, {}), *((a, UNKNOWN, {}) for a in attestations)])
+    assert [i.digest for i in open_image(src, top).runnable()] == [amd.digest]
+    assert copy_image(src, top, MemoryStore("dst"), None).manifests_copied == 72
+    crowd = index(src, [(image(src, f"img {n}"), AMD64 | {"variant": f"x{n}"}, {}) for n in range(65)])
+    with pytest.raises(ImageError, match="too many runnable images"):
+        open_image(src, crowd).runnable()

@@ -33,6 +33,7 @@ from typing import Any
 
 from supplychain.errors import DigestMismatch, ImageError
 from supplychain.image.descriptor import (
+    MAX_CHILDREN,
     Descriptor,
     MediaType,
     compute_digest,
@@ -43,7 +44,7 @@ from supplychain.image.platform import UNKNOWN, Platform
 from supplychain.image.store import ContentStore
 from supplychain.strictdoc import load_json
 
-MAX_CHILDREN = 64
+MAX_RUNNABLE = 64       # images one index may offer a runtime (each is verified on its own)
 MAX_CONFIG_BYTES = 4 << 20
 CONFIG_TYPES = frozenset({MediaType.OCI_CONFIG, MediaType.DOCKER_CONFIG})
 BASE_NAME = "org.opencontainers.image.base.name"
@@ -209,9 +210,11 @@ class IndexView:
     def runnable(self) -> list[ImageView]:
         """The images a runtime could select from this index, each opened and verified."""
         out: list[ImageView] = []
-        for child in self.children():
-            if not child.runnable:
-                continue
+        runnable = [c for c in self.children() if c.runnable]
+        if len(runnable) > MAX_RUNNABLE:
+            raise ImageError(f"the index {self.digest} lists too many runnable images",
+                             expected=f"at most {MAX_RUNNABLE}", found=str(len(runnable)))
+        for child in runnable:
             if child.kind == "index":
                 raise ImageError(
                     f"the index {self.digest} contains another index ({child.digest})",
