@@ -10,6 +10,7 @@ import click
 
 from supplychain.cli._common import Options, fail, identity_token_option, pass_options, run_guarded
 from supplychain.cli._registry import referrers_mode_option, registry_options
+from supplychain.registry import RegistryOptions
 
 
 def _key_password(key: str | None) -> str | None:
@@ -55,7 +56,7 @@ def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: 
                        trust_config: str | None, identity_token: str | None, key: str | None,
                        vuln_db: str | None, fail_on: str | None, promote_to: str | None, tag: str | None,
                        version: str | None, profiles_dir: str | None, report_file: str | None,
-                       registry: Any) -> None:
+                       registry: RegistryOptions) -> None:
     """Check, build, SBOM, push, sign, attest and verify a Go module in one go."""
     from supplychain.errors import UsageError
     from supplychain.pipeline import report

@@ -10,6 +10,7 @@ import click
 
 from supplychain.cli._common import Options, emit, identity_token_option, pass_options, run_guarded
 from supplychain.cli._registry import referrers_mode_option, registry_options
+from supplychain.registry import RegistryOptions
 
 
 def _signing_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -60,7 +61,7 @@ def _human(result: dict[str, Any]) -> str:
 @referrers_mode_option
 @pass_options
 def sign_cmd(opts: Options, image: str, trust_config: str | None, identity_token: str | None,
-             key: str | None, rekor_url: str | None, registry: Any) -> None:
+             key: str | None, rekor_url: str | None, registry: RegistryOptions) -> None:
     """Sign IMAGE (IMAGE@DIGEST, or IMAGE:TAG resolved once) keyless or with --key."""
     from supplychain.signing import sign_image
 
@@ -85,7 +86,7 @@ def sign_cmd(opts: Options, image: str, trust_config: str | None, identity_token
 @pass_options
 def attest_cmd(opts: Options, image: str, type_: str, predicate: str, platform: str | None,
                trust_config: str | None, identity_token: str | None, key: str | None,
-               rekor_url: str | None, registry: Any) -> None:
+               rekor_url: str | None, registry: RegistryOptions) -> None:
     """Attest a predicate about IMAGE: an in-toto statement in a signed DSSE bundle."""
     from supplychain.attest import load_predicate, resolve_predicate_type
     from supplychain.signing import attest_image

@@ -9,6 +9,7 @@ import click
 
 from supplychain.cli._common import Options, emit, identity_token_option, pass_options, run_guarded
 from supplychain.cli._registry import referrers_mode_option, registry_options
+from supplychain.registry import RegistryOptions
 
 _STATUS = {"pass": "PASS", "fail": "FAIL", "no-evidence": "NO EVIDENCE"}
 
@@ -51,7 +52,8 @@ def _finish(opts: Options, payload: dict[str, Any], human: Any) -> None:
               help="Sigstore client trust config (env SCCHECK_TRUST_CONFIG).")
 @registry_options
 @pass_options
-def verify_cmd(opts: Options, image: str, policy_file: str, trust_config: str | None, registry: Any) -> None:
+def verify_cmd(opts: Options, image: str, policy_file: str, trust_config: str | None,
+               registry: RegistryOptions) -> None:
     """Verify IMAGE's signatures and attestations against a policy (exit 1 when it fails)."""
     from supplychain.policy import load_policy
     from supplychain.verify import verify_image
@@ -112,7 +114,8 @@ def _render_batch(result: dict[str, Any]) -> str:
 def promote_cmd(opts: Options, src: str | None, dst: str | None, policy_file: str | None,
                 batch_file: str | None, concurrency: int, shard: str | None, journal: str | None,
                 force: bool, trust_config: str | None, no_vsa: bool,
-                identity_token: str | None, key: str | None, rekor_url: str | None, registry: Any) -> None:
+                identity_token: str | None, key: str | None, rekor_url: str | None,
+                registry: RegistryOptions) -> None:
     """Verify SRC, copy it by digest with its referrers to DST, re-verify there, sign a
     verification summary, then move DST's tag. Or run many with --batch FILE."""
     from supplychain.errors import UsageError
@@ -130,7 +133,7 @@ def promote_cmd(opts: Options, src: str | None, dst: str | None, policy_file: st
     from supplychain.signing.keys import password_from_env
 
     vsa = VsaSigning(identity_token, key, password_from_env() if key else None, rekor_url, not no_vsa)
-    common = {"trust_config": trust_config, "registry_options": registry, "vsa": vsa}
+    common: dict[str, Any] = {"trust_config": trust_config, "registry_options": registry, "vsa": vsa}
 
     def work() -> dict[str, Any]:
         policy = load_policy(policy_file) if policy_file else None
