@@ -92,3 +92,20 @@ def run_sccheck(*args: str, cwd: Path | None = None, env: dict[str, str] | None 
 @pytest.fixture
 def sccheck():
     return run_sccheck
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--interop", action="store_true",
+                     help="also run the tests judged by the heavy admission engines (scripts/interop)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `interop` need the engines scripts/interop builds: deselected (and reported
+    as such) unless --interop is given; with it, a missing engine fails the test."""
+    if config.getoption("--interop"):
+        return
+    chosen = [i for i in items if i.get_closest_marker("interop") is None]
+    dropped = [i for i in items if i.get_closest_marker("interop") is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = chosen
