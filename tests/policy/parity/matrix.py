@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from supplychain.attest.predicates import vuln_predicate
-from supplychain.image.open import open_store
 from supplychain.policy import model as m
 from supplychain.signing.api import attest_image, sign_image
+from supplychain.stores import open_store
 from tests.helpers.devstack import DevStack
 from tests.helpers.registries import Registry
 from tests.policy.crafting import PROVENANCE, SBOM
