@@ -6,7 +6,10 @@ code, so every command starts fast.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
+import json
 import sys
 from typing import Any
 
@@ -60,6 +63,8 @@ class LazyGroup(click.Group):
         argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
         head = argv[:_options_end(argv)]
         as_json, verbose = "--json" in head, "--verbose" in head or "-v" in head
+        if as_json and ({"--help", "-h", "--version"} & set(head)):
+            return self._text_as_json(argv, prog_name, complete_var, **extra)
         try:
             rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
@@ -80,6 +85,19 @@ class LazyGroup(click.Group):
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
+
+    def _text_as_json(self, argv: list[str], prog_name: str | None, complete_var: str | None,
+                      **extra: Any) -> Any:
+        """`--help` and `--version` with --json: their text inside the one JSON document."""
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            try:
+                super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+            except click.ClickException as exc:
+                usage_failure(True, exc.format_message())
+        key = "version" if "--version" in argv else "help"
+        click.echo(json.dumps({"ok": True, key: buffer.getvalue().strip()}, indent=2, sort_keys=True))
+        sys.exit(0)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
