@@ -149,7 +149,7 @@ def _finding(osv_id: str, agg: dict[str, Any], entry: dict[str, Any], roots: set
     vuln = Vulnerability(
         id=osv_id, aliases=tuple(entry.get("aliases") or ()), summary=str(entry.get("summary", "")),
         module=module, version=version, fixed_version=agg["fixed"], scan_level=level,
-        symbols=tuple(agg["symbols"]), trace=tuple(_frame_text(f) for f in agg["trace"]),
+        symbols=tuple(sorted(agg["symbols"])), trace=tuple(_frame_text(f) for f in agg["trace"]),
         url=str((entry.get("database_specific") or {}).get("url", "")))
     how = {"symbol": ("calls " if ctx.binary is None else "links in ") + ", ".join(vuln.symbols),
            "package": "imports " + str(frame0.get("package", "")) + " but calls no vulnerable symbol",

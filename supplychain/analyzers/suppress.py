@@ -3,7 +3,8 @@
 A fingerprint names a finding without its line number: a hash of the tool, the rule, the file,
 the message with positions taken out, and the text of the flagged source line (whitespace
 collapsed). Moving code keeps it; editing the flagged line or the message changes it. Equal
-findings in one file are told apart by their order (`…#2`).
+findings in one file are told apart by their order (`…#2`). A vulnerability's fingerprint is
+its OSV id, module and reachability level only.
 
 A `SuppressRule` (sccheck.yaml `check.suppress[]`) has the shape of the policy's vulnerability
 allowlist — what, `reason`, `expires` — where "what" is any of `rule` (id or glob, optionally
@@ -63,9 +64,15 @@ def fingerprint_all(findings: Sequence[Finding], root: Path) -> list[Finding]:
     seen: Counter[str] = Counter()
     out = []
     for f in findings:
-        path = f.location.path if f.location else ""
-        text = "\x00".join((f.tool, f.rule, path, normalize_message(f.message),
-                            _snippet(root, f, cache)))
+        if f.vulnerability is not None:
+            # A vulnerability is the OSV id in a module at a reachability; where and how the code
+            # reaches it (the call site, the symbols, their order) is not its identity.
+            v = f.vulnerability
+            text = "\x00".join((f.tool, f.rule, v.module, v.scan_level))
+        else:
+            path = f.location.path if f.location else ""
+            text = "\x00".join((f.tool, f.rule, path, normalize_message(f.message),
+                                _snippet(root, f, cache)))
         digest = hashlib.sha256(text.encode()).hexdigest()[:32]
         seen[digest] += 1
         value = digest if seen[digest] == 1 else f"{digest}#{seen[digest]}"

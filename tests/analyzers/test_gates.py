@@ -391,3 +391,18 @@ def test_predicate_names_suppressed_findings(checked) -> None:
         in pred["warnedTests"]
     noted = pred["configuration"][1]["annotations"]["suppressed"]
     assert re.fullmatch(r"[0-9a-f]{32}", noted[0]["fingerprint"])
+
+
+def test_vulnerability_fingerprint_is_the_id_module_and_reachability(checked) -> None:
+    """Seen on github.com/jpillora/chisel: govulncheck names the reached symbols in a different
+    order from run to run, and a moved call site is no new vulnerability."""
+    from dataclasses import replace
+
+    vuln = next(f for f in checked("vuln_called").findings if f.rule == "GO-2021-0113")
+    assert vuln.vulnerability.symbols == tuple(sorted(vuln.vulnerability.symbols))
+    moved = replace(vuln, fingerprint="", message=vuln.message.replace("calls", "calls (again)"),
+                    location=replace(vuln.location, line=vuln.location.line + 40))
+    reachable_less = replace(moved, vulnerability=replace(vuln.vulnerability, scan_level="package"))
+    again, other = fingerprint_all([moved, reachable_less], FIXTURES / "vuln_called")
+    assert again.fingerprint == vuln.fingerprint
+    assert other.fingerprint != vuln.fingerprint
