@@ -22,7 +22,14 @@ import pytest
 from supplychain.errors import CheckFailed
 from supplychain.harden.binscan import parse_scan, scan_binary
 from supplychain.harden.profile import make_profiles
-from supplychain.harden.seccomp import CONSERVATIVE_DENY, HANDOFF, MARGIN, allowed, seccomp_profile
+from supplychain.harden.seccomp import (
+    CONSERVATIVE_DENY,
+    HANDOFF,
+    MARGIN,
+    allowed,
+    conservative_names,
+    seccomp_profile,
+)
 from tests.conftest import EXAMPLES, ROOT, run_sccheck
 from tests.harden.images import build_hello, clean_image, write_image
 
@@ -296,3 +303,15 @@ def test_syscall_scan_own_tests() -> None:
                           env={**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("ok ")
+
+
+def test_the_engine_runs_a_service_under_a_conservative_profile(hello_profiles: dict, tmp_path: Path) -> None:
+    """What cgo binaries get must not break a service: the engine accepts every name in it."""
+    profile = seccomp_profile("amd64", {"conservative": conservative_names("amd64"), "margin": MARGIN,
+                                        "handoff": HANDOFF})
+    path = tmp_path / "conservative.json"
+    path.write_text(json.dumps(profile))
+    run = _docker("run", "--rm", "--security-opt", "no-new-privileges", "--security-opt", f"seccomp={path}",
+                  "--entrypoint", "/usr/local/bin/hello", HELLO_TAG, "version")
+    assert run.returncode == 0 and run.stdout.strip(), run.stderr
+    assert len(allowed(profile)) > 300
