@@ -37,13 +37,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from supplychain.attest.vocabulary import COSIGN_SIGN, INTOTO_PAYLOAD_TYPE, STATEMENT_V1
 from supplychain.errors import Error, ImageError, ImageNotFound
 from supplychain.image.descriptor import Descriptor, parse_manifest
 from supplychain.image.store import ContentStore
 from supplychain.policy import model as m
 from supplychain.policy.evidence import Signer
 from supplychain.policy.keyverify import pae, verify_signature
-from supplychain.signing.statement import COSIGN_SIGN_PREDICATE, STATEMENT_TYPE
 from supplychain.strictdoc import load_json
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -53,7 +53,6 @@ A_CERTIFICATE = "dev.sigstore.cosign/certificate"
 A_CHAIN = "dev.sigstore.cosign/chain"
 A_BUNDLE = "dev.sigstore.cosign/bundle"
 SIMPLE_SIGNING_TYPE = "cosign container image signature"
-INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 MAX_LAYERS = 64
 FORMATS = ("bundle", "legacy")
 
@@ -267,8 +266,8 @@ def _signature_layer(policy: m.Policy, trusted_root: Any, annotations: dict[str,
     else:
         signer, when = _key_signed(policy, trusted_root, annotations, payload, signature, payload)
     alg, _, hexpart = str(signed_digest).partition(":")
-    statement = {"_type": STATEMENT_TYPE, "subject": [{"name": "", "digest": {alg: hexpart}}],
-                 "predicateType": COSIGN_SIGN_PREDICATE, "predicate": {}}
+    statement = {"_type": STATEMENT_V1, "subject": [{"name": "", "digest": {alg: hexpart}}],
+                 "predicateType": COSIGN_SIGN, "predicate": {}}
     return statement, signer, when
 
 
@@ -329,7 +328,7 @@ def read_legacy(store: ContentStore, target: str, policy: m.Policy, trusted_root
             layers = layers[:MAX_LAYERS]
         for layer in layers:
             annotations = dict(layer.annotations or {})
-            claimed = annotations.get("predicateType", COSIGN_SIGN_PREDICATE if suffix == ".sig" else "")
+            claimed = annotations.get("predicateType", COSIGN_SIGN if suffix == ".sig" else "")
             try:
                 want = SIMPLE_SIGNING if suffix == ".sig" else DSSE_LAYER
                 if layer.media_type != want:

@@ -26,7 +26,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from supplychain import __version__
+from supplychain.attest.vocabulary import SLSA_VSA
+from supplychain.attest.vsa import VERIFIER_ID, vsa_facts, vsa_predicate
 from supplychain.errors import Error, UsageError
 from supplychain.image.reference import parse_image_ref
 from supplychain.image.store import ContentStore
@@ -37,8 +38,6 @@ from supplychain.registry.options import RegistryOptions
 from supplychain.stores import open_store
 from supplychain.strictdoc import load_yaml
 from supplychain.verify import load_trusted_root, resolve_once
-
-VERIFIER_ID = "https://sccheck.dev/verifier/v1"
 
 
 @dataclass(frozen=True)
@@ -81,23 +80,6 @@ class PromoteResult:
                 "destinationReport": self.destination_report.to_dict() if self.destination_report else None}
 
 
-def vsa_predicate(report: PolicyReport, resource: str, policy: m.Policy, now: dt.datetime) -> dict[str, Any]:
-    levels = [f"SCCHECK_POLICY_{policy.name.upper().replace('-', '_').replace('.', '_')}"]
-    if any(r.rule == "provenance" and r.passed for r in report.results):
-        levels.insert(0, "SLSA_BUILD_LEVEL_1")
-    inputs = sorted({s.bundle_digest for s in report.statements})
-    return {
-        "verifier": {"id": VERIFIER_ID, "version": {"sccheck": __version__}},
-        "timeVerified": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "resourceUri": resource,
-        "policy": {"uri": f"sccheck:policy/{policy.name}",
-                   "digest": {"sha256": policy.source_digest.removeprefix("sha256:")}},
-        "inputAttestations": [{"uri": f"{resource.split('@', 1)[0]}@{d}",
-                               "digest": {"sha256": d.removeprefix("sha256:")}} for d in inputs],
-        "verificationResult": "PASSED" if report.passed else "FAILED",
-        "verifiedLevels": levels,
-        "slsaVersion": "1.0",
-    }
 
 
 def _refused(src: str, dst: str, digest: str, message: str, **kw: Any) -> PromoteResult:
@@ -121,13 +103,11 @@ def _valid_summary(report: PolicyReport, digest: str, resource: str, policy: m.P
     inputs = {s.bundle_digest for s in report.statements if s.predicate_type != m.PREDICATE_VSA}
     want = policy.source_digest.removeprefix("sha256:")
     for s in sorted(report.statements, key=lambda s: s.bundle_digest):
-        p = s.predicate
-        if (s.predicate_type == m.PREDICATE_VSA and s.attached_to == digest
-                and p.get("resourceUri") == resource and p.get("verificationResult") == "PASSED"
-                and (p.get("verifier") or {}).get("id") == VERIFIER_ID
-                and ((p.get("policy") or {}).get("digest") or {}).get("sha256") == want
-                and {f"sha256:{(i.get('digest') or {}).get('sha256')}" for i in p.get("inputAttestations")
-                     or [] if isinstance(i, dict)} <= inputs):
+        if s.predicate_type != m.PREDICATE_VSA or s.attached_to != digest:
+            continue
+        facts = vsa_facts(s.predicate)
+        if (facts.resource == resource and facts.passed and facts.verifier_id == VERIFIER_ID
+                and facts.policy_digest == want and facts.inputs <= inputs):
             return s
     return None
 
@@ -240,9 +220,14 @@ def promote(source: str, destination: str, policy: m.Policy, *, trust_config: st
                          (f" (attached to {added} more platform manifest(s))" if added else ""))
             progress.info(notes[-1])
         else:
-            predicate = vsa_predicate(dst_report, pinned, policy, now or dt.datetime.now(dt.UTC))
+            predicate = vsa_predicate(
+                pinned, policy_name=policy.name, policy_digest=policy.source_digest,
+                passed=dst_report.passed,
+                provenance_passed=any(r.rule == "provenance" and r.passed for r in dst_report.results),
+                input_bundles=(s.bundle_digest for s in dst_report.statements),
+                now=now or dt.datetime.now(dt.UTC))
             progress.step("attest", "verification summary (SLSA VSA v1)")
-            signed = attest_in_store(dst, dst_ref.with_digest(digest), digest, m.PREDICATE_VSA, predicate,
+            signed = attest_in_store(dst, dst_ref.with_digest(digest), digest, SLSA_VSA, predicate,
                                      trust_config=trust_config, identity_token=vsa.identity_token,
                                      key=vsa.key, key_password=vsa.key_password, rekor_url=vsa.rekor_url)
             vsa_ref = signed.referrer_digest

@@ -21,7 +21,16 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from supplychain.errors import DigestMismatch, Error, EvidenceUnavailable, ImageError, VerificationFailed
+from supplychain.attest.statement import parse_statement, statement_digests
+from supplychain.attest.vocabulary import BUNDLE_PREDICATE_ANNOTATION, STATEMENT_TYPES
+from supplychain.errors import (
+    DigestMismatch,
+    Error,
+    EvidenceUnavailable,
+    ImageError,
+    SigningError,
+    VerificationFailed,
+)
 from supplychain.image.descriptor import (
     Descriptor,
     MediaType,
@@ -46,10 +55,6 @@ from supplychain.policy.keyverify import KeyBundleError, verify_key_bundle
 from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
 from supplychain.stores import open_store
-
-INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
-STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
-PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
 
 # sigstore-python's words -> what they mean for the person reading the refusal.
 _EXPLAIN = (
@@ -158,29 +163,13 @@ def _verify_bundle(v: Verification, raw: bytes) -> tuple[str, dict[str, Any], Si
         signer, signed_at = Signer("key", key_name=match.name), None
     else:
         payload_type, payload, signer, signed_at = _verify_keyless(v, raw)
-    if payload_type != INTOTO_PAYLOAD_TYPE:
-        raise Rejected("statement", f"DSSE payloadType is {payload_type!r}, expected {INTOTO_PAYLOAD_TYPE!r}")
     try:
-        statement = loads_strict(payload, "statement")
-    except ImageError as exc:
+        statement = parse_statement(payload, payload_type)
+    except SigningError as exc:
         raise Rejected("statement", exc.message) from None
-    if not isinstance(statement, dict) or statement.get("_type") not in STATEMENT_TYPES:
-        found = statement.get("_type") if isinstance(statement, dict) else type(statement).__name__
-        raise Rejected("statement", f"statement _type is {found!r}, expected {STATEMENT_TYPES[0]!r}")
-    if not isinstance(statement.get("predicateType"), str):
-        raise Rejected("statement", "the statement has no predicateType")
     result = (payload_type, statement, signer, signed_at)
     v._cache[key] = result
     return result
-
-
-def _subjects(statement: dict[str, Any]) -> tuple[str, ...]:
-    out = []
-    for s in statement.get("subject") or []:
-        sha = (s.get("digest") or {}).get("sha256") if isinstance(s, dict) else None
-        if isinstance(sha, str):
-            out.append(f"sha256:{sha.lower()}")
-    return tuple(out)
 
 
 def _read_manifest(store: ContentStore, identifier: str, expect: str | None) -> tuple[bytes, str, str]:
@@ -210,7 +199,7 @@ def _admit(where: str, target: str, claimed: str, statement: dict[str, Any], sig
         raise Rejected("statement", f"the referrer says predicateType {claimed!r} but the signed "
                                     f"statement says {statement['predicateType']!r}")
     ptype = statement["predicateType"]
-    subjects = _subjects(statement)
+    subjects = statement_digests(statement)
     if target not in subjects:
         what = "signature" if ptype == m.PREDICATE_SIGNATURE else "attestation"
         raise Rejected("subject", f"the {what} was made for another image: its statement "
@@ -281,11 +270,11 @@ def _collect_bundles(v: Verification, store: ContentStore, targets: tuple[str, .
         for where, reason in getattr(listed, "rejected", ()):  # bad entries of the listing itself
             rejected.append(RejectedBundle(where, target, "", "referrer", reason))
         for ref in listed:
-            ptype = (ref.annotations or {}).get(PREDICATE_ANNOTATION, "")
+            ptype = (ref.annotations or {}).get(BUNDLE_PREDICATE_ANNOTATION, "")
             try:
                 data, media_type, _ = _read_manifest(store, ref.digest, ref.digest)
                 doc = parse_manifest(data, media_type)
-                ptype = (doc.get("annotations") or {}).get(PREDICATE_ANNOTATION, ptype) or ""
+                ptype = (doc.get("annotations") or {}).get(BUNDLE_PREDICATE_ANNOTATION, ptype) or ""
                 if (doc.get("subject") or {}).get("digest") != target:
                     raise Rejected("subject", "the referrer manifest's subject is not this image")
                 layers = doc.get("layers") or []

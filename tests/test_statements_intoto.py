@@ -12,7 +12,7 @@ from in_toto_attestation.v1.statement import Statement as ReferenceStatement
 
 from supplychain.attest import PREDICATE_TYPES
 from supplychain.attest.slsa import ProvenanceInputs, slsa_provenance
-from supplychain.signing.statement import Subject, build_statement
+from supplychain.attest.statement import Subject, build_statement
 
 INDEX = "sha256:" + "1" * 64
 AMD64 = "sha256:" + "2" * 64

@@ -3,7 +3,7 @@
 `check(CheckRequest)` is the one library call behind `sccheck check`: it validates the
 request, runs the pre-test command and the tools, applies the project's severities,
 fingerprints every finding, marks the suppressed ones (sccheck.yaml, baseline), writes the
-baseline, SARIF and predicates when asked (atomically), and returns a `CheckResult` whose
+baseline and SARIF when asked (atomically), and returns a `CheckResult` whose
 `exit_code` is the verdict (0 pass, 1 findings above the thresholds, 3 a tool could not do
 its job).
 """
@@ -47,7 +47,6 @@ class CheckRequest:
     fail_on: FailOn = field(default_factory=FailOn)
     sarif: Path | None = None
     sarif_root: Path | None = None    # SARIF URIs relative to this (default: the git top level)
-    predicates_dir: Path | None = None
     env: Mapping[str, str] | None = None
     timeout: float = DEFAULT_TIMEOUT
     max_workers: int | None = None
@@ -199,14 +198,12 @@ def _judge(runs: tuple[ToolRun, ...], req: CheckRequest, ctx: ToolContext,
 
 
 def _write_outputs(result: CheckResult, req: CheckRequest) -> tuple[str, ...]:
-    from supplychain.analyzers import predicates, sarif
+    from supplychain.analyzers import sarif
 
     written: list[str] = []
     if req.sarif is not None:
         sarif.write(result, req.sarif, req.sarif_root)
         written.append(str(req.sarif))
-    if req.predicates_dir is not None:
-        written += [str(p) for p in predicates.write_all(result, req.predicates_dir)]
     return tuple(written)
 
 

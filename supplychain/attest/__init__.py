@@ -1,13 +1,11 @@
-"""in-toto predicates sccheck attests: SLSA provenance v1, CycloneDX SBOM, vulnerability
-results, test results and the hardening report."""
+"""THE evidence vocabulary: predicate types and in-toto constants (`vocabulary`), statements,
+and one module per predicate with its builder and its reader side by side: SLSA provenance
+(`slsa`), vulnerabilities (`vuln`), test results (`testresult`), hardening (`harden`), OpenVEX
+(`openvex`), the verification summary (`vsa`); `predicates` loads and checks predicate files."""
 
-from supplychain.attest.predicates import (
-    PREDICATE_TYPES,
-    load_predicate,
-    resolve_predicate_type,
-    validate_predicate,
-)
+from supplychain.attest.predicates import load_predicate, resolve_predicate_type, validate_predicate
 from supplychain.attest.slsa import SCCHECK_BUILD_TYPE, slsa_provenance
+from supplychain.attest.vocabulary import PREDICATE_TYPES
 
 __all__ = [
     "PREDICATE_TYPES",

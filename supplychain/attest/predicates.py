@@ -1,39 +1,22 @@
-"""Predicate types by short name (`--type`), loading and shape checks of predicate files."""
+"""Predicate files for `sccheck attest`: the `--type` short names, loading, and the shape checks
+done before anything is signed (the fields each kind needs are listed in the vocabulary)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from supplychain.attest.vocabulary import BY_SHORT, BY_URI, CYCLONEDX_BOM, PREDICATE_TYPES, TEST_RESULT
 from supplychain.errors import UsageError
 from supplychain.strictdoc import load_json
 
-SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
-CYCLONEDX_BOM = "https://cyclonedx.org/bom"
-COSIGN_VULN_V1 = "https://cosign.sigstore.dev/attestation/vuln/v1"
-TEST_RESULT_V01 = "https://in-toto.io/attestation/test-result/v0.1"
-SCCHECK_HARDEN_V1 = "https://sccheck.dev/attestation/harden/v1"
-
-PREDICATE_TYPES = {
-    "slsa": SLSA_PROVENANCE_V1,
-    "sbom": CYCLONEDX_BOM,
-    "vuln": COSIGN_VULN_V1,
-    "test": TEST_RESULT_V01,
-    "harden": SCCHECK_HARDEN_V1,
-}
-# What to pass to `cosign verify-attestation --type` for each.
-COSIGN_TYPE_NAMES = {
-    SLSA_PROVENANCE_V1: "slsaprovenance1",
-    CYCLONEDX_BOM: "cyclonedx",
-    COSIGN_VULN_V1: "vuln",
-}
 MAX_PREDICATE_BYTES = 16 * 1024 * 1024
 
 
 def resolve_predicate_type(value: str) -> str:
-    if value in PREDICATE_TYPES:
-        return PREDICATE_TYPES[value]
+    if value in BY_SHORT:
+        return BY_SHORT[value].uri
     if value.startswith(("https://", "http://")) and len(value) < 512 and " " not in value:
         return value
     raise UsageError(f"unknown attestation type {value!r}",
@@ -69,44 +52,43 @@ def _need(doc: dict[str, Any], path: str, what: str) -> None:
 
 def validate_predicate(predicate_type: str, doc: dict[str, Any]) -> None:
     """Shape checks for the predicate types sccheck knows; other URIs pass as they are."""
-    if predicate_type == SLSA_PROVENANCE_V1:
-        _need(doc, "buildDefinition.buildType", "SLSA provenance v1")
-        _need(doc, "buildDefinition.externalParameters", "SLSA provenance v1")
-        _need(doc, "runDetails.builder.id", "SLSA provenance v1")
-    elif predicate_type == CYCLONEDX_BOM:
-        if doc.get("bomFormat") != "CycloneDX":
-            raise UsageError("the SBOM predicate is not a CycloneDX document",
-                             expected='"bomFormat": "CycloneDX"', found=repr(doc.get("bomFormat")))
-    elif predicate_type == COSIGN_VULN_V1:
-        _need(doc, "scanner.uri", "vulnerability")
-        _need(doc, "scanner.result", "vulnerability")
-    elif predicate_type == TEST_RESULT_V01:
-        _need(doc, "result", "test result")
-        if doc["result"] not in ("PASSED", "WARNED", "FAILED"):
-            raise UsageError("the test result predicate has a bad 'result'",
-                             expected="PASSED, WARNED or FAILED", found=repr(doc["result"]))
+    kind = BY_URI.get(predicate_type)
+    if kind is None:
+        return
+    if predicate_type == CYCLONEDX_BOM and doc.get("bomFormat") != "CycloneDX":
+        raise UsageError("the SBOM predicate is not a CycloneDX document",
+                         expected='"bomFormat": "CycloneDX"', found=repr(doc.get("bomFormat")))
+    for path in kind.required:
+        _need(doc, path, kind.title)
+    if predicate_type == TEST_RESULT and doc["result"] not in ("PASSED", "WARNED", "FAILED"):
+        raise UsageError("the test result predicate has a bad 'result'",
+                         expected="PASSED, WARNED or FAILED", found=repr(doc["result"]))
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+# --- helpers the readers share -----------------------------------------------------------------
 
-
-def vuln_predicate(scanner_uri: str, scanner_version: str, result: dict[str, Any],
-                   db_uri: str = "", db_version: str = "") -> dict[str, Any]:
-    """cosign's vulnerability predicate wrapping a scanner's JSON result."""
-    now = _now()
-    return {"invocation": {"parameters": [], "uri": "", "event_id": "", "builder.id": ""},
-            "scanner": {"uri": scanner_uri, "version": scanner_version,
-                        "db": {"uri": db_uri, "version": db_version}, "result": result},
-            "metadata": {"scanStartedOn": now, "scanFinishedOn": now}}
-
-
-def test_result_predicate(passed: bool, configuration: list[dict[str, Any]] | None = None,
-                          failed_tests: list[str] | None = None, url: str = "") -> dict[str, Any]:
-    """in-toto test-result v0.1."""
-    doc: dict[str, Any] = {"result": "PASSED" if passed else "FAILED",
-                           "configuration": configuration or [], "passedTests": [],
-                           "failedTests": failed_tests or [], "warnedTests": []}
-    if url:
-        doc["url"] = url
+def lookup(doc: Any, *path: str) -> Any:
+    """`doc[path[0]][path[1]]...`, or None where a step is missing or not an object."""
+    for key in path:
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(key)
     return doc
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def now_text(moment: dt.datetime | None = None) -> str:
+    """RFC 3339 in UTC, to the second (an aware `moment` is converted, a naive one taken as UTC)."""
+    when = moment or dt.datetime.now(dt.UTC)
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")

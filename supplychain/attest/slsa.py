@@ -1,15 +1,20 @@
-"""SLSA provenance v1 for an image sccheck built from a Go source tree.
+"""SLSA provenance v1: the builder (for an image sccheck built from a Go source tree) and the
+reader the policy uses, side by side.
 
-buildType `https://sccheck.dev/build/go-image/v1` (documented in docs/signing.md):
-externalParameters = {source, ref, path, platforms, base}; resolvedDependencies = the source
-repository at its commit, the base image by digest, the Go toolchain.
+buildType SCCHECK_BUILD_TYPE (documented in docs/signing.md): externalParameters = {source,
+ref, path, platforms, base}; resolvedDependencies = the source repository at its commit, the
+base image by digest, the Go toolchain. The reader takes any SLSA v1 provenance: builder id,
+build type, source repositories and commits.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from supplychain.attest.predicates import lookup
 
 SCCHECK_BUILD_TYPE = "https://sccheck.dev/build/go-image/v1"
 DEFAULT_BUILDER_ID = "https://sccheck.dev/builder/local"
@@ -63,3 +68,62 @@ def slsa_provenance(inputs: ProvenanceInputs) -> dict[str, Any]:
                             "internalParameters": {}, "resolvedDependencies": deps},
         "runDetails": run,
     }
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+# The fields the reader (and the cluster exports, policy/export/vocab.py) read.
+BUILDER_ID = ("runDetails", "builder", "id")
+BUILD_TYPE = ("buildDefinition", "buildType")
+RESOLVED_DEPENDENCIES = ("buildDefinition", "resolvedDependencies")
+COMMIT_KEYS = ("gitCommit", "sha1")                  # first non-empty one is the commit
+COMMIT_RE = "^[0-9a-f]{40}([0-9a-f]{24})?$"
+_COMMIT = re.compile(COMMIT_RE)
+
+
+@dataclass(frozen=True)
+class ProvenanceFacts:
+    builder_id: str | None
+    build_type: str | None
+    repositories: tuple[str, ...]
+    commits: tuple[str, ...]
+
+
+def normalize_repository(uri: str) -> str:
+    """'git+https://github.com/o/r.git@refs/heads/main' -> 'https://github.com/o/r'."""
+    text = uri.strip()
+    if text.startswith("git+"):
+        text = text[4:]
+    scheme, sep, rest = text.partition("://")
+    if sep and "@" in rest:
+        rest = rest.split("@", 1)[0]
+    text = scheme + sep + rest if sep else text.split("@", 1)[0]
+    return text.removesuffix("/").removesuffix(".git")
+
+
+def provenance_facts(predicate: dict[str, Any]) -> ProvenanceFacts:
+    builder = lookup(predicate, *BUILDER_ID)
+    build_type = lookup(predicate, *BUILD_TYPE)
+    repos: list[str] = []
+    commits: list[str] = []
+    deps = lookup(predicate, *RESOLVED_DEPENDENCIES)
+    for dep in deps if isinstance(deps, list) else []:
+        if not isinstance(dep, dict) or not isinstance(dep.get("uri"), str):
+            continue
+        digest: dict[str, Any] = dep["digest"] if isinstance(dep.get("digest"), dict) else {}
+        commit = digest.get(COMMIT_KEYS[0]) or digest.get(COMMIT_KEYS[1])
+        if isinstance(commit, str) and _COMMIT.match(commit):
+            commits.append(commit)
+            repos.append(normalize_repository(dep["uri"]))
+        elif dep["uri"].startswith("git+"):
+            repos.append(normalize_repository(dep["uri"]))
+    ext = lookup(predicate, "buildDefinition", "externalParameters")
+    for path in (("workflow", "repository"), ("source",), ("repository",)):
+        value = lookup(ext, *path)
+        if isinstance(value, str):
+            repos.append(normalize_repository(value))
+    # Let a policy say either "https://github.com/o/r" or "o/r" for GitHub-hosted sources.
+    extra = [r.removeprefix("https://github.com/") for r in repos if r.startswith("https://github.com/")]
+    return ProvenanceFacts(builder if isinstance(builder, str) else None,
+                           build_type if isinstance(build_type, str) else None,
+                           tuple(dict.fromkeys(repos + extra)), tuple(commits))

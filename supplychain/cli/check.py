@@ -11,6 +11,7 @@ import click
 
 from supplychain.analyzers import CheckRequest, CheckResult, FailOn, check, parse_tools
 from supplychain.analyzers.config import CheckSettings, check_duration, check_packages
+from supplychain.attest.check import write_check_predicates
 from supplychain.cli._common import Options, emit, pass_options, run_guarded
 
 
@@ -109,12 +110,13 @@ def check_cmd(opts: Options, path: Path, packages: tuple[str, ...], config_file:
         request = CheckRequest(
             path=path, tools=parse_tools(only or ",".join(cfg.only)),
             vuln_db=vuln_db or cfg.vuln_db, fail_on=FailOn.parse(fail_on or cfg.fail_on or "medium"),
-            sarif=sarif_path, sarif_root=sarif_root, predicates_dir=predicates_dir,
+            sarif=sarif_path, sarif_root=sarif_root,
             packages=check_packages(packages, "PACKAGES") if packages else cfg.packages,
             tests=tests, severities=cfg.severities, suppress=cfg.suppress,
             baseline=baseline or (Path(cfg.baseline) if cfg.baseline else None),
             write_baseline=write_baseline)
-        return check(request, progress=opts.progress())
+        result = check(request, progress=opts.progress())
+        return write_check_predicates(result, predicates_dir) if predicates_dir else result
 
     result: CheckResult = run_guarded(opts, call)
     emit(opts, result.to_dict(), lambda r: _human(result), ok=result.exit_code == 0)

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from supplychain.attest.harden import harden_document, write_harden_predicate
 from supplychain.cli._common import Options, emit, pass_options, run_guarded
 from supplychain.cli._registry import registry_options
 from supplychain.errors import EXIT_CHECK_FAILED
@@ -53,8 +54,10 @@ def check_cmd(opts: Options, image: str, threshold: str | None, allow: tuple[str
 
     report: HardenReport = run_guarded(opts, lambda: run_check(
         image, threshold=threshold, allow=allow, config=config, max_size=max_size, scan_cap=scan_cap,
-        predicate_out=predicate_out, progress=opts.progress(), registry=registry, profiles_dir=profiles_dir))
-    emit(opts, report.to_dict(), lambda _r: render_human(report), ok=report.passed)
+        progress=opts.progress(), registry=registry, profiles_dir=profiles_dir))
+    if predicate_out:
+        run_guarded(opts, lambda: write_harden_predicate(report, predicate_out))
+    emit(opts, harden_document(report), lambda _r: render_human(report), ok=report.passed)
     if not report.passed:
         sys.exit(EXIT_CHECK_FAILED)
 

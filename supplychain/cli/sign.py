@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from supplychain.attest.vocabulary import COSIGN_SIGN
 from supplychain.cli._common import Options, emit, identity_token_option, pass_options, run_guarded
 from supplychain.cli._registry import referrers_mode_option, registry_options
 from supplychain.registry import RegistryOptions
@@ -40,7 +41,7 @@ def _key_password(key: str | None) -> str | None:
 
 
 def _human(result: dict[str, Any]) -> str:
-    verb = "signed" if result["predicate_type"] == "https://sigstore.dev/cosign/sign/v1" else "attested"
+    verb = "signed" if result["predicate_type"] == COSIGN_SIGN else "attested"
     lines = [f"{verb} {result['reference']}",
              f"  predicate: {result['predicate_type']}",
              f"  mode:      {result['mode']}" + (f" ({result['identity']}, {result['issuer']})"

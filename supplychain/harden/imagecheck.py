@@ -7,7 +7,6 @@ deleted by a later layer still ships in the earlier layer's blob.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 import tarfile
@@ -18,7 +17,6 @@ from typing import Any
 
 from supplychain.errors import ImageError
 from supplychain.harden.config import CheckOptions, make_options
-from supplychain.harden.fileio import atomic_write
 from supplychain.harden.report import Finding, HardenReport, PlatformStats
 from supplychain.harden.rules import RULES
 from supplychain.harden.secrets import SNIFF_BYTES, looks_textual, scan_text
@@ -74,10 +72,10 @@ def check_image(ref: str, options: CheckOptions, progress: Progress | None = Non
 
 def run_check(image: str, *, threshold: str | None = None, allow: tuple[str, ...] = (),
               config: str | None = None, max_size: str | None = None, scan_cap: str | None = None,
-              predicate_out: str | None = None, progress: Progress | None = None,
+              progress: Progress | None = None,
               registry: RegistryOptions | None = None, profiles_dir: str | None = None) -> HardenReport:
-    """What `sccheck harden check` does: options from flags and config, the check, the predicate
-    (with the evidence of the runtime profiles in `profiles_dir`, when given)."""
+    """What `sccheck harden check` does: options from flags and config, then the check (with the
+    evidence of the runtime profiles in `profiles_dir`, when given)."""
     from supplychain.harden.profile import profile_evidence
 
     options = make_options(threshold=threshold, max_size=max_size, scan_cap=scan_cap, allow=allow,
@@ -85,9 +83,6 @@ def run_check(image: str, *, threshold: str | None = None, allow: tuple[str, ...
     report = check_image(image, options, progress, registry=registry)
     if profiles_dir:
         report = replace(report, profiles=profile_evidence(profiles_dir, report.digest))
-    if predicate_out:
-        text = json.dumps(report.predicate(), indent=2, sort_keys=True) + "\n"
-        atomic_write(predicate_out, text.encode(), "--predicate-out")
     return report
 
 

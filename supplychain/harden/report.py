@@ -1,8 +1,8 @@
 """The result of `sccheck harden check`: findings, the pass/fail verdict, renderings.
 
-Three renderings of one `HardenReport`: a human table grouped by severity, JSON (`to_dict`) and
-the in-toto predicate (`predicate`, type PREDICATE_TYPE) that `sccheck attest --type harden`
-wraps. docs/harden.md documents every field of the predicate.
+A `HardenReport` and its human rendering (a table grouped by severity). Its JSON is the
+hardening predicate, built (and read back) by `supplychain.attest.harden`; docs/harden.md
+documents every field.
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from supplychain import __version__
 from supplychain.harden.rules import RULES, SEVERITIES, severity_rank
 
-PREDICATE_TYPE = "https://sccheck.dev/attestation/harden/v1"
 RULESET = "sccheck-harden/1"
 
 
@@ -84,21 +82,6 @@ class HardenReport:
             "byRule": dict(sorted(by_rule.items())),
             "platforms": [p.to_dict() for p in self.platforms],
         }
-
-    def predicate(self) -> dict[str, Any]:
-        return {
-            "scanner": {"name": "sccheck", "version": __version__, "ruleset": RULESET},
-            "image": {"reference": self.reference, "digest": self.digest},
-            "scannedAt": self.scanned_at,
-            "passed": self.passed,
-            "threshold": self.threshold,
-            "findings": [f.to_dict() for f in self.findings],
-            "summary": self.summary(),
-            **({} if self.profiles is None else {"profiles": self.profiles}),
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.passed, "predicateType": PREDICATE_TYPE, **self.predicate()}
 
 
 def _size(n: int) -> str:

@@ -212,8 +212,7 @@ def rule_lines(rule: str, status: str, expected: str, found: str, details: tuple
 
 def plan(req: PipelineRequest, env: Mapping[str, str]) -> Plan:
     """What the run will show the policy, as known before it starts (pipeline/precheck.py)."""
-    from supplychain.attest.slsa import DEFAULT_BUILDER_ID, SCCHECK_BUILD_TYPE
-    from supplychain.policy.predicates import normalize_repository
+    from supplychain.attest.slsa import DEFAULT_BUILDER_ID, SCCHECK_BUILD_TYPE, normalize_repository
 
     path = Path(req.path)
     facts = source_facts(path, env)
@@ -343,16 +342,11 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
 
     def evidence() -> list[tuple[str, str, dict[str, Any]]]:
         """Every attestation the run will sign, as (name, predicate type, predicate)."""
-        from supplychain.analyzers import predicates as checkpred
-        from supplychain.attest.predicates import (
-            COSIGN_VULN_V1,
-            CYCLONEDX_BOM,
-            SCCHECK_HARDEN_V1,
-            SLSA_PROVENANCE_V1,
-            TEST_RESULT_V01,
-        )
+        from supplychain.attest.check import check_predicates
+        from supplychain.attest.harden import harden_predicate
+        from supplychain.attest.vocabulary import CYCLONEDX_BOM, OPENVEX, SCCHECK_HARDEN, SLSA_PROVENANCE
 
-        todo = [("provenance", SLSA_PROVENANCE_V1, _provenance(req, ctx["build"], started,
+        todo = [("provenance", SLSA_PROVENANCE, _provenance(req, ctx["build"], started,
                                                               ctx["build_finished"]))]
         platform_of: dict[str, str | None] = {}
         for doc in ctx["sboms"]:
@@ -363,14 +357,9 @@ def build_and_sign(req: PipelineRequest, progress: Progress | None = None) -> Pi
         ctx["platform_of"] = platform_of
         check_result = ctx.get("check")
         if check_result is not None:
-            vuln = checkpred.vuln_record(check_result)
-            if vuln is not None:
-                todo.append(("vulns", COSIGN_VULN_V1, vuln))
-            for run_ in check_result.tools:
-                if run_.tool in checkpred.TOOL_URIS and run_.status != "skipped":
-                    todo.append((f"tests {run_.tool}", TEST_RESULT_V01,
-                                 checkpred.test_result(check_result, run_)))
-        todo.append(("harden", SCCHECK_HARDEN_V1, ctx["harden"].predicate()))
+            todo += [(p.name, p.predicate_type, p.predicate)
+                     for p in check_predicates(check_result) if p.predicate_type != OPENVEX]
+        todo.append(("harden", SCCHECK_HARDEN, harden_predicate(ctx["harden"])))
         return todo
 
     def gate_step(_: Mapping[str, Any]) -> dict[str, Any]:

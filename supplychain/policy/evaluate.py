@@ -14,15 +14,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from supplychain.attest.harden import harden_failures
+from supplychain.attest.slsa import provenance_facts
+from supplychain.attest.testresult import test_failures
+from supplychain.attest.vuln import VulnFinding, vuln_report
 from supplychain.policy import model as m
 from supplychain.policy.evidence import ImageEvidence, RejectedBundle, VerifiedStatement
-from supplychain.policy.predicates import (
-    VulnFinding,
-    harden_failures,
-    provenance_facts,
-    test_failures,
-    vuln_report,
-)
 
 PASS, FAIL, NO_EVIDENCE = "pass", "fail", "no-evidence"
 

@@ -17,32 +17,26 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
+from supplychain.attest import vocabulary as v
 from supplychain.errors import PolicyError
 from supplychain.policy.regex import compile_re2, fullmatch
 
 API_VERSION = "sccheck.dev/v1"
 KIND = "Policy"
 
-PREDICATE_SIGNATURE = "https://sigstore.dev/cosign/sign/v1"
-PREDICATE_SLSA = "https://slsa.dev/provenance/v1"
-PREDICATE_SBOM = "https://cyclonedx.org/bom"
-PREDICATE_VULN = "https://cosign.sigstore.dev/attestation/vuln/v1"
-PREDICATE_TEST = "https://in-toto.io/attestation/test-result/v0.1"
-PREDICATE_HARDEN = "https://sccheck.dev/attestation/harden/v1"
-PREDICATE_VSA = "https://slsa.dev/verification_summary/v1"
+# The predicate types the rules look for (the URIs are spelled in the evidence vocabulary).
+PREDICATE_SIGNATURE = v.COSIGN_SIGN
+PREDICATE_SLSA = v.SLSA_PROVENANCE
+PREDICATE_SBOM = v.CYCLONEDX_BOM
+PREDICATE_VULN = v.COSIGN_VULN
+PREDICATE_TEST = v.TEST_RESULT
+PREDICATE_HARDEN = v.SCCHECK_HARDEN
+PREDICATE_VSA = v.SLSA_VSA
 
 SIGNATURE_FORMATS = ("bundle", "legacy")
-SEVERITIES = ("negligible", "low", "medium", "high", "critical")
+SEVERITIES = v.SEVERITIES
 Severity = Literal["negligible", "low", "medium", "high", "critical"]
-
-
-def severity_rank(name: str) -> int:
-    """Rank of a severity name; unknown names rank as 'critical' (fail closed)."""
-    low = name.strip().lower()
-    aliases = {"moderate": "medium", "important": "high", "unknown": "critical", "none": "negligible",
-               "info": "negligible", "informational": "negligible"}
-    low = aliases.get(low, low)
-    return SEVERITIES.index(low) if low in SEVERITIES else len(SEVERITIES) - 1
+severity_rank = v.severity_rank
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from supplychain.attest.statement import Subject, build_statement
+from supplychain.attest.vocabulary import COSIGN_SIGN
 from supplychain.errors import UsageError
 from supplychain.image.descriptor import Descriptor, compute_digest
 from supplychain.image.platform import Platform
@@ -21,7 +23,6 @@ from supplychain.registry.options import RegistryOptions
 from supplychain.signing.keyless import SignedBundle, load_trust_config, sign_keyless
 from supplychain.signing.keys import load_signing_key, password_from_env
 from supplychain.signing.keysign import sign_with_key
-from supplychain.signing.statement import COSIGN_SIGN_PREDICATE, Subject, build_statement
 from supplychain.signing.storage import attach_bundle
 from supplychain.signing.tokens import resolve_identity_token
 from supplychain.stores import open_store
@@ -139,7 +140,7 @@ def sign_image(ref: ImageRef | str, *, trust_config: str | None = None, identity
                registry_options: RegistryOptions | None = None,
                progress: Progress | None = None) -> SignResult:
     """Sign an image the way `cosign sign` does: a DSSE statement with the cosign sign predicate."""
-    return _sign(ref, COSIGN_SIGN_PREDICATE, {}, trust_config=trust_config,
+    return _sign(ref, COSIGN_SIGN, {}, trust_config=trust_config,
                  identity_token=identity_token, key=key, key_password=key_password,
                  rekor_url=rekor_url, registry_options=registry_options,
                  progress=progress or SilentProgress())

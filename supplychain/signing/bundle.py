@@ -12,11 +12,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from supplychain.attest.vocabulary import INTOTO_PAYLOAD_TYPE
 from supplychain.errors import SigningError
-from supplychain.signing.statement import INTOTO_PAYLOAD_TYPE
+from supplychain.image.descriptor import MediaType
 from supplychain.strictdoc import load_json
 
-BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+BUNDLE_MEDIA_TYPE = MediaType.SIGSTORE_BUNDLE
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import requests
 
+from supplychain.attest.statement import Statement
 from supplychain.errors import SigningError, UsageError
 from supplychain.signing.bundle import bundle_facts
-from supplychain.signing.statement import Statement
 from supplychain.signing.tokens import IdentityTokenSource, scrub
 
 TRUST_CONFIG_ENV = "SCCHECK_TRUST_CONFIG"

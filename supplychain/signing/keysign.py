@@ -16,12 +16,13 @@ import urllib3
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from supplychain.attest.statement import Statement
+from supplychain.attest.vocabulary import INTOTO_PAYLOAD_TYPE
 from supplychain.errors import SigningError
 from supplychain.httpclient import new_session
 from supplychain.signing.bundle import envelope, key_bundle, pae
 from supplychain.signing.keyless import SignedBundle
 from supplychain.signing.keys import key_hint, sign_bytes
-from supplychain.signing.statement import INTOTO_PAYLOAD_TYPE, Statement
 from supplychain.strictdoc import load_json
 
 MAX_LOG_RESPONSE = 1024 * 1024

@@ -2,9 +2,10 @@
 
 An artifact manifest: artifactType = the bundle media type, the empty `{}` config, one layer
 (the bundle JSON), `subject` = the signed image manifest, annotations
-`dev.sigstore.bundle.content=dsse-envelope`, `dev.sigstore.bundle.predicateType` and
-`org.opencontainers.image.created`. The store decides how referrers are indexed: the OCI 1.1
-referrers API, or the `sha256-<hex>` tag index where a registry has none.
+BUNDLE_CONTENT_ANNOTATION = `dsse-envelope`, BUNDLE_PREDICATE_ANNOTATION = the predicate type
+(both named in the evidence vocabulary) and `org.opencontainers.image.created`. The store
+decides how referrers are indexed: the OCI 1.1 referrers API, or the `sha256-<hex>` tag index
+where a registry has none.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from supplychain.attest.vocabulary import BUNDLE_CONTENT_ANNOTATION, BUNDLE_PREDICATE_ANNOTATION
 from supplychain.errors import Error, SigningError
 from supplychain.image.descriptor import (
     EMPTY_JSON,
@@ -23,8 +25,6 @@ from supplychain.image.descriptor import (
 from supplychain.image.store import ContentStore
 from supplychain.signing.bundle import BUNDLE_MEDIA_TYPE, MAX_BUNDLE_BYTES, BundleFacts, bundle_facts
 
-CONTENT_ANNOTATION = "dev.sigstore.bundle.content"
-PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
 CREATED_ANNOTATION = "org.opencontainers.image.created"
 MAX_BUNDLES = 256
 
@@ -50,8 +50,8 @@ def referrer_manifest(subject: Descriptor, bundle_desc: Descriptor, predicate_ty
         "layers": [bundle_desc.to_dict()],
         "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size},
         "annotations": {
-            CONTENT_ANNOTATION: "dsse-envelope",
-            PREDICATE_ANNOTATION: predicate_type,
+            BUNDLE_CONTENT_ANNOTATION: "dsse-envelope",
+            BUNDLE_PREDICATE_ANNOTATION: predicate_type,
             CREATED_ANNOTATION: when,
         },
     }
@@ -107,7 +107,7 @@ def list_bundles(store: ContentStore, digest: str, *, predicate_type: str | None
             raise SigningError(f"the bundle in referrer {ref.digest} is too large",
                                expected=f"at most {MAX_BUNDLE_BYTES} bytes", found=f"{layer.size} bytes")
         annotations = doc.get("annotations") or {}
-        ptype = annotations.get(PREDICATE_ANNOTATION)
+        ptype = annotations.get(BUNDLE_PREDICATE_ANNOTATION)
         if predicate_type and ptype and ptype != predicate_type:
             continue
         bundle = store.read_blob(layer)

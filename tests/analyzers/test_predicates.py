@@ -5,14 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 
-from supplychain.analyzers import CheckRequest, check, predicates
+from supplychain.analyzers import CheckRequest, check
+from supplychain.attest import testresult
+from supplychain.attest.check import write_check_predicates
+from supplychain.attest.openvex import openvex_predicate
+from supplychain.attest.vuln import vuln_predicate, vuln_report
 from tests.analyzers.conftest import FIXTURES
 
 
 def test_test_result_for_each_tool(checked):
     race = checked("race_counter")
-    pred = predicates.test_result(race, race.run("race"))
+    pred = testresult.test_result_predicate(race, race.run("race"))
     gomod = (FIXTURES / "race_counter" / "go.mod").read_bytes()
     assert pred["result"] == "FAILED"
     assert pred["passedTests"] == ["sccheck.test/racecounter.TestTotalStartsAtZero"]
@@ -26,15 +31,15 @@ def test_test_result_for_each_tool(checked):
     assert tool["annotations"]["failOn"] == "medium"
 
     vet = checked("vet_printf")
-    assert predicates.test_result(vet, vet.run("vet"))["failedTests"] == ["printf main.go:8:20"]
+    assert testresult.test_result_predicate(vet, vet.run("vet"))["failedTests"] == ["printf main.go:8:20"]
     clean = checked("clean")
     for tool_name in ("vet", "staticcheck", "race"):
-        assert predicates.test_result(clean, clean.run(tool_name))["result"] == "PASSED"
+        assert testresult.test_result_predicate(clean, clean.run(tool_name))["result"] == "PASSED"
 
 
 def test_vuln_record_follows_the_cosign_vuln_v1_shape(checked, vulndb):
     result = checked("vuln_called")
-    record = predicates.vuln_record(result)
+    record = vuln_predicate(result)
     assert set(record) == {"invocation", "scanner", "metadata"}
     assert record["invocation"] == {"parameters": ["-json", "-db", vulndb.resolve().as_uri(), "./..."],
                                     "uri": "", "event_id": "", "builder.id": ""}
@@ -63,7 +68,7 @@ def test_vuln_record_follows_the_cosign_vuln_v1_shape(checked, vulndb):
 
 
 def test_openvex_marks_unreachable_vulns_not_affected(checked):
-    doc = predicates.openvex(checked("vuln_imported_not_called"))
+    doc = openvex_predicate(checked("vuln_imported_not_called"))
     assert doc["@context"] == "https://openvex.dev/ns/v0.2.0"
     assert doc["@id"].startswith("https://sccheck.dev/vex/")
     assert (doc["author"], doc["version"]) == ("sccheck", 1)
@@ -82,7 +87,7 @@ def test_openvex_marks_unreachable_vulns_not_affected(checked):
 
 
 def test_openvex_marks_the_called_vuln_affected(checked):
-    doc = predicates.openvex(checked("vuln_called"), product="registry.example/app@sha256:" + "0" * 64)
+    doc = openvex_predicate(checked("vuln_called"), product="registry.example/app@sha256:" + "0" * 64)
     called = doc["statements"][0]
     assert (called["vulnerability"]["name"], called["status"]) == ("GO-2021-0113", "affected")
     assert called["action_statement"] == "upgrade golang.org/x/text to v0.3.7 or later"
@@ -93,7 +98,7 @@ def test_openvex_marks_the_called_vuln_affected(checked):
 
 def test_binary_mode_vex_says_code_not_present(vuln_binary, vulndb):
     result = check(CheckRequest(path=vuln_binary, vuln_db=str(vulndb)))
-    doc = predicates.openvex(result)
+    doc = openvex_predicate(result)
     assert [(s["status"], s.get("justification")) for s in doc["statements"]] == [
         ("affected", None), ("not_affected", "vulnerable_code_not_present"),
         ("not_affected", "vulnerable_code_not_present"), ("not_affected", "vulnerable_code_not_present")]
@@ -102,17 +107,33 @@ def test_binary_mode_vex_says_code_not_present(vuln_binary, vulndb):
 
 def test_write_all_writes_every_predicate_and_an_index(checked, tmp_path):
     result = checked("vuln_called")
-    paths = predicates.write_all(result, tmp_path / "preds")
+    paths = [Path(p) for p in write_check_predicates(result, tmp_path / "preds").outputs]
     assert sorted(p.name for p in paths) == sorted([
         "test-result-vet.json", "test-result-staticcheck.json", "test-result-race.json",
         "vuln.json", "openvex.json", "predicates.json"])
     index = json.loads((tmp_path / "preds" / "predicates.json").read_text())
     assert index["predicates"] == [
+        {"file": "vuln.json", "predicateType": "https://cosign.sigstore.dev/attestation/vuln/v1"},
         {"file": "test-result-vet.json", "predicateType": "https://in-toto.io/attestation/test-result/v0.1"},
         {"file": "test-result-staticcheck.json",
          "predicateType": "https://in-toto.io/attestation/test-result/v0.1"},
         {"file": "test-result-race.json", "predicateType": "https://in-toto.io/attestation/test-result/v0.1"},
-        {"file": "vuln.json", "predicateType": "https://cosign.sigstore.dev/attestation/vuln/v1"},
         {"file": "openvex.json", "predicateType": "https://openvex.dev/ns/v0.2.0"},
     ]
-    assert json.loads((tmp_path / "preds" / "vuln.json").read_text()) == predicates.vuln_record(result)
+    assert json.loads((tmp_path / "preds" / "vuln.json").read_text()) == vuln_predicate(result)
+
+
+def test_the_readers_read_what_the_builders_write(checked):
+    """The policy's readers and the producers share one module per predicate: every finding the
+    vulnerability record carries comes back with its id and severity, and a failing test result
+    reads as failing."""
+    result = checked("vuln_called")
+    report = vuln_report(vuln_predicate(result))
+    written = vuln_predicate(result)["scanner"]["result"]["vulnerabilities"]
+    assert [(f.id, f.severity) for f in report.findings] == [(v["id"], v["severity"]) for v in written]
+    assert ("GO-2021-0113", "high") in [(f.id, f.severity) for f in report.findings]
+    assert report.scanned_at is not None
+    race = checked("race_counter")
+    assert testresult.test_failures(testresult.test_result_predicate(race, race.run("race")))
+    clean = checked("clean")
+    assert testresult.test_failures(testresult.test_result_predicate(clean, clean.run("vet"))) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from supplychain.harden.report import PREDICATE_TYPE
+from supplychain.attest.vocabulary import SCCHECK_HARDEN as PREDICATE_TYPE
 from tests.harden.images import ImageSpec, build_hello, clean_image, write_image
 
 MANIFESTS = Path(__file__).parent / "manifests"

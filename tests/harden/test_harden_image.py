@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from supplychain.attest.harden import harden_document
 from supplychain.errors import UsageError
 from supplychain.harden.config import CheckOptions, make_options
 from supplychain.harden.imagecheck import check_image
@@ -114,7 +115,7 @@ def test_aws_key_in_env_is_redacted(tmp_path: Path, clean: ImageSpec) -> None:
     report = _check(tmp_path, clean)
     assert _only(report) == [("SCH008", "config.Env[2]", "aws-access-key-id: AKIA**** (16 chars hidden)")]
     assert report.findings[0].severity == "critical"
-    assert AWS_KEY not in json.dumps(report.to_dict()) and AWS_KEY not in render_human(report)
+    assert AWS_KEY not in json.dumps(harden_document(report)) and AWS_KEY not in render_human(report)
 
 
 def test_secrets_in_labels_and_history(tmp_path: Path, clean: ImageSpec) -> None:
@@ -126,7 +127,7 @@ def test_secrets_in_labels_and_history(tmp_path: Path, clean: ImageSpec) -> None
         ("SCH009", "config.Labels['ci.token']", "github-token: ghp_**** (40 chars hidden)"),
         ("SCH010", "history[2]", "generic-secret-assignment: db_password=**** (14 chars hidden)"),
     ]
-    assert token not in json.dumps(report.to_dict())
+    assert token not in json.dumps(harden_document(report))
 
 
 def test_private_key_in_a_layer(tmp_path: Path, clean: ImageSpec, private_key_pem: bytes) -> None:
@@ -136,7 +137,7 @@ def test_private_key_in_a_layer(tmp_path: Path, clean: ImageSpec, private_key_pe
         ("SCH011", "/app/tls.key", "private-key: -----BEGIN EC PRIVATE KEY----- at line 1")]
     assert report.findings[0].layer == 1
     body = private_key_pem.decode().splitlines()[1]
-    assert body not in json.dumps(report.to_dict())
+    assert body not in json.dumps(harden_document(report))
 
 
 def test_private_key_deleted_by_a_later_layer_still_counts(tmp_path: Path, clean: ImageSpec,

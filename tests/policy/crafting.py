@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from supplychain.attest.statement import Subject, build_statement
 from supplychain.image.descriptor import Descriptor
 from supplychain.image.store import ContentStore
 from supplychain.signing.keyless import load_trust_config, sign_keyless
-from supplychain.signing.statement import Subject, build_statement
 from supplychain.signing.storage import attach_bundle
 from supplychain.signing.tokens import resolve_identity_token
 from tests.helpers.devstack import DevStack

@@ -51,7 +51,7 @@ PROVENANCE = {
 
 
 def vulns(findings: list[dict[str, Any]], finished: str = "2026-11-27T12:00:00Z") -> dict[str, Any]:
-    return {"scanner": {"uri": "pkg:golang/golang.org/x/vuln", "result": {"findings": findings}},
+    return {"scanner": {"uri": "pkg:golang/golang.org/x/vuln", "result": {"vulnerabilities": findings}},
             "metadata": {"scanStartedOn": finished, "scanFinishedOn": finished}}
 
 
@@ -130,7 +130,7 @@ def test_provenance_conditions_explain_expected_and_found() -> None:
 
 
 def test_vulnerability_above_threshold_and_expired_allowlist() -> None:
-    finding = [{"id": "GO-2024-0009", "severity": "critical", "package": "golang.org/x/net"}]
+    finding = [{"id": "GO-2024-0009", "severity": "critical", "module": "golang.org/x/net"}]
     r = results(full_evidence(drop=(m.PREDICATE_VULN,), extra=stmt(5, m.PREDICATE_VULN, ALL3, vulns(finding))))
     assert r["vulnerabilities"].status == FAIL
     assert r["vulnerabilities"].found.startswith(

@@ -15,12 +15,13 @@ import pytest
 
 from supplychain.attest import load_predicate, resolve_predicate_type, validate_predicate
 from supplychain.attest.slsa import ProvenanceInputs, slsa_provenance
+from supplychain.attest.statement import Subject, build_statement
+from supplychain.attest.vocabulary import COSIGN_SIGN as COSIGN_SIGN_PREDICATE
 from supplychain.errors import SigningError, UsageError
 from supplychain.image.layout import OCILayout
 from supplychain.signing import attest_image, generate_key_pair, list_bundles, sign_image
 from supplychain.signing.bundle import bundle_facts
 from supplychain.signing.keys import decrypt_private_key, load_signing_key
-from supplychain.signing.statement import COSIGN_SIGN_PREDICATE, Subject, build_statement
 from supplychain.signing.tokens import resolve_identity_token, scrub
 from supplychain.tools import find_tool
 from tests.signing.images import push_tiny_image, push_tiny_index
@@ -38,8 +39,8 @@ def _jwt(claims: dict) -> str:
 def test_statement_is_canonical_and_names_every_platform(tmp_path: Path) -> None:
     layout = OCILayout(tmp_path / "oci", create=True)
     index, children = push_tiny_index(layout, "v1")
+    from supplychain.attest.statement import Subject
     from supplychain.signing.api import evidence_targets
-    from supplychain.signing.statement import Subject
 
     targets, _ = evidence_targets(layout, index.digest)
     assert [t.digest for t in targets] == [index.digest, *(c.digest for c in children)]

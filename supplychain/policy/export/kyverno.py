@@ -6,8 +6,9 @@
   the signing time Rekor v2 does not give) and, when given, the TUF repository Kyverno
   initialises before it reads anything.
 - One `intoto` attestation per required predicate type, the signature included
-  (`https://sigstore.dev/cosign/sign/v1`): cosign v3 bundles stored as OCI referrers (or in
-  the `sha256-<hex>` tag fallback) are found by Kyverno's bundle detection.
+  (cosign's sign predicate, `COSIGN_SIGN` of the evidence vocabulary): cosign v3 bundles
+  stored as OCI referrers (or in the `sha256-<hex>` tag fallback) are found by Kyverno's
+  bundle detection.
 - One validation per sccheck rule, each holding for every container image of the Pod and, for
   an index, for each runnable child on its own (`image.GetMetadata(...).imageIndex`), as
   `verify` judges it: evidence must be attached to that digest and name it.

@@ -1,40 +1,41 @@
 """The predicate fields an export reads, and the tables its conditions use, in one place.
 
-They are the fields sccheck's producers write (`supplychain.attest`, `sccheck check`) and that
-`supplychain.policy.predicates` reads; an export reads nothing else, so a field a predicate does
-not have fails closed in the cluster as it does in `verify`.
+They are taken from the evidence vocabulary: each predicate's module in `supplychain.attest`
+holds its builder and the reader `verify` uses, and names the fields that reader reads; an
+export reads nothing else, so a field a predicate does not have fails closed in the cluster as
+it does in `verify`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from supplychain.attest import harden, slsa, testresult, vuln
+from supplychain.attest.vocabulary import SEVERITY_ALIASES
 from supplychain.policy import model as m
 
 # SLSA provenance v1
-BUILDER_ID = ("runDetails", "builder", "id")
-BUILD_TYPE = ("buildDefinition", "buildType")
-RESOLVED_DEPENDENCIES = ("buildDefinition", "resolvedDependencies")
-COMMIT_KEYS = ("gitCommit", "sha1")                  # first non-empty one is the commit
-COMMIT_RE2 = "^[0-9a-f]{40}([0-9a-f]{24})?$"
+BUILDER_ID = slsa.BUILDER_ID
+BUILD_TYPE = slsa.BUILD_TYPE
+RESOLVED_DEPENDENCIES = slsa.RESOLVED_DEPENDENCIES
+COMMIT_KEYS = slsa.COMMIT_KEYS                       # first non-empty one is the commit
+COMMIT_RE2 = slsa.COMMIT_RE
 
 # cosign vulnerability predicate, as `sccheck check` writes it
-VULNERABILITIES = ("scanner", "result", "vulnerabilities")
-SCAN_TIMES = (("metadata", "scanFinishedOn"), ("metadata", "scanStartedOn"))
+VULNERABILITIES = vuln.FINDINGS_PATH
+SCAN_TIMES = vuln.SCAN_TIMES
 
 # in-toto test-result v0.1
-TEST_RESULT = ("result",)
-TEST_PASSING = ("PASSED", "WARNED")
-FAILED_TESTS = ("failedTests",)
+TEST_RESULT = testresult.RESULT
+TEST_PASSING = testresult.PASSING
+FAILED_TESTS = testresult.FAILED_TESTS
 
 # sccheck hardening report
-HARDEN_PASSED = ("passed",)
-HARDEN_FINDINGS = ("findings",)
-HARDEN_THRESHOLD = ("threshold",)
+HARDEN_PASSED = harden.PASSED
+HARDEN_FINDINGS = harden.FINDINGS
+HARDEN_THRESHOLD = harden.THRESHOLD
 
 # Severity names (and the aliases `severity_rank` folds) with their rank; others rank critical.
-SEVERITY_ALIASES = {"moderate": "medium", "important": "high", "unknown": "critical",
-                    "none": "negligible", "info": "negligible", "informational": "negligible"}
 SEVERITY_RANKS = {name: m.severity_rank(name) for name in (*m.SEVERITIES, *SEVERITY_ALIASES)}
 UNKNOWN_RANK = len(m.SEVERITIES) - 1
 

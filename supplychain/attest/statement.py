@@ -1,8 +1,8 @@
-"""in-toto Statement v1 about an image: what sccheck signs and attests.
+"""in-toto Statement v1: the envelope of every signature and attestation sccheck makes.
 
-Which digests a statement names is the evidence layout of docs/signing.md
-(`supplychain.signing.api.evidence_targets`).
-The statement is serialised once into canonical bytes; those exact bytes are signed.
+A statement is serialised once into canonical bytes; those exact bytes are signed. Which
+digests an image's statements name is the evidence layout of docs/signing.md
+(`supplychain.signing.api.evidence_targets`); this module only builds and parses statements.
 """
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from supplychain.attest.vocabulary import (
+    INTOTO_PAYLOAD_TYPE,
+    SLSA_PROVENANCE,
+    STATEMENT_TYPES,
+    STATEMENT_V1,
+)
 from supplychain.errors import SigningError, UsageError
 from supplychain.image.descriptor import canonical_json
 from supplychain.strictdoc import load_json
 
-STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
-INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
-# The predicate cosign v3 signs for `cosign sign`; `cosign verify` expects it (and ignores it).
-COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 MAX_SUBJECTS = 64
 MAX_STATEMENT_BYTES = 16 * 1024 * 1024
 
@@ -52,11 +54,11 @@ def build_statement(subjects: list[Subject] | tuple[Subject, ...], predicate_typ
     if len(subjects) > MAX_SUBJECTS:
         raise SigningError(f"too many subjects ({len(subjects)})", expected=f"at most {MAX_SUBJECTS}")
     if not predicate_type or not isinstance(predicate_type, str):
-        raise UsageError("the predicate type is empty", expected="a URI such as https://slsa.dev/provenance/v1")
+        raise UsageError("the predicate type is empty", expected=f"a URI such as {SLSA_PROVENANCE}")
     if predicate is not None and not isinstance(predicate, dict):
         raise UsageError("the predicate must be a JSON object", found=type(predicate).__name__)
     doc = {
-        "_type": STATEMENT_TYPE,
+        "_type": STATEMENT_V1,
         "subject": [s.to_dict() for s in subjects],
         "predicateType": predicate_type,
         "predicate": predicate if predicate is not None else {},
@@ -68,25 +70,26 @@ def build_statement(subjects: list[Subject] | tuple[Subject, ...], predicate_typ
     return Statement(tuple(subjects), predicate_type, payload)
 
 
-def parse_statement(payload: bytes) -> dict[str, Any]:
-    """Parse a statement read back from a bundle; checks `_type` and the subject shape."""
-    try:
-        doc = load_json(payload, "the signed payload", error=SigningError)
-    except SigningError:
-        raise
-    if not isinstance(doc, dict) or doc.get("_type") != STATEMENT_TYPE:
-        found = doc.get("_type") if isinstance(doc, dict) else doc
-        raise SigningError("the signed payload is not an in-toto Statement v1",
-                           expected=STATEMENT_TYPE, found=str(found)[:100])
-    if not isinstance(doc.get("subject"), list) or not isinstance(doc.get("predicateType"), str):
-        raise SigningError("the in-toto statement lacks subject or predicateType")
+def parse_statement(payload: bytes, payload_type: str = INTOTO_PAYLOAD_TYPE) -> dict[str, Any]:
+    """Read a statement back from a verified envelope: the DSSE payloadType, strict JSON (no
+    duplicate keys), a known `_type` and a predicateType. Which digests its subjects must name
+    is the verifier's question (`statement_digests`)."""
+    if payload_type != INTOTO_PAYLOAD_TYPE:
+        raise SigningError(f"DSSE payloadType is {payload_type!r}, expected {INTOTO_PAYLOAD_TYPE!r}")
+    doc = load_json(payload, "statement", error=SigningError)
+    if not isinstance(doc, dict) or doc.get("_type") not in STATEMENT_TYPES:
+        found = doc.get("_type") if isinstance(doc, dict) else type(doc).__name__
+        raise SigningError(f"statement _type is {found!r}, expected {STATEMENT_V1!r}")
+    if not isinstance(doc.get("predicateType"), str):
+        raise SigningError("the statement has no predicateType")
     return doc
 
 
-def statement_digests(doc: dict[str, Any]) -> set[str]:
-    out = set()
-    for subject in doc.get("subject", []):
-        if isinstance(subject, dict) and isinstance(subject.get("digest"), dict):
-            for alg, value in subject["digest"].items():
-                out.add(f"{alg}:{value}")
-    return out
+def statement_digests(doc: dict[str, Any]) -> tuple[str, ...]:
+    """The sha256 digests the statement's subjects name, in order."""
+    out = []
+    for subject in doc.get("subject") or []:
+        sha = (subject.get("digest") or {}).get("sha256") if isinstance(subject, dict) else None
+        if isinstance(sha, str):
+            out.append(f"sha256:{sha.lower()}")
+    return tuple(out)
