@@ -19,8 +19,8 @@ from pathlib import Path
 from supplychain import devstack
 from supplychain.errors import Error
 from supplychain.pipeline import report
-from supplychain.pipeline.run import PipelineRequest, build_and_sign, failed_result
-from supplychain.pipeline.steps import RunFailed
+from supplychain.pipeline.config import PipelineRequest
+from supplychain.pipeline.run import build_and_sign
 from supplychain.policy.init import init_policy
 from supplychain.progress import StderrProgress
 from supplychain.tools import PROJECT_ROOT, child_env, find_tool
@@ -53,11 +53,7 @@ def main() -> int:
             promote_to=f"{info.registry}/prod/hello:{run_tag}")
         try:
             result = build_and_sign(req, say)
-        except RunFailed as stopped:
-            print(report.summary_table(failed_result(stopped.report)))
-            print(stopped.error.diagnostics(), file=sys.stderr)
-            return stopped.error.exit_code
-        except Error as err:
+        except Error as err:          # a stopped chain shows its table of steps, then the error
             print(err.diagnostics(), file=sys.stderr)
             return err.exit_code
         print(report.summary_table(result))

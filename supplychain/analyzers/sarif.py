@@ -24,8 +24,8 @@ from typing import Any
 from supplychain import __version__
 from supplychain.analyzers.base import write_json_atomic
 from supplychain.analyzers.model import CheckResult, Finding, Severity, ToolRun
-from supplychain.build.source import source_info
 from supplychain.errors import UsageError
+from supplychain.source import source_info
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 

@@ -27,11 +27,12 @@ from supplychain.build.gocompile import (
 )
 from supplychain.build.layers import file, make_layer
 from supplychain.build.model import BuildRequest, BuildResult
-from supplychain.build.source import SourceInfo, build_epoch, source_info
+from supplychain.build.source import build_epoch
 from supplychain.errors import UsageError
 from supplychain.image.descriptor import MediaType, compute_digest
 from supplychain.image.platform import Platform, parse_platforms
 from supplychain.progress import Progress
+from supplychain.source import SourceInfo, source_info
 
 MAX_PARALLEL_COMPILES = 2
 

@@ -22,13 +22,14 @@ from typing import Any
 from supplychain.build.assemble import DEFAULT_PATH, ImageMetadata, PlatformImage
 from supplychain.build.bases import ALIASES, BaseImage, static_entries
 from supplychain.build.daemonless import Prepared, prepare, top_level
-from supplychain.build.gocompile import go_env, go_version, ldflags
+from supplychain.build.gocompile import go_env, ldflags
 from supplychain.build.layers import Entry, Layer, file, layer_from_tar, tar_bytes
 from supplychain.build.model import BuildRequest, BuildResult
 from supplychain.errors import BuildError, UsageError
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json, compute_digest
 from supplychain.image.platform import Platform
 from supplychain.progress import Progress
+from supplychain.source import go_version
 from supplychain.strictdoc import load_json
 from supplychain.tools import blanked_secrets, child_env, find_tool
 
@@ -162,7 +163,7 @@ def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
         raise BuildError("the Docker engine is not reachable", found=str(exc)[:1000],
                          fix="start the Docker engine (scripts/services) or use --builder oci") from None
     meta = prep.metadata(req, base)
-    builder_image = req.builder_image or f"golang:{go_version()}"
+    builder_image = req.builder_image or f"golang:{go_version().removeprefix('go') or 'unknown'}"
     progress.step("docker build", builder_image)
     context, text = build_context(prep, meta, ALIASES.get(req.base, req.base), builder_image)
     try:

@@ -59,13 +59,6 @@ def find_module(path: str | os.PathLike[str]) -> GoModule:
     return GoModule(root, module)
 
 
-def go_version() -> str:
-    """The toolchain's version without the 'go' prefix, e.g. '1.26.8'."""
-    out = subprocess.run([find_tool("go") or "go", "env", "GOVERSION"], capture_output=True, text=True,
-                         check=False, timeout=60, env=child_env())
-    return out.stdout.strip().removeprefix("go") or "unknown"
-
-
 def ldflags(version: str, version_var: str, extra: str = "") -> str:
     if not re.fullmatch(r"[A-Za-z0-9_./-]+\.[A-Za-z_][A-Za-z0-9_]*", version_var):
         raise UsageError(f"invalid --version-var {version_var!r}",

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 
-from supplychain.cli._common import Options, fail, identity_token_option, pass_options, run_guarded
+from supplychain.cli._common import Options, emit, identity_token_option, pass_options, run_guarded
 from supplychain.cli._registry import referrers_mode_option, registry_options
 from supplychain.registry import RegistryOptions
 
 
-def _key_password(key: str | None) -> str | None:
+def _key_password(key: str) -> str | None:
     from supplychain.signing.keys import password_from_env
 
-    if not key:
-        return None
     password = password_from_env()
     if password is None and sys.stdin.isatty():
         password = click.prompt(f"Password for {key}", hide_input=True, err=True)
@@ -58,63 +55,18 @@ def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: 
                        version: str | None, profiles_dir: str | None, report_file: str | None,
                        registry: RegistryOptions) -> None:
     """Check, build, SBOM, push, sign, attest and verify a Go module in one go."""
-    from supplychain.errors import UsageError
     from supplychain.pipeline import report
-    from supplychain.pipeline.config import load_config
-    from supplychain.pipeline.run import PipelineRequest, build_and_sign, failed_result
-    from supplychain.pipeline.steps import RunFailed
+    from supplychain.pipeline.config import pipeline_request
+    from supplychain.pipeline.run import build_and_sign
 
-    def request() -> PipelineRequest:
-        from supplychain.image.platform import parse_platforms
-
-        wanted = tuple(str(p) for p in parse_platforms(platforms)) if platforms else ()
-        cfg = load_config(config_file, path).merged(
-            repo=repo, platforms=wanted,
-            base=base, policy=policy, trust_config=trust_config, key=key, vuln_db=vuln_db,
-            fail_on=fail_on, promote_to=promote_to, tag=tag, version=version, profiles_dir=profiles_dir)
-        if not cfg.repo:
-            raise UsageError("no repository to push to",
-                             expected="--repo host/repo or `repo:` in sccheck.yaml",
-                             found="neither", fix="e.g. --repo 127.0.0.1:5000/team/hello")
-        return PipelineRequest(
-            path=path, repo=cfg.repo, platforms=cfg.platforms, base=cfg.base or "static",
-            version=cfg.version, tag=cfg.tag, policy=cfg.policy, trust_config=cfg.trust_config,
-            identity_token=identity_token, key=cfg.key, key_password=_key_password(cfg.key),
-            vuln_db=cfg.vuln_db, fail_on=cfg.fail_on or "medium", check_tools=cfg.check_tools,
-            check_settings=cfg.check,
-            harden_threshold=cfg.harden_threshold, profiles_dir=cfg.profiles_dir, promote_to=cfg.promote_to,
-            registry_options=registry)
-
-    req = run_guarded(opts, request)
-    progress = opts.progress()
-
-    def go() -> Any:
-        try:
-            return build_and_sign(req, progress)
-        except RunFailed as stopped:
-            return stopped
-
-    result = run_guarded(opts, go)
-    if isinstance(result, RunFailed):
-        stopped = result
-        partial = failed_result(stopped.report)
-        report.write_github(partial)
-        doc = report.to_dict(partial, stopped.error)
-        saved = run_guarded(opts, lambda: report.write_report(doc, report.report_path(report_file)))
-        if opts.json:
-            click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
-            opts = Options(json=False, verbose=opts.verbose, quiet=opts.quiet)
-        if not opts.quiet:
-            click.echo(report.summary_table(partial), err=True)
-        click.echo(f"full report: {saved}", err=True)
-        fail(Options(json=False, verbose=opts.verbose, quiet=opts.quiet), stopped.error)
-        return
-    report.write_github(result)
-    if report_file:
-        whole = report.to_dict(result)
-        run_guarded(opts, lambda: report.write_report(whole, report.report_path(report_file)))
+    req = run_guarded(opts, lambda: pipeline_request(
+        path, config_file=config_file, identity_token=identity_token, key_password=_key_password,
+        registry_options=registry, platforms=platforms, report_file=report_file, repo=repo, base=base,
+        policy=policy, trust_config=trust_config, key=key, vuln_db=vuln_db, fail_on=fail_on,
+        promote_to=promote_to, tag=tag, version=version, profiles_dir=profiles_dir))
+    result = run_guarded(opts, lambda: build_and_sign(req, opts.progress()))
     if opts.json:
-        click.echo(json.dumps(report.to_dict(result), indent=2, sort_keys=True, default=str))
+        emit(opts, report.to_dict(result))
         if not opts.quiet:
             click.echo(report.summary_table(result), err=True)
     else:

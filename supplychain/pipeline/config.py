@@ -16,10 +16,12 @@ Every key is optional; flags override the file. Unknown keys are errors naming t
 
 Relative file paths (vulnDb directory, harden profiles, trustConfig, key, policy) are relative
 to the file.
+`pipeline_request` merges defaults < the file < flags into the `PipelineRequest` the run takes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from typing import Any
 from supplychain.analyzers.config import CheckSettings, parse_check_settings, resolve_path
 from supplychain.errors import UsageError
 from supplychain.image.platform import parse_platforms
+from supplychain.registry.options import RegistryOptions
 from supplychain.strictdoc import load_yaml
 
 CONFIG_NAME = "sccheck.yaml"
@@ -44,6 +47,35 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "promote": {"to": ("promote_to", "str")},
 }
 TOP_LEVEL = {"apiVersion", "kind", "repo", "check", *SCHEMA}
+DEFAULT_BASE = "static"
+DEFAULT_FAIL_ON = "medium"
+
+
+@dataclass(frozen=True)
+class PipelineRequest:
+    """Everything one run of build-and-sign needs, settled before any work starts."""
+
+    path: str
+    repo: str
+    platforms: tuple[str, ...] = ()
+    base: str = DEFAULT_BASE
+    version: str | None = None
+    tag: str | None = None
+    policy: str | None = None
+    trust_config: str | None = None
+    identity_token: str | None = field(default=None, repr=False)
+    key: str | None = None
+    key_password: str | None = field(default=None, repr=False)
+    vuln_db: str | None = None
+    fail_on: str = DEFAULT_FAIL_ON
+    check_tools: tuple[str, ...] = ()
+    check_settings: CheckSettings = field(default_factory=CheckSettings)
+    harden_threshold: str | None = None
+    profiles_dir: str | None = None      # keep the runtime profiles here (else only attested)
+    promote_to: str | None = None
+    registry_options: RegistryOptions | None = None
+    report_file: str | None = None      # where the full JSON report goes (always on failure)
+    max_workers: int = 3
 
 
 @dataclass(frozen=True)
@@ -73,6 +105,26 @@ class PipelineConfig:
         given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in flags.items()
                  if v is not None and v != () and v != ""}
         return replace(self, **given)  # type: ignore[arg-type]
+
+    def request(self, path: str, *, identity_token: str | None = None,
+                key_password: Callable[[str], str | None] | None = None,
+                registry_options: RegistryOptions | None = None,
+                report_file: str | None = None) -> PipelineRequest:
+        """The run's request: these settings over the defaults. `key_password(key)` is asked
+        only when a key is set."""
+        if not self.repo:
+            raise UsageError("no repository to push to",
+                             expected="--repo host/repo or `repo:` in sccheck.yaml",
+                             found="neither", fix="e.g. --repo 127.0.0.1:5000/team/hello")
+        return PipelineRequest(
+            path=path, repo=self.repo, platforms=self.platforms, base=self.base or DEFAULT_BASE,
+            version=self.version, tag=self.tag, policy=self.policy, trust_config=self.trust_config,
+            identity_token=identity_token, key=self.key,
+            key_password=key_password(self.key) if self.key and key_password else None,
+            vuln_db=self.vuln_db, fail_on=self.fail_on or DEFAULT_FAIL_ON, check_tools=self.check_tools,
+            check_settings=self.check, harden_threshold=self.harden_threshold,
+            profiles_dir=self.profiles_dir, promote_to=self.promote_to,
+            registry_options=registry_options, report_file=report_file)
 
 
 def _bad(source: str, path: str, message: str, expected: str, found: str) -> UsageError:
@@ -154,3 +206,19 @@ def load_config(path: str | Path | None, project: str | Path) -> PipelineConfig:
                          found=f"{len(raw)} bytes")
     doc = load_yaml(raw, str(file), max_bytes=MAX_CONFIG_BYTES)
     return parse_config(doc, str(file), file.resolve().parent)
+
+
+def split_platforms(text: str | None) -> tuple[str, ...]:
+    """`--platform a,b` with the one platform parser (empty entries, duplicates are errors)."""
+    return tuple(str(p) for p in parse_platforms(text)) if text else ()
+
+
+def pipeline_request(path: str, *, config_file: str | None = None, identity_token: str | None = None,
+                     key_password: Callable[[str], str | None] | None = None,
+                     registry_options: RegistryOptions | None = None, platforms: str | None = None,
+                     report_file: str | None = None, **flags: str | None) -> PipelineRequest:
+    """Defaults < `sccheck.yaml` (PATH's, or `config_file`) < flags (`platforms` comma-separated;
+    the other flags named as PipelineConfig's fields)."""
+    merged = load_config(config_file, path).merged(platforms=split_platforms(platforms), **flags)
+    return merged.request(path, identity_token=identity_token, key_password=key_password,
+                          registry_options=registry_options, report_file=report_file)

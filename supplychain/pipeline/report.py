@@ -1,5 +1,5 @@
-"""What `build-and-sign` tells its caller: a summary table, the JSON report, and GitHub Actions
-outputs (`$GITHUB_OUTPUT`) and job summary (`$GITHUB_STEP_SUMMARY`)."""
+"""What `build-and-sign` tells its caller: the run's result, a summary table, the JSON report,
+and GitHub Actions outputs (`$GITHUB_OUTPUT`) and job summary (`$GITHUB_STEP_SUMMARY`)."""
 
 from __future__ import annotations
 
@@ -8,58 +8,97 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from supplychain.errors import Error
 from supplychain.fsutil import atomic_write
-from supplychain.pipeline.run import PipelineResult
+from supplychain.pipeline.steps import RunFailed, RunReport
 
 
-def _public(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _public(v) for k, v in value.items() if not str(k).startswith("_") and k != "summary"}
-    if isinstance(value, list | tuple):
-        return [_public(v) for v in value]
-    return value
+@dataclass(frozen=True)
+class PipelineResult:
+    """The steps' report; `error` is the first step's error when the chain stopped."""
+
+    report: RunReport
+    error: Error | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.report.ok
+
+    def _value(self, name: str) -> Any:
+        step = self.report.steps.get(name)
+        return step.value if step is not None and step.status == "ok" else None
+
+    @property
+    def reference(self) -> str | None:
+        """The pushed image by digest, once `push` has finished."""
+        push = self._value("push")
+        return push.image.reference if push is not None else None
+
+    @property
+    def digest(self) -> str | None:
+        build = self._value("build")
+        return build.result.digest if build is not None else None
+
+
+class PipelineFailed(RunFailed):
+    """The chain stopped at a step: the partial result rides along, so `--json` still gives the
+    whole report (also saved at `saved`), and the diagnostics show the table of what ran."""
+
+    def __init__(self, result: PipelineResult, saved: Path | None = None) -> None:
+        assert result.error is not None
+        super().__init__(result.report, result.error)
+        self.result = result
+        self.saved = saved
+        self.document: dict[str, Any] = json.loads(json.dumps(to_dict(result), default=str))
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.document
+
+    def diagnostics(self) -> str:
+        saved = f"\nfull report: {self.saved}" if self.saved else ""
+        return summary_table(self.result) + saved + "\n" + self.error.diagnostics()
 
 
 def bundle_refs(result: PipelineResult) -> list[str]:
     """Every referrer manifest written next to the pushed image, signature first."""
     refs: list[str] = []
-    sign = result.report.steps.get("sign")
-    if sign is not None and sign.status == "ok":
-        refs += list(sign.value.get("referrers", []))
-    attest = result.report.steps.get("attest")
-    if attest is not None and attest.status == "ok":
-        for item in attest.value.get("attestations", []):
-            refs += list(item.get("referrers", []))
+    sign = result._value("sign")
+    if sign is not None:
+        refs += list(sign.signed.referrers)
+    attest = result._value("attest")
+    if attest is not None:
+        for item in attest.attestations:
+            refs += list(item.signed.referrers)
     return list(dict.fromkeys(refs))
 
 
-def to_dict(result: PipelineResult, error: Error | None = None) -> dict[str, Any]:
+def to_dict(result: PipelineResult) -> dict[str, Any]:
     steps: dict[str, Any] = {}
     for name, step in result.report.steps.items():
         entry = step.to_dict()
-        if step.status == "ok" and isinstance(step.value, Mapping):
-            entry["summary"] = step.value.get("summary", "")
-            entry["result"] = _public(step.value)
+        if step.status == "ok" and step.value is not None:
+            entry["summary"] = step.value.summary
+            entry["result"] = step.value.to_dict()
         steps[name] = entry
-    check = result.report.steps.get("check")
-    findings = check.value.get("findings") if check is not None and check.status == "ok" else None
-    out: dict[str, Any] = {"ok": error is None and result.ok, "reference": result.reference,
+    check = result._value("check")
+    out: dict[str, Any] = {"ok": result.ok, "reference": result.reference,
                            "digest": result.digest, "bundle_refs": bundle_refs(result),
-                           "findings": findings, "seconds": round(result.report.seconds, 3), "steps": steps}
-    if error is not None:
-        out.update(error.to_dict())
+                           "findings": len(check.result.findings) if check is not None else None,
+                           "seconds": round(result.report.seconds, 3), "steps": steps}
+    if result.error is not None:
+        out.update(result.error.to_dict())
     return out
 
 
 def _key_result(name: str, step: Any) -> str:
     if step.status == "failed" and step.error is not None:
         return str(step.error.message)
-    if step.status == "ok" and isinstance(step.value, Mapping):
-        return str(step.value.get("summary", ""))
+    if step.status == "ok" and step.value is not None:
+        return str(step.value.summary)
     return ""
 
 

@@ -22,6 +22,8 @@ StepFn = Callable[[Mapping[str, Any]], Any]
 
 @dataclass(frozen=True)
 class Step:
+    """`fn` gets the values of the steps it `needs` (by name) and returns its own value."""
+
     name: str
     fn: StepFn
     needs: tuple[str, ...] = ()
@@ -152,15 +154,24 @@ def run(steps: list[Step], *, progress: Progress | None = None, max_workers: int
 
 
 def _summary(value: Any) -> str:
-    if isinstance(value, Mapping) and isinstance(value.get("summary"), str):
-        return str(value["summary"])
-    return ""
+    summary = getattr(value, "summary", None)
+    if isinstance(value, Mapping):
+        summary = value.get("summary")
+    return summary if isinstance(summary, str) else ""
 
 
-class RunFailed(Exception):
-    """Carries the partial report and the first step error."""
+class RunFailed(Error):
+    """The chain stopped: carries the partial report and the first step's error, whose kind,
+    words and exit code it takes, so the CLI catches it like any other error."""
 
     def __init__(self, report: RunReport, error: Error) -> None:
-        super().__init__(error.message)
+        super().__init__(error.message, expected=error.expected, found=error.found, fix=error.fix,
+                         facts=error.facts)
         self.report = report
         self.error = error
+        self.exit_code = error.exit_code
+        self.kind = error.kind
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.error.to_dict(),
+                "steps": {name: step.to_dict() for name, step in self.report.steps.items()}}

@@ -18,6 +18,8 @@ from supplychain.errors import SbomError
 from supplychain.gomodule import module_root
 from supplychain.sbom.buildinfo import Module
 from supplychain.sbom.model import DEVEL, GoProgram
+from supplychain.source import exact_tag
+from supplychain.source import go_version as probe_go_version
 from supplychain.tools import child_env, find_tool
 
 MAX_GOMOD_BYTES = 4 * 1024 * 1024
@@ -191,7 +193,7 @@ def _from_go(directory: Path, go: str, mod: GoMod, sums: dict[tuple[str, str], s
             edges = graph.setdefault(spath, [])
             if dpath not in edges:
                 edges.append(dpath)
-    go_version = _run_go(go, ["env", "GOVERSION"], directory).strip()
+    go_version = probe_go_version(directory)
     version = _source_version(directory)
     return GoProgram("source", str(directory), Module(mod.module, version),
                      "the git tag of the source tree" if version != DEVEL else "go.mod has no version",
@@ -204,13 +206,10 @@ _TAG_RE = re.compile(r"^v\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$")
 
 def _source_version(directory: Path) -> str:
     """The exact semver tag of HEAD when the tree is a clean git checkout at a tag."""
-    git = find_tool("git", required=False)
-    if git is None or not (directory / ".git").exists():
+    if not (directory / ".git").exists():
         return DEVEL
-    done = subprocess.run([git, "-C", str(directory), "describe", "--tags", "--exact-match", "--dirty"],
-                          capture_output=True, text=True, timeout=30, env=child_env())
-    tag = done.stdout.strip()
-    return tag if done.returncode == 0 and _TAG_RE.match(tag) else DEVEL
+    tag = exact_tag(directory)
+    return tag if tag and _TAG_RE.match(tag) else DEVEL
 
 
 def program_from_source(directory: str | Path, *, use_go: bool = True) -> GoProgram:

@@ -13,9 +13,9 @@ import pytest
 from supplychain.build.elfcheck import read_linkage, require_static
 from supplychain.build.gocompile import go_env, ldflags, require_buildable
 from supplychain.build.layers import directory, file, make_layer, tar_bytes
-from supplychain.build.source import strip_credentials
 from supplychain.errors import BuildError, UsageError
 from supplychain.image.platform import Platform
+from supplychain.source import strip_credentials
 
 
 def test_tar_is_sorted_owned_by_root_with_fixed_times_and_parents() -> None:
