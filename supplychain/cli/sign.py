@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from supplychain.attest.vocabulary import COSIGN_SIGN
+from supplychain.attest.vocabulary import COSIGN_SIGN, PREDICATE_TYPES
 from supplychain.cli._common import Options, emit, identity_token_option, pass_options, run_guarded
 from supplychain.cli._registry import referrers_mode_option, registry_options
 from supplychain.registry import RegistryOptions
@@ -76,7 +76,7 @@ def sign_cmd(opts: Options, image: str, trust_config: str | None, identity_token
 @click.command("attest")
 @click.argument("image")
 @click.option("--type", "type_", required=True,
-              help="slsa | sbom | vuln | test | harden | a predicate type URI.")
+              help=" | ".join(PREDICATE_TYPES) + " | a predicate type URI.")
 @click.option("--predicate", required=True, type=click.Path(dir_okay=False),
               help="The predicate as a JSON file.")
 @click.option("--platform", default=None, metavar="OS/ARCH[/VARIANT]",
