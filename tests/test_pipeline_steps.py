@@ -84,8 +84,8 @@ def fake_run(promote_to: str | None = None) -> Run:
     req = PipelineRequest(path="/src/app", repo="reg.example/team/app", promote_to=promote_to)
     no_policy: Any = None
     return Run(req, parse_image_ref(req.repo), "v1", no_policy, Path("policy.yaml"), Path("/tmp/oci"),
-               Path("/tmp/profiles"), SourceFacts(None, None, None, None, "."), "go1.26.0", dt.datetime.now(dt.UTC),
-               SilentProgress())
+               Path("/tmp/profiles"), SourceFacts(None, None, None, None, "."), "go1.26.0",
+               dt.datetime.now(dt.UTC), SilentProgress())
 
 
 def test_each_step_function_takes_exactly_the_results_its_row_hands_it() -> None:
