@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from supplychain.attest.vuln import vuln_report
 from supplychain.policy import model as m
 from supplychain.policy import parse_policy
 from supplychain.policy.evaluate import PolicyReport
@@ -24,7 +25,6 @@ from supplychain.policy.evidence import VerifiedStatement
 from supplychain.policy.export import ExportOptions, TufSource, export_policy, load_trust_material
 from supplychain.policy.export.common import Gaps
 from supplychain.policy.export.rego import QUERY, rego_for
-from supplychain.policy.predicates import vuln_report
 from supplychain.verify import verify_image
 from tests.helpers.devstack import DevStack
 from tests.helpers.registries import Registry
