@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from supplychain.analyzers.model import CheckResult
-from supplychain.attest.predicates import lookup, parse_time
+from supplychain.attest.predicates import lookup, now_text, parse_time
 
 VULN_RESULT_FORMAT = "https://sccheck.dev/check/govulncheck-result/v1"
 # Where the findings list is, and the fields of each finding the reader uses.
@@ -48,28 +48,30 @@ def vuln_predicate(result: CheckResult) -> dict[str, Any] | None:
                       "url": v.url, "fingerprint": f.fingerprint,
                       "suppressed": f.suppressed.to_dict() if f.suppressed else None})
     version = run.output.version
-    return {
-        "invocation": {"parameters": list(run.output.command[1:]), "uri": "", "event_id": "",
-                       "builder.id": ""},
-        "scanner": {
-            "uri": f"pkg:golang/golang.org/x/vuln@{version}" if version else "pkg:golang/golang.org/x/vuln",
-            "version": version,
-            "db": {"uri": str(facts.get("db", "")), "version": str(facts.get("db_last_modified", ""))},
-            "result": {
-                "format": VULN_RESULT_FORMAT, "mode": result.mode, "module": result.module,
-                "goVersion": str(facts.get("go_version", "")),
-                "scanLevel": str(facts.get("scan_level", "")),
-                "modules": list(facts.get("modules", [])),
-                "vulnerabilities": vulns,
-                "summary": {"total": len(vulns),
-                            "reachable": sum(1 for v in vulns if v["reachable"]),
-                            "unreachable": sum(1 for v in vulns if not v["reachable"]),
-                            "suppressed": sum(1 for v in vulns if v["suppressed"])},
-            },
-        },
-        "metadata": {"scanStartedOn": result.started, "scanFinishedOn": result.finished},
-    }
+    return cosign_vuln_predicate(
+        f"pkg:golang/golang.org/x/vuln@{version}" if version else "pkg:golang/golang.org/x/vuln", version,
+        {"format": VULN_RESULT_FORMAT, "mode": result.mode, "module": result.module,
+         "goVersion": str(facts.get("go_version", "")), "scanLevel": str(facts.get("scan_level", "")),
+         "modules": list(facts.get("modules", [])), "vulnerabilities": vulns,
+         "summary": {"total": len(vulns), "reachable": sum(1 for v in vulns if v["reachable"]),
+                     "unreachable": sum(1 for v in vulns if not v["reachable"]),
+                     "suppressed": sum(1 for v in vulns if v["suppressed"])}},
+        db_uri=str(facts.get("db", "")), db_version=str(facts.get("db_last_modified", "")),
+        parameters=list(run.output.command[1:]), started=result.started, finished=result.finished)
 
+
+def cosign_vuln_predicate(scanner_uri: str, scanner_version: str, result: dict[str, Any], *,
+                          db_uri: str = "", db_version: str = "", parameters: list[str] | None = None,
+                          started: str | None = None, finished: str | None = None) -> dict[str, Any]:
+    """cosign's vuln/v1 envelope around a scanner's result (`scanner.result`); the reader finds
+    the findings at FINDINGS_PATH inside it. Times default to now."""
+    now = now_text()
+    return {
+        "invocation": {"parameters": parameters or [], "uri": "", "event_id": "", "builder.id": ""},
+        "scanner": {"uri": scanner_uri, "version": scanner_version,
+                    "db": {"uri": db_uri, "version": db_version}, "result": result},
+        "metadata": {"scanStartedOn": started or now, "scanFinishedOn": finished or now},
+    }
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -12,9 +12,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from supplychain.analyzers import Severity, predicates, sarif
+from supplychain.analyzers import Severity, sarif
 from supplychain.analyzers.rules import SeverityMap, staticcheck_severity, vet_severity
 from supplychain.analyzers.suppress import SuppressRule, apply, fingerprint_all
+from supplychain.attest import testresult
 from tests.analyzers.conftest import FIXTURES
 
 SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
@@ -385,7 +386,7 @@ def test_race_finding_in_sarif_points_at_the_racing_line(checked) -> None:
 
 def test_predicate_names_suppressed_findings(checked) -> None:
     result = checked("staticcheck_classes")
-    pred = predicates.test_result(result, result.run("staticcheck"))
+    pred = testresult.test_result_predicate(result, result.run("staticcheck"))
     assert pred["result"] == "WARNED" and pred["failedTests"] == []
     assert "SA4006 main.go:31:2 (suppressed: the count is reset on purpose in this demo)" \
         in pred["warnedTests"]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from supplychain.attest.predicates import vuln_predicate
+from supplychain.attest.vuln import cosign_vuln_predicate
 from supplychain.policy import model as m
 from supplychain.signing.api import attest_image, sign_image
 from supplychain.stores import open_store
@@ -52,8 +52,8 @@ def policy_text(stack: DevStack) -> str:
 
 def _vulns(findings: list[dict[str, Any]], age: dt.timedelta = dt.timedelta(0)) -> dict[str, Any]:
     """The vulnerability predicate as `sccheck check` writes it (scanner.result.vulnerabilities)."""
-    doc = vuln_predicate("pkg:golang/golang.org/x/vuln@v1.1.4", "v1.1.4",
-                         {"format": "sccheck-govulncheck/v1", "vulnerabilities": findings})
+    doc = cosign_vuln_predicate("pkg:golang/golang.org/x/vuln@v1.1.4", "v1.1.4",
+                                {"format": "sccheck-govulncheck/v1", "vulnerabilities": findings})
     when = (dt.datetime.now(dt.UTC) - age).strftime("%Y-%m-%dT%H:%M:%SZ")
     doc["metadata"] = {"scanStartedOn": when, "scanFinishedOn": when}
     return doc
