@@ -36,7 +36,7 @@ from supplychain.policy.evaluate import PolicyReport
 from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
 from supplychain.stores import open_store
-from supplychain.strictdoc import load_yaml
+from supplychain.strictdoc import load_yaml, read_config_file
 from supplychain.verify import load_trusted_root, resolve_once
 
 
@@ -315,12 +315,7 @@ class BatchResult:
 
 def load_batch(path: str) -> list[BatchItem]:
     """A YAML or JSON file: `promotions: [{source, destination, policy?, force?}, ...]`."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read((1 << 20) + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read the batch file {path}: {exc.strerror}") from None
-    doc = load_yaml(raw, f"the batch file {path}")
+    doc = load_yaml(read_config_file(path, "the batch file"), f"the batch file {path}")
     items = doc.get("promotions") if isinstance(doc, dict) else None
     if not isinstance(items, list) or not items or set(doc) != {"promotions"}:
         raise UsageError(f"the batch file {path} must hold exactly a non-empty 'promotions' list",

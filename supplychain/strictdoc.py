@@ -163,3 +163,15 @@ def load_yaml(data: bytes | str, source: str, *, multi: bool = False, max_bytes:
     except yaml.YAMLError as exc:
         raise error(f"{source} is not valid YAML: {str(exc)[:400]}",
                     fix="check indentation and quoting") from None
+
+
+def read_config_file(path: str, what: str, max_bytes: int = MAX_YAML_BYTES) -> bytes:
+    """A user's file (a batch list, ...) read whole, refused when larger than `max_bytes`."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if len(raw) > max_bytes:
+        raise UsageError(f"{what} {path} is too large", expected=f"at most {max_bytes} bytes")
+    return raw

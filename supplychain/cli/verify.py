@@ -7,8 +7,16 @@ from typing import Any
 
 import click
 
-from supplychain.cli._common import Options, emit, identity_token_option, pass_options, run_guarded
+from supplychain.cli._common import (
+    Options,
+    emit,
+    identity_token_option,
+    pass_options,
+    run_guarded,
+    usage_failure,
+)
 from supplychain.cli._registry import referrers_mode_option, registry_options
+from supplychain.errors import EXIT_TOOL_FAILED
 from supplychain.registry import RegistryOptions
 
 _STATUS = {"pass": "PASS", "fail": "FAIL", "no-evidence": "NO EVIDENCE"}
@@ -44,26 +52,62 @@ def _finish(opts: Options, payload: dict[str, Any], human: Any) -> None:
         sys.exit(1)
 
 
+def _render_verify_batch(result: dict[str, Any]) -> str:
+    lines = [f"{'STATUS':<7} IMAGE"]
+    for r in result["results"]:
+        lines.append(f"{r['status'].upper():<7} {r['image']}")
+        if r["status"] == "fail":
+            failed = [x["rule"] for x in r["report"]["results"] if x["status"] != "pass"]
+            lines.append(f"{'':<7}   failed: {', '.join(failed)}")
+        elif r["status"] == "error":
+            lines.append(f"{'':<7}   {r['error']['message']}")
+    s = result["summary"]
+    lines.append(f"\n{s['total']} image(s): {s['pass']} passed, {s['fail']} failed, "
+                 f"{s['error']} not verified")
+    return "\n".join(lines)
+
+
 @click.command("verify")
-@click.argument("image")
+@click.argument("image", required=False)
 @click.option("--policy", "policy_file", required=True, type=click.Path(dir_okay=False),
               help="Policy file (YAML, see policies/).")
+@click.option("--batch", "batch_file", type=click.Path(dir_okay=False),
+              help="Verify every image this file lists (images: [REF, ...] in YAML/JSON, or one "
+                   "reference a line) in one run.")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 16),
+              help="Batch: images verified at once.")
 @click.option("--trust-config", type=click.Path(dir_okay=False),
               help="Sigstore client trust config (env SCCHECK_TRUST_CONFIG).")
 @registry_options
 @pass_options
-def verify_cmd(opts: Options, image: str, policy_file: str, trust_config: str | None,
-               registry: RegistryOptions) -> None:
-    """Verify IMAGE's signatures and attestations against a policy (exit 1 when it fails)."""
+def verify_cmd(opts: Options, image: str | None, policy_file: str, batch_file: str | None,
+               concurrency: int, trust_config: str | None, registry: RegistryOptions) -> None:
+    """Verify IMAGE's signatures and attestations against a policy (exit 1 when it fails).
+    With --batch FILE, many images in one run (exit 1 if any fails, 3 if any could not be checked)."""
     from supplychain.policy import load_policy
-    from supplychain.verify import verify_image
+    from supplychain.verify import batch_report, load_verify_batch, verify_batch, verify_image
+
+    if bool(image) == bool(batch_file):
+        usage_failure(opts.json, "verify needs IMAGE or --batch FILE (one of them)")
 
     def work() -> dict[str, Any]:
         policy = load_policy(policy_file)
-        return verify_image(image, policy, trust_config=trust_config, registry_options=registry,
-                            progress=opts.progress()).to_dict()
+        if not batch_file:
+            return verify_image(image or "", policy, trust_config=trust_config, registry_options=registry,
+                                progress=opts.progress()).to_dict()
+        images = load_verify_batch(batch_file)
+        return batch_report(verify_batch(images, policy, trust_config=trust_config, registry_options=registry,
+                                         concurrency=concurrency, progress=opts.progress()))
 
-    _finish(opts, run_guarded(opts, work), render_report)
+    result = run_guarded(opts, work)
+    if batch_file:
+        emit(opts, result, _render_verify_batch)
+        if result["summary"]["error"]:
+            sys.exit(EXIT_TOOL_FAILED)
+        if not result["ok"]:
+            sys.exit(1)
+        return
+    _finish(opts, result, render_report)
 
 
 def _render_promotion(result: dict[str, Any]) -> str:

@@ -1,0 +1,68 @@
+"""Start-up is paid once and only for what a command needs: each command, run for real in its
+own interpreter, imports no heavy package it does not use (read from `python -X importtime`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from supplychain.stores import open_store
+from tests.conftest import ROOT
+from tests.helpers.registries import Registry
+from tests.signing.images import push_tiny_image
+
+HEAVY = ("sigstore", "sigstore_models", "rekor_types", "pydantic", "docker", "cyclonedx", "jsonschema")
+NETWORK = ("requests", "urllib3")
+
+
+def imported(*args: str) -> set[str]:
+    """The top-level packages and supplychain modules one `sccheck ARGS` run imports."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "supplychain", *args], cwd=ROOT,
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    names = set()
+    for line in out.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            names.add(name if name.startswith("supplychain") else name.split(".")[0])
+    assert "supplychain.cli" in names   # the measurement itself works
+    return names
+
+
+def test_version_and_help_import_nothing_heavy() -> None:
+    assert not imported("--version") & {*HEAVY, *NETWORK, "yaml", "cryptography", "supplychain.registry"}
+    assert not imported("--help") & set(HEAVY)
+    for command in ("copy", "build", "sbom", "check", "verify", "promote", "sign"):
+        assert not imported(command, "--help") & set(HEAVY), command
+
+
+def test_copy_imports_no_sigstore_or_policy(registry: Registry) -> None:
+    src = registry.ref("budget/src", "v1")
+    push_tiny_image(open_store(src), "v1", text="import-budget")
+    names = imported("copy", "--referrers", src, registry.ref("budget/dst", "v1"))
+    assert not names & set(HEAVY)
+    unneeded = ("supplychain.signing", "supplychain.policy", "supplychain.build")
+    assert not {n for n in names if n.startswith(unneeded)}
+
+
+def test_key_only_verify_loads_no_sigstore(registry: Registry, tmp_path: Path) -> None:
+    """A policy with only public keys never needs the keyless verifier (0.2 s of imports)."""
+    from supplychain.signing.api import sign_image
+    from supplychain.signing.keys import generate_key_pair
+
+    ref = registry.ref("budget/keyed", "v1")
+    push_tiny_image(open_store(ref), "v1", text="import-budget-key")
+    generate_key_pair(tmp_path / "k", "pw")
+    sign_image(ref, key=str(tmp_path / "k.key"), key_password="pw")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump({
+        "apiVersion": "sccheck.dev/v1", "kind": "Policy", "name": "budget",
+        "identities": [{"name": "k", "publicKey": (tmp_path / "k.pub").read_text(),
+                        "UnsafeNoTransparencyLog": True}], "signature": {}}))
+    names = imported("verify", ref, "--policy", str(policy))
+    assert not names & {"sigstore", "sigstore_models", "rekor_types", "pydantic"}, sorted(names & set(HEAVY))
