@@ -111,6 +111,17 @@ def _walk(src: ContentStore, top: Descriptor) -> list[_Node]:
     return order
 
 
+def graph_blobs(src: ContentStore, top: Descriptor) -> tuple[list[str], list[Descriptor]]:
+    """The manifest digests and the blobs (configs, layers) of the image graph under `top`, as
+    a copy would move them; every manifest read is verified by digest."""
+    nodes = _walk(src, top)
+    blobs: dict[str, Descriptor] = {}
+    for node in nodes:
+        for child in node.view.blobs():
+            blobs.setdefault(child.digest, child)
+    return [n.desc.digest for n in nodes], list(blobs.values())
+
+
 def _put_manifest(dst: ContentStore, node: _Node, listed: bool, index: bool = True) -> None:
     data, media_type = node.view.raw, node.view.media_type
     if not listed:

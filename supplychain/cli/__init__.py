@@ -36,6 +36,8 @@ COMMANDS: dict[str, str] = {
     "copy": "registry",
     "registry": "registry",
     "dev-stack": "devstack",
+    "bundle": "bundle",
+    "trust": "bundle",
 }
 
 

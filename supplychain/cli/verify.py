@@ -16,6 +16,7 @@ from supplychain.cli._common import (
     usage_failure,
 )
 from supplychain.cli._registry import referrers_mode_option, registry_options
+from supplychain.cli.bundle import make_pins, pin_options
 from supplychain.errors import EXIT_TOOL_FAILED
 from supplychain.registry import RegistryOptions
 
@@ -69,37 +70,55 @@ def _render_verify_batch(result: dict[str, Any]) -> str:
 
 @click.command("verify")
 @click.argument("image", required=False)
-@click.option("--policy", "policy_file", required=True, type=click.Path(dir_okay=False),
-              help="Policy file (YAML, see policies/).")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False),
+              help="Policy file (YAML, see policies/); for a bundle, or --policy-digest.")
 @click.option("--batch", "batch_file", type=click.Path(dir_okay=False),
               help="Verify every image this file lists (images: [REF, ...] in YAML/JSON, or one "
                    "reference a line) in one run.")
 @click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 16),
               help="Batch: images verified at once.")
-@click.option("--trust-config", type=click.Path(dir_okay=False),
-              help="Sigstore client trust config (env SCCHECK_TRUST_CONFIG).")
+@pin_options
 @registry_options
 @pass_options
-def verify_cmd(opts: Options, image: str | None, policy_file: str, batch_file: str | None,
-               concurrency: int, trust_config: str | None, registry: RegistryOptions) -> None:
+def verify_cmd(opts: Options, image: str | None, policy_file: str | None, batch_file: str | None,
+               concurrency: int, trust_config: str | None, trusted_root_digest: str | None,
+               policy_digest: str | None, registry: RegistryOptions) -> None:
     """Verify IMAGE's signatures and attestations against a policy (exit 1 when it fails).
-    With --batch FILE, many images in one run (exit 1 if any fails, 3 if any could not be checked)."""
+    With --batch FILE, many images in one run (exit 1 if any fails, 3 if any could not be checked).
+    IMAGE may be a bundle, oci-archive:FILE: verified with no network, against the trusted root
+    and policy you pin."""
+    from supplychain.bundle import is_archive, verify_archive
     from supplychain.policy import load_policy
+    from supplychain.policy.trustroot import freshness_warnings, read_trust_file
+    from supplychain.signing.keyless import trust_config_path
     from supplychain.verify import batch_report, load_verify_batch, verify_batch, verify_image
 
     if bool(image) == bool(batch_file):
         usage_failure(opts.json, "verify needs IMAGE or --batch FILE (one of them)")
+    archive = bool(image) and is_archive(image or "")
+    if not archive and (not policy_file or trusted_root_digest or policy_digest):
+        usage_failure(opts.json, "verify needs --policy FILE (--trusted-root-digest and --policy-digest pin "
+                                 "what an oci-archive: bundle carries)")
 
     def work() -> dict[str, Any]:
-        policy = load_policy(policy_file)
+        if archive:
+            pins = make_pins(policy_file, trust_config, trusted_root_digest, policy_digest)
+            report, facts = verify_archive(image or "", pins, progress=opts.progress())
+            return {**report.to_dict(), "bundle": facts.to_dict(), "warnings": list(facts.warnings)}
+        policy = load_policy(policy_file or "")
         if not batch_file:
-            return verify_image(image or "", policy, trust_config=trust_config, registry_options=registry,
-                                progress=opts.progress()).to_dict()
+            out = verify_image(image or "", policy, trust_config=trust_config, registry_options=registry,
+                               progress=opts.progress()).to_dict()
+            path = trust_config_path(trust_config)
+            out["warnings"] = freshness_warnings(read_trust_file(path).entries) if path else []
+            return out
         images = load_verify_batch(batch_file)
         return batch_report(verify_batch(images, policy, trust_config=trust_config, registry_options=registry,
                                          concurrency=concurrency, progress=opts.progress()))
 
     result = run_guarded(opts, work)
+    for w in result.get("warnings", []):
+        click.echo(f"warning: {w}", err=True)
     if batch_file:
         emit(opts, result, _render_verify_batch)
         if result["summary"]["error"]:
