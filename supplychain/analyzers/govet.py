@@ -13,6 +13,7 @@ import re
 from supplychain.analyzers.base import ToolContext, execute, failed, json_values
 from supplychain.analyzers.model import Finding, Location, ToolOutput
 from supplychain.analyzers.rules import vet_severity
+from supplychain.source import go_version
 from supplychain.tools import find_tool
 
 NAME = "vet"
@@ -73,7 +74,4 @@ def run(ctx: ToolContext) -> ToolOutput:
 
 
 def _go_version(ctx: ToolContext) -> str:
-    go = find_tool("go")
-    assert go is not None
-    proc = execute([go, "env", "GOVERSION"], ctx, tool="go env")
-    return proc.stdout.strip()
+    return go_version(ctx.root)

@@ -21,6 +21,7 @@ from supplychain.analyzers.base import ToolContext, execute, failed
 from supplychain.analyzers.model import Finding, Location, TestOutcome, ToolOutput
 from supplychain.analyzers.rules import RACE_RULES
 from supplychain.errors import ToolMissing
+from supplychain.source import go_version
 from supplychain.tools import find_tool
 
 NAME = "race"
@@ -275,4 +276,4 @@ def run(ctx: ToolContext) -> ToolOutput:
         err.facts["build output"] = build_output(proc.stdout + "\n" + proc.stderr)
         raise err
     return ToolOutput(findings=findings, command=("go", *argv[1:]), tests=outcome,
-                      version=execute([go, "env", "GOVERSION"], ctx, tool="go env").stdout.strip())
+                      version=go_version(ctx.root))
