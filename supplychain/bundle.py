@@ -310,17 +310,29 @@ def export_bundle(
 
 
 def _read_vuln_db(path: str) -> tuple[str, bytes]:
+    """A database snapshot to carry: a directory in the Go vulnerability database layout goes in
+    as a tar (names sorted, owners and times fixed); a file goes in as it is."""
+    import io
+
+    from supplychain.analyzers.govulncheck import normalize_db
+
     p = Path(path)
-    if p.is_dir():
-        raise UsageError(
-            f"--vuln-db {path} is a directory",
-            expected="one file (e.g. a .zip or .tar.gz snapshot of the Go vulnerability database)",
-            fix="archive the directory first",
-        )
-    try:
-        return p.name, p.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read --vuln-db {path}: {exc.strerror}") from None
+    if not p.is_dir():
+        try:
+            return p.name, p.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read --vuln-db {path}: {exc.strerror}") from None
+    normalize_db(str(p))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for file in sorted(f for f in p.rglob("*") if f.is_file()):
+            info = tar.gettarinfo(str(file), arcname=file.relative_to(p).as_posix())
+            info.uid = info.gid = info.mtime = 0
+            info.uname = info.gname = ""
+            info.mode = 0o644
+            with file.open("rb") as fh:
+                tar.addfile(info, fh)
+    return f"{p.name}.tar", buf.getvalue()
 
 
 # -- reading an archive ---------------------------------------------------------------------

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "sign": "sign",
     "attest": "sign",
     "generate-key-pair": "sign",
+    "rescan": "sign",
     "verify": "verify",
     "promote": "verify",
     "policy": "verify",
