@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from supplychain.bundle import is_archive
 from supplychain.errors import AnalyzerError, UsageError
 from supplychain.image.reference import parse_image_ref
 from supplychain.progress import Progress, SilentProgress
@@ -82,6 +83,21 @@ def _unpack_db(snapshot: Path, into: Path) -> Path:
     return into
 
 
+def _from_bundle(image: str, tmp: Path) -> Path:
+    """The database snapshot a bundle carries (`oci-archive:release.tar`), checked like the
+    rest of the bundle (every blob against its digest)."""
+    from supplychain.bundle import archive_path, open_archive
+
+    with open_archive(archive_path(image)) as archive:
+        data = archive.layer(archive.contents.get("vulnDb"))
+    if data is None:
+        raise UsageError(f"{image} carries no vulnerability database",
+                         fix="export the bundle with --vuln-db DIR, or pass a database directory")
+    out = tmp / "vulndb.tar"
+    out.write_bytes(data)
+    return out
+
+
 def rescan_image(image: str, vuln_db: str, *, signing: Signing | None = None,
                  registry_options: RegistryOptions | None = None,
                  progress: Progress | None = None) -> RescanResult:
@@ -106,7 +122,7 @@ def rescan_image(image: str, vuln_db: str, *, signing: Signing | None = None,
     is_index = len(images) > 1 or bool(images and images[0].digest != digest)
     out: list[PlatformRescan] = []
     with tempfile.TemporaryDirectory(prefix="sccheck-rescan-") as tmp:
-        snapshot = Path(vuln_db)
+        snapshot = _from_bundle(vuln_db, Path(tmp)) if is_archive(vuln_db) else Path(vuln_db)
         db = str(_unpack_db(snapshot, Path(tmp) / "db") if snapshot.is_file() else snapshot)
         normalize_db(db)   # refuses what is not a Go vulnerability database, naming what it expected
         for img in images:

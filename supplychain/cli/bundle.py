@@ -84,8 +84,8 @@ def bundle_group() -> None:
 )
 @click.option(
     "--vuln-db",
-    type=click.Path(dir_okay=False, exists=True),
-    help="A vulnerability database snapshot file to carry along (for sccheck rescan).",
+    type=click.Path(exists=True),
+    help="A Go vulnerability database directory (or a snapshot file) to carry along, for sccheck rescan.",
 )
 @registry_options
 @pass_options

@@ -107,8 +107,9 @@ def attest_cmd(opts: Options, image: str, type_: str, predicate: str, platform: 
 
 @click.command("rescan")
 @click.argument("image")
-@click.option("--vuln-db", required=True, type=click.Path(exists=True),
-              help="Go vulnerability database snapshot: a directory, or a tar of one (as a bundle carries).")
+@click.option("--vuln-db", required=True,
+              help="Go vulnerability database snapshot: a directory, a tar of one, or oci-archive:BUNDLE "
+                   "(the snapshot a bundle carries).")
 @_signing_options
 @registry_options
 @referrers_mode_option

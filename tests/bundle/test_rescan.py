@@ -1,12 +1,11 @@
 """`sccheck rescan`: examples/hello built for two platforms and pushed, signed on the dev stack;
 a policy that wants a vulnerability scan fails until the image is rescanned against a database
-snapshot (a directory, or the tar a bundle carries), then passes - without rebuilding."""
+snapshot (a directory, or the one a bundle carries), then passes - without rebuilding."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import tarfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +41,7 @@ def _policy(stack: DevStack) -> bytes:
         """).encode()
 
 
-@pytest.mark.parametrize("form", ["directory", "tar"])
+@pytest.mark.parametrize("form", ["directory", "bundle"])
 def test_rescan_meets_the_vulnerability_rule_without_rebuilding(
         dev_stack: DevStack, registry: Registry,
         tmp_path: Path, sccheck: Run, form: str) -> None:
@@ -57,14 +56,16 @@ def test_rescan_meets_the_vulnerability_rule_without_rebuilding(
     before = verify_image(ref, policy, trust_config=tc)
     assert not before.passed and [r.rule for r in before.failures()] == ["vulnerabilities"], before.to_dict()
 
-    db = ROOT / "examples" / "vulndb"
-    if form == "tar":
-        snapshot = tmp_path / "vulndb.tar"
-        with tarfile.open(snapshot, "w") as tar:
-            for f in sorted(db.rglob("*")):
-                tar.add(f, arcname=f.relative_to(db).as_posix(), recursive=False)
-        db = snapshot
-    done = sccheck("--json", "rescan", ref, "--vuln-db", str(db), "--trust-config", tc,
+    db: str = str(ROOT / "examples" / "vulndb")
+    if form == "bundle":   # the snapshot travels in the bundle, exported under a signature-only policy
+        signed_only = tmp_path / "signed.yaml"
+        signed_only.write_bytes(_policy(dev_stack).split(b"attestations:")[0])
+        exported = sccheck("--json", "bundle", "export", ref, "--policy", str(signed_only), "-o",
+                           str(tmp_path / "release.tar"), "--trust-config", tc, "--vuln-db", db)
+        assert exported.returncode == 0, exported.stderr
+        assert json.loads(exported.stdout)["contents"]["vulnDb"].startswith("sha256:")
+        db = f"oci-archive:{tmp_path / 'release.tar'}"
+    done = sccheck("--json", "rescan", ref, "--vuln-db", db, "--trust-config", tc,
                    env={"SIGSTORE_ID_TOKEN": dev_stack.mint_token()}, timeout=900)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
