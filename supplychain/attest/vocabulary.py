@@ -52,7 +52,8 @@ KINDS: tuple[PredicateKind, ...] = (
     PredicateKind("vuln", COSIGN_VULN, "vulnerability", "vuln", ("scanner.uri", "scanner.result")),
     PredicateKind("test", TEST_RESULT, "test result", None, ("result",)),
     PredicateKind("harden", SCCHECK_HARDEN, "hardening", None, ("passed", "threshold", "findings")),
-    PredicateKind("openvex", OPENVEX, "OpenVEX", "openvex", ("statements",)),
+    # cosign's `--type openvex` means https://openvex.dev/ns (no version): pass the full URI
+    PredicateKind("openvex", OPENVEX, "OpenVEX", OPENVEX, ("statements",)),
     PredicateKind("vsa", SLSA_VSA, "SLSA verification summary", None,
                   ("verifier.id", "verificationResult", "resourceUri")),
     PredicateKind("link", INTOTO_LINK, "in-toto link", None, ("name",)),

@@ -206,6 +206,7 @@ def evidence(run: Run, check: CheckOut, build: BuildOut, sbom: SbomOut, harden: 
     """Every attestation build-and-sign makes, in order."""
     from supplychain.attest.check import check_predicates
     from supplychain.attest.harden import harden_predicate
+    from supplychain.attest.openvex import image_purl, openvex_predicate
     from supplychain.attest.vocabulary import CYCLONEDX_BOM, OPENVEX, SCCHECK_HARDEN, SLSA_PROVENANCE
 
     predicate = provenance(Path(run.request.path), run.source, build.result, run.go_version,
@@ -216,6 +217,11 @@ def evidence(run: Run, check: CheckOut, build: BuildOut, sbom: SbomOut, harden: 
                              load_json(doc.text, "the SBOM"), doc.subject.platform or None))
     todo += [Evidence(p.name, p.predicate_type, p.predicate)
              for p in check_predicates(check.result) if p.predicate_type != OPENVEX]
+    for image in build.result.images:    # OpenVEX per platform image, naming it by purl
+        purl = image_purl(run.repo.name, image.descriptor.digest)
+        vex = openvex_predicate(check.result, product=purl)
+        if vex is not None:
+            todo.append(Evidence(f"openvex {image.platform}", OPENVEX, vex, str(image.platform)))
     todo.append(Evidence("harden", SCCHECK_HARDEN, harden_predicate(harden.report)))
     return todo
 

@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from supplychain.analyzers import CheckRequest, check
 from supplychain.attest import testresult
 from supplychain.attest.check import write_check_predicates
@@ -76,8 +78,9 @@ def test_openvex_marks_unreachable_vulns_not_affected(checked):
     assert rows == [
         ("GO-2021-0113", "not_affected", "vulnerable_code_not_in_execute_path"),
         ("GO-2022-1059", "not_affected", "vulnerable_code_not_in_execute_path"),
-        ("GO-2026-5970", "not_affected", "vulnerable_code_not_in_execute_path"),
-        ("GO-2026-6629", "not_affected", "vulnerable_code_not_in_execute_path"),
+        # the module is required, the vulnerable package is not imported
+        ("GO-2026-5970", "not_affected", "vulnerable_code_not_present"),
+        ("GO-2026-6629", "not_affected", "vulnerable_code_not_present"),
     ]
     first = doc["statements"][0]
     assert first["vulnerability"] == {"@id": "https://pkg.go.dev/vuln/GO-2021-0113", "name": "GO-2021-0113",
@@ -137,3 +140,65 @@ def test_the_readers_read_what_the_builders_write(checked):
     assert testresult.test_failures(testresult.test_result_predicate(race, race.run("race")))
     clean = checked("clean")
     assert testresult.test_failures(testresult.test_result_predicate(clean, clean.run("vet"))) == []
+
+
+def test_a_scan_with_nothing_to_state_gives_no_openvex_document(checked):
+    """OpenVEX requires at least one statement: a clean scan attests no empty document."""
+    assert checked("clean").run("vuln").status == "ok"
+    assert openvex_predicate(checked("clean")) is None
+
+
+def test_image_purl_is_what_scanners_match():
+    from supplychain.attest.openvex import image_purl, module_purl
+
+    digest = "sha256:" + "a" * 64
+    from packageurl import PackageURL
+
+    purl = PackageURL.from_string(image_purl("127.0.0.1:5000/team/hello", digest))
+    assert (purl.type, purl.name, purl.version) == ("oci", "hello", digest)
+    assert purl.qualifiers == {"repository_url": "127.0.0.1:5000/team/hello"}
+    assert image_purl("ghcr.io/org/app:v1", digest).endswith("?repository_url=ghcr.io/org/app")
+    assert module_purl("stdlib", "v1.26.8") == "pkg:golang/stdlib@1.26.8"
+    assert module_purl("golang.org/x/text", "v0.3.6") == "pkg:golang/golang.org/x/text@v0.3.6"
+
+
+def _vexcheck(doc, tmp_path, *queries):
+    import subprocess
+
+    from supplychain.tools import find_tool
+
+    tool = find_tool("vexcheck")
+    assert tool, "scripts/install-go-tools builds tools/vexcheck (the OpenVEX project's go-vex)"
+    path = tmp_path / "vex.json"
+    path.write_text(json.dumps(doc))
+    proc = subprocess.run([tool, str(path), *[x for q in queries for x in q]], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("fixture", ["vuln_called", "vuln_imported_not_called"])
+def test_go_vex_reads_our_openvex_as_a_scanner_would(checked, fixture, tmp_path):
+    from supplychain.attest.openvex import image_purl
+
+    product = image_purl("registry.example/team/app", "sha256:" + "b" * 64)
+    doc = openvex_predicate(checked(fixture), product=product)
+    text = "pkg:golang/golang.org/x/text@v0.3.6"
+    out = _vexcheck(doc, tmp_path, ("GO-2021-0113", product, text), ("CVE-2021-38561", product, text),
+                    ("GO-2021-0113", "pkg:oci/other@sha256%3A" + "c" * 64, text))
+    assert out["errors"] == [] and out["statements"] == len(doc["statements"])
+    want = "affected" if fixture == "vuln_called" else "not_affected"
+    by_id, by_alias, other = out["matches"]
+    assert by_id["statuses"] == [want]
+    assert by_alias["statuses"] == [want]          # scanners that know the CVE id match too
+    assert other["statuses"] == []                 # another image is not covered
+
+
+def test_go_vex_refuses_what_we_must_not_write(tmp_path):
+    """The judge can fail: no statements, or not_affected without a justification."""
+    empty = {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://x.example/vex/1", "author": "t",
+             "timestamp": "2026-01-01T00:00:00Z", "version": 1, "statements": []}
+    assert _vexcheck(empty, tmp_path)["errors"]
+    bad = {**empty, "statements": [{"vulnerability": {"name": "GO-1"}, "products": [{"@id": "pkg:oci/a"}],
+                                    "status": "not_affected"}]}
+    assert _vexcheck(bad, tmp_path)["errors"]

@@ -207,3 +207,43 @@ def test_multi_platform_run_lays_out_evidence_per_platform(pipeline_stack: Pipel
         assert named == [index, child], platform
         prov = _cosign("verify-attestation", *common, "--type", "slsaprovenance1", f"{repo}@{child}")
         assert prov.returncode == 0, prov.stderr
+
+
+def test_openvex_is_attested_for_each_platform_image(pipeline_stack: PipelineStack, tmp_path: Path) -> None:
+    """A service whose dependency has vulnerabilities it never reaches: build-and-sign attests an
+    OpenVEX document per platform image, naming that image by purl, that cosign verifies and the
+    OpenVEX project's own library applies as a scanner would."""
+    import base64
+
+    from supplychain.attest.openvex import image_purl
+    from supplychain.attest.vocabulary import BY_SHORT
+    from supplychain.tools import find_tool
+
+    fixture = PROJECT_ROOT / "tests" / "analyzers" / "fixtures" / "vuln_imported_not_called"
+    repo = f"{pipeline_stack.registry}/team/vex"
+    proc = run_sccheck("--json", "build-and-sign", str(fixture), "--repo", repo, "--tag", "v1",
+                       "--platform", "linux/amd64,linux/arm64", "--vuln-db", str(pipeline_stack.vuln_db),
+                       "--policy", str(pipeline_stack.policy), env=pipeline_stack.env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    platforms = report["steps"]["build"]["result"]["platforms"]
+    stack = pipeline_stack.stack
+    common = ["--trusted-root", str(stack.trusted_root), "--certificate-identity", stack.identity,
+              "--certificate-oidc-issuer", stack.issuer, "--allow-insecure-registry", "--type", BY_SHORT["openvex"].cosign_type or ""]
+    vexcheck = find_tool("vexcheck")
+    assert vexcheck
+    for platform, child in platforms.items():
+        out = _cosign("verify-attestation", *common, f"{repo}@{child}")
+        assert out.returncode == 0, out.stderr
+        (line,) = [x for x in out.stdout.splitlines() if x.startswith("{")]
+        statement = json.loads(base64.b64decode(json.loads(line)["payload"]))
+        doc = statement["predicate"]
+        product = image_purl(repo, child)
+        assert {p["@id"] for s in doc["statements"] for p in s["products"]} == {product}, platform
+        path = tmp_path / f"{platform.replace('/', '-')}.json"
+        path.write_text(json.dumps(doc))
+        judged = subprocess.run([vexcheck, str(path), "GO-2021-0113", product,
+                                 "pkg:golang/golang.org/x/text@v0.3.6"], capture_output=True, text=True)
+        assert judged.returncode == 0, judged.stderr
+        verdict = json.loads(judged.stdout)
+        assert verdict["errors"] == [] and verdict["matches"][0]["statuses"] == ["not_affected"]
