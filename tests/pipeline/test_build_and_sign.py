@@ -229,7 +229,8 @@ def test_openvex_is_attested_for_each_platform_image(pipeline_stack: PipelineSta
     platforms = report["steps"]["build"]["result"]["platforms"]
     stack = pipeline_stack.stack
     common = ["--trusted-root", str(stack.trusted_root), "--certificate-identity", stack.identity,
-              "--certificate-oidc-issuer", stack.issuer, "--allow-insecure-registry", "--type", BY_SHORT["openvex"].cosign_type or ""]
+              "--certificate-oidc-issuer", stack.issuer, "--allow-insecure-registry",
+              "--type", BY_SHORT["openvex"].cosign_type or ""]
     vexcheck = find_tool("vexcheck")
     assert vexcheck
     for platform, child in platforms.items():
