@@ -32,7 +32,7 @@ from supplychain.image.filesystem import (
     open_layer,
     platform_images,
 )
-from supplychain.image.reference import parse_image_ref
+from supplychain.image.reference import ImageRef, parse_image_ref
 from supplychain.image.store import ContentStore
 from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
@@ -49,12 +49,14 @@ _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$")
 _ACCOUNT_FILES = ("/etc/passwd", "/etc/group")
 
 
-def check_image(ref: str, options: CheckOptions, progress: Progress | None = None,
-                now: datetime | None = None, registry: RegistryOptions | None = None) -> HardenReport:
-    """Lint every platform image a reference names; the report's verdict uses options.threshold."""
+def check_image(ref: str | ImageRef, options: CheckOptions, progress: Progress | None = None,
+                now: datetime | None = None, registry: RegistryOptions | None = None,
+                store: ContentStore | None = None) -> HardenReport:
+    """Lint every platform image a reference names (in `store` when given, else the store the
+    reference names); the report's verdict uses options.threshold."""
     progress = progress or SilentProgress()
-    image_ref = parse_image_ref(ref)
-    store = open_store(image_ref, registry)
+    image_ref = parse_image_ref(ref) if isinstance(ref, str) else ref
+    store = store if store is not None else open_store(image_ref, registry)
     desc = store.resolve(image_ref.identifier)
     findings: list[Finding] = []
     stats: list[PlatformStats] = []
@@ -70,17 +72,18 @@ def check_image(ref: str, options: CheckOptions, progress: Progress | None = Non
                         tuple(kept), tuple(stats), len(findings) - len(kept), when)
 
 
-def run_check(image: str, *, threshold: str | None = None, allow: tuple[str, ...] = (),
+def run_check(image: str | ImageRef, *, threshold: str | None = None, allow: tuple[str, ...] = (),
               config: str | None = None, max_size: str | None = None, scan_cap: str | None = None,
               progress: Progress | None = None,
-              registry: RegistryOptions | None = None, profiles_dir: str | None = None) -> HardenReport:
+              registry: RegistryOptions | None = None, profiles_dir: str | None = None,
+              store: ContentStore | None = None) -> HardenReport:
     """What `sccheck harden check` does: options from flags and config, then the check (with the
     evidence of the runtime profiles in `profiles_dir`, when given)."""
     from supplychain.harden.profile import profile_evidence
 
     options = make_options(threshold=threshold, max_size=max_size, scan_cap=scan_cap, allow=allow,
                            config=config)
-    report = check_image(image, options, progress, registry=registry)
+    report = check_image(image, options, progress, registry=registry, store=store)
     if profiles_dir:
         report = replace(report, profiles=profile_evidence(profiles_dir, report.digest))
     return report

@@ -161,9 +161,9 @@ def build_step(run: Run) -> BuildOut:
 
 
 def sbom_step(run: Run, build: BuildOut) -> SbomOut:
-    from supplychain.sbom import generate_sbom
+    from supplychain.sbom.generate import image_sboms
 
-    return SbomOut(tuple(generate_sbom(build.image.reference, progress=run.inner("sbom"))))
+    return SbomOut(tuple(image_sboms(build.image.store, build.image.ref, progress=run.inner("sbom"))))
 
 
 def profile_step(run: Run, build: BuildOut) -> ProfileOut:
@@ -177,8 +177,8 @@ def profile_step(run: Run, build: BuildOut) -> ProfileOut:
 def harden_step(run: Run, build: BuildOut, profile: ProfileOut) -> HardenOut:
     from supplychain.harden.imagecheck import run_check
 
-    report = run_check(build.image.reference, threshold=run.request.harden_threshold,
-                       profiles_dir=profile.made.output_dir)
+    report = run_check(build.image.ref, threshold=run.request.harden_threshold,
+                       profiles_dir=profile.made.output_dir, store=build.image.store)
     if not report.passed:
         shown = [f"{f.rule} {f.path or ''}: {f.message}" for f in report.failing[:10]]
         raise CheckFailed(f"the image has {len(report.failing)} hardening finding(s) at or above "

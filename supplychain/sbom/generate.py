@@ -17,6 +17,7 @@ from supplychain.fsutil import temp_file_beside
 from supplychain.image.filesystem import platform_images
 from supplychain.image.platform import Platform
 from supplychain.image.reference import ImageRef, parse_image_ref
+from supplychain.image.store import ContentStore
 from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
 from supplychain.sbom.buildinfo import read_buildinfo
@@ -89,7 +90,16 @@ def _names(text: str, wanted: Platform) -> bool:
 
 def _from_image(ref: ImageRef, spec: str, platform: str | None, validate: bool,
                 progress: Progress, registry: RegistryOptions | None = None) -> list[SbomDocument]:
-    store = open_store(ref, registry)
+    return image_sboms(open_store(ref, registry), ref, spec_version=spec, platform=platform,
+                       validate=validate, progress=progress)
+
+
+def image_sboms(store: ContentStore, ref: ImageRef, *, spec_version: str = "1.6",
+                platform: str | None = None, validate: bool = False,
+                progress: Progress | None = None) -> list[SbomDocument]:
+    """SBOMs (one per platform) of the image `ref` names in `store`, an already open store."""
+    progress = progress or SilentProgress()
+    spec = spec_version
     top = store.resolve(ref.identifier)
     images = platform_images(store, ref.identifier)
     index_digest = top.digest if len(images) > 1 or top.digest != images[0].digest else ""
