@@ -229,7 +229,7 @@ def export_bundle(
     progress.done("resolve", digest)
     checks = Verification(policy, trust.sigstore_root())
     report = verify_in_store(src, ref, digest, policy, checks.trusted_root, progress, now, checks)
-    warnings = tuple(freshness_warnings(trust.entries, now))
+    warnings = tuple(freshness_warnings(trust.entries, now, policy.max_trusted_root_age))
     if not report.passed:
         failed = ", ".join(r.rule for r in report.failures())
         return ExportResult(
@@ -542,7 +542,7 @@ def _verify_open(
         policy.source_digest,
         archive.contents.get("vulnDb"),
         str(archive.contents.get("exportedAt", "")),
-        tuple(freshness_warnings(trust.entries, now)),
+        tuple(freshness_warnings(trust.entries, now, policy.max_trusted_root_age)),
     )
     return report, facts, trust, policy
 

@@ -110,7 +110,8 @@ def verify_cmd(opts: Options, image: str | None, policy_file: str | None, batch_
             out = verify_image(image or "", policy, trust_config=trust_config, registry_options=registry,
                                progress=opts.progress()).to_dict()
             path = trust_config_path(trust_config)
-            out["warnings"] = freshness_warnings(read_trust_file(path).entries) if path else []
+            entries = read_trust_file(path).entries if path else ()
+            out["warnings"] = freshness_warnings(entries, None, policy.max_trusted_root_age)
             return out
         images = load_verify_batch(batch_file)
         return batch_report(verify_batch(images, policy, trust_config=trust_config, registry_options=registry,

@@ -180,6 +180,8 @@ def build_policy(doc: dict[str, Any], raw: bytes = b"", source: str = "policy") 
         description=doc.get("description", ""), max_bundles=limits.get("maxBundles", 64),
         max_bundle_bytes=limits.get("maxBundleBytes", 1 << 20),
         signature_formats=tuple(doc.get("signatureFormats", m.SIGNATURE_FORMATS)),
+        max_trusted_root_age=parse_duration(limits["maxTrustedRootAge"]) if "maxTrustedRootAge" in limits
+        else None,
         source_digest="sha256:" + hashlib.sha256(raw).hexdigest(), raw=raw,
     )
 

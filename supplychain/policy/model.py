@@ -227,6 +227,7 @@ class Policy:
     max_bundle_bytes: int = 1 << 20
     # where evidence may come from: "bundle" (referrers) and/or "legacy" (.sig/.att tags)
     signature_formats: tuple[str, ...] = SIGNATURE_FORMATS
+    max_trusted_root_age: dt.timedelta | None = None   # limits.maxTrustedRootAge: a warning, not a rule
     source_digest: str = ""                     # sha256 of the policy file's bytes
     raw: bytes = field(default=b"", repr=False, compare=False)
 
