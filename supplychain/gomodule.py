@@ -21,6 +21,12 @@ def module_root(path: str | os.PathLike[str]) -> tuple[Path, str]:
                          fix="pass the directory that holds go.mod, e.g. examples/hello")
     gomod = root / "go.mod"
     if not gomod.is_file():
+        above = _enclosing(root)
+        if above is not None:
+            raise UsageError(f"{root} is a package directory inside the module at {above}",
+                             expected="the module's root directory (with go.mod)",
+                             found=f"go.mod in {above}",
+                             fix=f"pass {above} (sccheck build takes the package directory itself)")
         raise UsageError(f"{root} is not a Go module", expected=f"a go.mod file in {root}",
                          found="no go.mod",
                          fix="run 'go mod init <module path>' there, or pass the directory that holds go.mod")
@@ -29,3 +35,22 @@ def module_root(path: str | os.PathLike[str]) -> tuple[Path, str]:
         raise UsageError(f"{gomod} has no module line", expected="'module <path>' in go.mod",
                          found="no module line", fix="fix go.mod ('go mod init <module path>')")
     return root.resolve(), match.group(1)
+
+
+def _enclosing(root: Path) -> Path | None:
+    """The nearest directory above `root` with a go.mod (as `go` finds its module), or None."""
+    for parent in root.resolve().parents:
+        if (parent / "go.mod").is_file():
+            return parent
+    return None
+
+
+def find_module_root(path: str | os.PathLike[str]) -> tuple[Path, str]:
+    """Like `module_root`, but `path` may be any package directory inside the module: the
+    module is the nearest go.mod at or above it."""
+    root = Path(path)
+    if root.is_dir() and not (root / "go.mod").is_file():
+        above = _enclosing(root)
+        if above is not None:
+            return module_root(above)
+    return module_root(root)

@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from supplychain.errors import ToolMissing
 
@@ -115,6 +116,17 @@ def child_env(base: Mapping[str, str] | None = None,
     if extra:
         env.update(extra)
     return env
+
+
+def docker_client() -> Any:
+    """A Docker engine client (from DOCKER_HOST or the CLI context) whose credential helpers
+    (docker-credential-*) see sccheck's secrets as empty values. `docker.from_env` does not take
+    `credstore_env`, so it is set on the API client it made."""
+    import docker
+
+    client = docker.from_env()
+    client.api.credstore_env = blanked_secrets()
+    return client
 
 
 def blanked_secrets() -> dict[str, str]:

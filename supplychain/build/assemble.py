@@ -36,6 +36,10 @@ class ImageMetadata:
     workdir: str = "/"
     base_name: str | None = None
     base_digest: str | None = None
+    env: tuple[tuple[str, str], ...] = ()        # --env, over the base's
+    extra_labels: tuple[tuple[str, str], ...] = ()
+    exposed: tuple[str, ...] = ()               # "8080/tcp"
+    args: tuple[str, ...] = ()                  # Cmd
 
     def labels(self) -> dict[str, str]:
         out = {"created": rfc3339(self.created), "version": self.version}
@@ -65,17 +69,21 @@ def image_config(base: BasePlatform, platform: Platform, layer: Layer, meta: Ima
     inherited = copy.deepcopy(base.config)
     old = inherited.get("config") or {}
     env = [e for e in old.get("Env") or [] if isinstance(e, str)] or [DEFAULT_PATH]
-    labels = {**(old.get("Labels") or {}), **meta.labels()}
+    labels = {**(old.get("Labels") or {}), **dict(meta.extra_labels), **meta.labels()}
     config: dict[str, Any] = {
         "User": meta.user,
         "Entrypoint": [meta.binary],
         "WorkingDir": meta.workdir,
-        "Env": env,
+        "Env": merge_env(env, meta.env),
         "Labels": labels,
     }
+    if meta.args:
+        config["Cmd"] = list(meta.args)
     for kept in ("ExposedPorts", "Volumes", "StopSignal"):
         if old.get(kept):
             config[kept] = old[kept]
+    if meta.exposed:
+        config["ExposedPorts"] = {**(config.get("ExposedPorts") or {}), **{p: {} for p in meta.exposed}}
     diff_ids = [*(bl.diff_id for bl in base.layers), layer.diff_id]
     history = list(inherited.get("history") or [])
     if not history and base.layers:
@@ -95,6 +103,12 @@ def image_config(base: BasePlatform, platform: Platform, layer: Layer, meta: Ima
     if platform.variant:
         out["variant"] = platform.variant
     return out
+
+
+def merge_env(base: list[str], ours: tuple[tuple[str, str], ...]) -> list[str]:
+    """The base's environment with ours on top (a name we set replaces the base's entry)."""
+    names = {name for name, _ in ours}
+    return [e for e in base if e.partition("=")[0] not in names] + [f"{k}={v}" for k, v in ours]
 
 
 def assemble_platform(base: BasePlatform, platform: Platform, layer: Layer,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from supplychain.build.assemble import (
@@ -21,12 +22,17 @@ from supplychain.build.bases import BaseImage, BaseLayer, resolve_base
 from supplychain.build.gocompile import (
     CompileRequest,
     GoModule,
+    MainPackage,
+    cgo_packages,
     compile_binary,
-    find_module,
+    locate,
+    parse_goflags,
     require_buildable,
+    resolve_mains,
 )
 from supplychain.build.layers import file, make_layer
 from supplychain.build.model import BuildRequest, BuildResult
+from supplychain.build.settings import BuildSettings
 from supplychain.build.source import build_epoch
 from supplychain.errors import UsageError
 from supplychain.image.descriptor import MediaType, compute_digest
@@ -44,17 +50,31 @@ class Prepared:
     info: SourceInfo
     epoch: int
     version: str
-    compile: CompileRequest
+    compile: CompileRequest           # the flags; `package` is set per main package
+    mains: tuple[MainPackage, ...]
+    entry: MainPackage                # the one the image runs
+    settings: BuildSettings
+    notes: tuple[str, ...] = ()
+
+    @staticmethod
+    def binary_path(main: MainPackage) -> str:
+        return f"{BIN_DIR}/{main.name}"
+
+    def compile_for(self, main: MainPackage) -> CompileRequest:
+        return replace(self.compile, package=main.package)
 
     def metadata(self, req: BuildRequest, base: BaseImage) -> ImageMetadata:
         source = req.source or self.info.remote
-        if source is None and "." in self.module.path.split("/", 1)[0]:
+        if source is None and self.info.revision is not None and "." in self.module.path.split("/", 1)[0]:
             source = "https://" + self.module.path
         base_name, base_digest = base_metadata(base)
         return ImageMetadata(
-            binary=f"{BIN_DIR}/{self.module.binary_name}", version=self.version, created=self.epoch,
+            binary=self.binary_path(self.entry), version=self.version, created=self.epoch,
             source=source, revision=self.info.revision, user=req.user,
-            base_name=base_name, base_digest=base_digest)
+            base_name=base_name, base_digest=base_digest,
+            env=tuple(self.settings.env_pairs().items()),
+            extra_labels=tuple(sorted(self.settings.label_pairs().items())),
+            exposed=tuple(self.settings.exposed_ports()), args=self.settings.args)
 
 
 def build_platforms(values: tuple[str, ...]) -> list[Platform]:
@@ -64,21 +84,71 @@ def build_platforms(values: tuple[str, ...]) -> list[Platform]:
     return sorted(require_buildable(p) for p in parse_platforms(values))
 
 
-def prepare(req: BuildRequest) -> Prepared:
-    module = find_module(req.path)
+def choose_entry(mains: list[MainPackage], entrypoint: str | None) -> MainPackage:
+    if entrypoint is None:
+        if len(mains) == 1:
+            return mains[0]
+        raise UsageError("several main packages and no --entrypoint",
+                         expected="--entrypoint NAME naming the binary the image runs",
+                         found="binaries " + ", ".join(m.name for m in mains),
+                         fix=f"e.g. --entrypoint {mains[0].name}")
+    for main in mains:
+        if entrypoint in (main.name, main.package, f"{BIN_DIR}/{main.name}"):
+            return main
+    raise UsageError(f"--entrypoint {entrypoint} is none of the binaries built",
+                     expected="one of " + ", ".join(m.name for m in mains), found=entrypoint)
+
+
+def prepare(req: BuildRequest, progress: Progress | None = None) -> Prepared:
+    module, package = locate(req.path)
+    settings = req.settings
+    settings.validate()
     if not 1 <= req.gzip_level <= 9:
         raise UsageError(f"invalid gzip level {req.gzip_level}", expected="1 (fastest) to 9 (smallest)")
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}(:[A-Za-z0-9_.-]{1,64})?", req.user or ""):
         raise UsageError(f"invalid --user {req.user!r}",
                          expected="UID[:GID] or a user name, e.g. 65532:65532")
     platforms = build_platforms(req.platforms)
+    goflags = parse_goflags(os.environ.get("GOFLAGS"))
+    tags = tuple(dict.fromkeys([*goflags.tags, *settings.tags, *(["timetzdata"] if req.tzdata else [])]))
+    mains = resolve_mains(module, settings.mains or (package,), goflags.passed, tags)
+    entry = choose_entry(mains, settings.entrypoint)
+    needs_cgo = cgo_packages(module, mains, goflags.passed, tags)
+    if needs_cgo:
+        raise UsageError(
+            f"{needs_cgo[0].split()[0]} needs cgo, which a static build leaves out",
+            expected="only pure-Go packages in the build list (the build runs with CGO_ENABLED=0)",
+            found='import "C" in ' + "; ".join(needs_cgo[:10]),
+            fix="replace it with a pure-Go package (e.g. modernc.org/sqlite for "
+                "github.com/mattn/go-sqlite3), or use build tags (--tags) that select its pure-Go variant")
     info = source_info(module.root)
+    notes: list[str] = []
+    if info.revision is None:
+        notes.append(f"{module.root} is not in a git work tree: version 'dev' unless --version is given, "
+                     "revision and source unknown")
     epoch = build_epoch(req.source_date_epoch, info)
     version = req.version or info.describe or "dev"
-    tags = ("timetzdata",) if req.tzdata else ()
-    creq = CompileRequest(module, version=version, version_var=req.version_var,
-                          extra_ldflags=req.ldflags, tags=tags)
-    return Prepared(module, platforms, info, epoch, version, creq)
+    extra = " ".join(x for x in (goflags.ldflags, settings.ldflags) if x)
+    creq = CompileRequest(module, version=version, version_var=settings.version_variable,
+                          extra_ldflags=extra, tags=tags, xvars=tuple(settings.x_settings()),
+                          goflags=goflags.passed)
+    creq.ldflags  # noqa: B018 - validates --version and --version-var before any compile
+    if progress is not None:
+        for note in notes:
+            progress.info(f"note: {note}")
+    return Prepared(module, platforms, info, epoch, version, creq, tuple(mains), entry, settings,
+                    tuple(notes))
+
+
+def version_note(prep: Prepared, binary: bytes) -> str | None:
+    """-X of a variable the binary lacks is silently ignored by the linker: when the version
+    string is nowhere in the binary, say which -X to use instead."""
+    if not prep.version or len(prep.version) < 4 or prep.version.encode() in binary:
+        return None
+    return (f"the binary {prep.entry.name} has no variable {prep.compile.version_var}, so the version "
+            f"{prep.version} is not in it: set --version-var to the package variable that holds it "
+            "(e.g. --version-var github.com/acme/app/internal/version.Version, the -X setting "
+            "'go build -ldflags=-X' takes)")
 
 
 def top_level(images: list[PlatformImage], meta: ImageMetadata) -> tuple[bytes, str]:
@@ -90,7 +160,8 @@ def top_level(images: list[PlatformImage], meta: ImageMetadata) -> tuple[bytes, 
 
 def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
     began = time.monotonic()
-    prep = prepare(req)
+    prep = prepare(req, progress)
+    notes = list(prep.notes)
     # Cheap checks first: a wrong base fails before minutes of compiling.
     progress.step("base", req.base)
     base = resolve_base(req.base, prep.platforms, prep.epoch, req.registry)
@@ -99,15 +170,24 @@ def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="sccheck-build-") as tmp:
         def one(platform: Platform) -> PlatformImage:
-            progress.step(f"compile {platform}")
-            out = Path(tmp) / str(platform).replace("/", "-") / prep.module.binary_name
-            out.parent.mkdir(parents=True)
-            binary = compile_binary(prep.compile, platform, out)
-            timings[f"compile {platform}"] = binary.seconds
-            progress.done(f"compile {platform}")
+            files = []
+            for main in prep.mains:
+                progress.step(f"compile {platform}", main.package)
+                out = Path(tmp) / str(platform).replace("/", "-") / main.name
+                out.parent.mkdir(parents=True, exist_ok=True)
+                binary = compile_binary(prep.compile_for(main), platform, out, progress)
+                timings[f"compile {platform} {main.package}"] = binary.seconds
+                progress.done(f"compile {platform}", main.package)
+                data = out.read_bytes()
+                if main is prep.entry and platform == prep.platforms[0]:
+                    note = version_note(prep, data)
+                    if note:
+                        notes.append(note)
+                        progress.info(f"warning: {note}")
+                files.append(file(prep.binary_path(main), data, 0o755))
             t0 = time.monotonic()
             progress.step(f"layer {platform}")
-            layer = make_layer([file(meta.binary, out.read_bytes(), 0o755)], prep.epoch, req.gzip_level)
+            layer = make_layer(files, prep.epoch, req.gzip_level)
             timings[f"layer {platform}"] = time.monotonic() - t0
             progress.done(f"layer {platform}", f"{layer.descriptor.size} bytes")
             return assemble_platform(base.for_platform(platform), platform, layer, meta)
@@ -129,6 +209,6 @@ def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
         digest=compute_digest(top), media_type=media_type, manifest=top, images=tuple(images),
         blobs=blobs, base_layers=base_layers, base=base.name, base_digest=base.digest,
         version=prep.version, revision=prep.info.revision, created=prep.epoch, builder="oci",
-        name=prep.module.binary_name,
-        timings=timings,
+        name=prep.entry.name, binaries=tuple(prep.binary_path(m) for m in prep.mains),
+        notes=tuple(notes), timings=timings,
     )

@@ -7,14 +7,16 @@ import os
 import re
 import shlex
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from supplychain.build.elfcheck import require_static
 from supplychain.errors import BuildError, UsageError
-from supplychain.gomodule import module_root
+from supplychain.gomodule import find_module_root, module_root
 from supplychain.image.platform import Platform
+from supplychain.progress import Progress
 from supplychain.tools import child_env, find_tool
 
 _ARCHES = {"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le", "loong64"}
@@ -48,10 +50,17 @@ class GoModule:
 
     @property
     def binary_name(self) -> str:
-        last = self.path.rstrip("/").rsplit("/", 1)[-1]
-        if re.fullmatch(r"v\d+", last) and "/" in self.path:
-            last = self.path.rstrip("/").rsplit("/", 2)[-2]
-        return re.sub(r"[^A-Za-z0-9._-]", "-", last) or "app"
+        return binary_name(self.path)
+
+
+def binary_name(import_path: str) -> str:
+    """The name `go build` gives a main package's binary: its last path element, or the one
+    before a major-version suffix (example.com/app/v2 -> app)."""
+    parts = import_path.rstrip("/").split("/")
+    last = parts[-1]
+    if re.fullmatch(r"v\d+", last) and len(parts) > 1:
+        last = parts[-2]
+    return re.sub(r"[^A-Za-z0-9._-]", "-", last) or "app"
 
 
 def find_module(path: str | os.PathLike[str]) -> GoModule:
@@ -59,15 +68,71 @@ def find_module(path: str | os.PathLike[str]) -> GoModule:
     return GoModule(root, module)
 
 
-def ldflags(version: str, version_var: str, extra: str = "") -> str:
+def locate(path: str | os.PathLike[str]) -> tuple[GoModule, str]:
+    """The module holding the directory `path` (found upwards, as `go` does) and the package
+    `path` names inside it ("." at the root, "./cmd/server" below it)."""
+    root, module = find_module_root(path)
+    rel = Path(path).resolve().relative_to(root)
+    return GoModule(root, module), "." if str(rel) == "." else "./" + rel.as_posix()
+
+
+def ldflags(version: str, version_var: str, extra: str = "", xvars: tuple[str, ...] = ()) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_./-]+\.[A-Za-z_][A-Za-z0-9_]*", version_var):
         raise UsageError(f"invalid --version-var {version_var!r}",
                          expected="an import path and a variable name, e.g. main.version")
     if not re.fullmatch(r"[A-Za-z0-9._+~-]{1,128}", version):
         raise UsageError(f"invalid --version {version!r}",
                          expected="letters, digits and . _ + ~ - (at most 128 characters)")
-    flags = f"-s -w -buildid= -X {version_var}={version}"
+    flags = " ".join([f"-s -w -buildid= -X {version_var}={version}", *(f"-X {x}" for x in xvars)])
     return f"{flags} {extra}".strip()
+
+
+# GOFLAGS entries: passed on to go as they are, folded into our own flags, or refused (a flag
+# that would undo what the image promises is an error, never silently dropped).
+_GOFLAGS_PASS = {"-mod", "-modcacherw", "-modfile", "-p", "-v", "-x", "-gcflags", "-asmflags",
+                 "-pgo", "-overlay", "-work", "-a", "-n", "-cover", "-covermode", "-coverpkg"}
+_GOFLAGS_REFUSED = {
+    "-buildvcs": "the image's revision comes from the VCS stamp (-buildvcs=true)",
+    "-trimpath": "reproducible binaries need -trimpath",
+    "-race": "a race-enabled binary needs cgo", "-msan": "needs cgo", "-asan": "needs cgo",
+    "-buildmode": "the image carries one static executable", "-linkshared": "needs shared libraries",
+    "-compiler": "only the gc toolchain is supported", "-o": "sccheck names the output",
+}
+
+
+@dataclass(frozen=True)
+class GoFlags:
+    passed: str = ""                 # what stays in GOFLAGS for the go command
+    tags: tuple[str, ...] = ()       # -tags from GOFLAGS, added to --tags
+    ldflags: str = ""                # -ldflags from GOFLAGS, appended to --ldflags
+
+
+def parse_goflags(value: str | None) -> GoFlags:
+    """GOFLAGS as `go` reads it: space-separated -flag[=value] entries."""
+    passed: list[str] = []
+    tags: list[str] = []
+    extra: list[str] = []
+    for entry in (value or "").split():
+        name, _, val = entry.lstrip("-").partition("=")
+        flag = "-" + name
+        if flag == "-tags":
+            tags += [t for t in re.split(r"[ ,]", val) if t]
+        elif flag == "-ldflags":
+            extra.append(val)
+        elif flag in _GOFLAGS_REFUSED and not (flag == "-buildvcs" and val in ("true", "")) \
+                and not (flag == "-trimpath" and val in ("true", "")):
+            raise UsageError(f"GOFLAGS={value!r} has {entry}, which sccheck build cannot honour",
+                             expected="GOFLAGS without " + flag, found=f"{entry}: {_GOFLAGS_REFUSED[flag]}",
+                             fix="unset GOFLAGS for the build (or drop that entry); --tags and --ldflags "
+                                 "take build tags and linker flags")
+        elif flag in _GOFLAGS_PASS or flag in ("-buildvcs", "-trimpath"):
+            passed.append(entry)
+        else:
+            raise UsageError(f"GOFLAGS={value!r} has {entry}, which sccheck build does not know",
+                             expected="GOFLAGS entries among "
+                                      + ", ".join(sorted(_GOFLAGS_PASS | {"-tags", "-ldflags"})),
+                             found=entry, fix="unset GOFLAGS for the build, or pass the setting as a flag")
+    return GoFlags(" ".join(passed), tuple(tags), " ".join(extra))
 
 
 @dataclass(frozen=True)
@@ -78,6 +143,12 @@ class CompileRequest:
     version_var: str = "main.version"
     extra_ldflags: str = ""
     tags: tuple[str, ...] = ()
+    xvars: tuple[str, ...] = ()
+    goflags: str = ""
+
+    @property
+    def ldflags(self) -> str:
+        return ldflags(self.version, self.version_var, self.extra_ldflags, self.xvars)
 
 
 @dataclass(frozen=True)
@@ -88,28 +159,126 @@ class CompiledBinary:
 
 
 def go_build_argv(req: CompileRequest, output: Path) -> list[str]:
-    argv = [find_tool("go") or "go", "build", "-trimpath", "-buildvcs=true",
-            "-ldflags", ldflags(req.version, req.version_var, req.extra_ldflags)]
+    argv = [find_tool("go") or "go", "build", "-trimpath", "-buildvcs=true", "-ldflags", req.ldflags]
     if req.tags:
         argv += ["-tags", ",".join(req.tags)]
     return [*argv, "-o", str(output), req.package]
 
 
-def compile_binary(req: CompileRequest, platform: Platform, output: Path) -> CompiledBinary:
-    """Run go build for one platform and check that the result is statically linked."""
-    env = child_env(extra={**go_env(platform), "CGO_ENABLED": "0", "GOFLAGS": "", "GOTOOLCHAIN": "local"})
+PROGRESS_EVERY = 10.0
+
+
+def compile_binary(req: CompileRequest, platform: Platform, output: Path,
+                   progress: Progress | None = None) -> CompiledBinary:
+    """Run go build for one platform and check that the result is statically linked. A compile
+    that runs long says so every PROGRESS_EVERY seconds."""
+    env = child_env(extra={**go_env(platform), "CGO_ENABLED": "0", "GOFLAGS": req.goflags,
+                           "GOTOOLCHAIN": "local"})
     argv = go_build_argv(req, output)
     began = time.monotonic()
-    try:
-        proc = subprocess.run(argv, cwd=req.module.root, env=env, capture_output=True, text=True,
-                              timeout=COMPILE_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        raise BuildError(f"go build for {platform} took longer than {COMPILE_TIMEOUT}s",
-                         fix="check for a hung module download (offline? vendor the modules)") from None
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(argv, cwd=req.module.root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        while True:
+            try:
+                proc.wait(timeout=PROGRESS_EVERY)
+                break
+            except subprocess.TimeoutExpired:
+                elapsed = time.monotonic() - began
+                if elapsed > COMPILE_TIMEOUT:
+                    proc.kill()
+                    proc.wait()
+                    raise BuildError(f"go build for {platform} took longer than {COMPILE_TIMEOUT}s",
+                                     fix="check for a hung module download (offline? vendor the "
+                                         "modules)") from None
+                if progress is not None:
+                    progress.info(f"compile {platform} {req.package}: still compiling ({elapsed:.0f} s)")
+        log.seek(0)
+        text = log.read(1 << 20).decode("utf-8", errors="replace")
     if proc.returncode != 0:
-        raise _compile_error(req, platform, argv, proc.stderr + proc.stdout)
+        raise _compile_error(req, platform, argv, text)
     require_static(output, str(platform))
     return CompiledBinary(platform, output, time.monotonic() - began)
+
+
+def go_list(root: Path, args: list[str], goflags: str = "", cgo: bool = False,
+            timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    env = child_env(extra={"CGO_ENABLED": "1" if cgo else "0", "GOFLAGS": goflags, "GOTOOLCHAIN": "local"})
+    try:
+        return subprocess.run([find_tool("go") or "go", "list", *args], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise BuildError(f"go list in {root} took longer than {timeout}s",
+                         fix="check for a hung module download (offline? vendor the modules)") from None
+
+
+def main_packages(root: Path, goflags: str = "", limit: int = 20) -> list[str]:
+    """The main packages of the module at `root`, as ./dir paths."""
+    proc = go_list(root, ["-e", "-f", "{{if eq .Name \"main\"}}{{.Dir}}{{end}}", "./..."], goflags)
+    found = []
+    for line in proc.stdout.splitlines():
+        if line.strip():
+            rel = Path(line.strip()).relative_to(root).as_posix()
+            found.append("." if rel == "." else "./" + rel)
+    return sorted(found)[:limit]
+
+
+@dataclass(frozen=True)
+class MainPackage:
+    package: str        # ./cmd/server, as go build takes it
+    import_path: str
+
+    @property
+    def name(self) -> str:
+        return binary_name(self.import_path)
+
+
+def resolve_mains(module: GoModule, wanted: tuple[str, ...], goflags: str = "",
+                  tags: tuple[str, ...] = ()) -> list[MainPackage]:
+    """Check that every wanted package is a main package of the module; when one is not, the
+    error lists the main packages there are."""
+    args = ["-e", "-f", "{{.ImportPath}}\t{{.Name}}\t{{if .Error}}{{.Error.Err}}{{end}}"]
+    if tags:
+        args += ["-tags", ",".join(tags)]
+    proc = go_list(module.root, [*args, *wanted], goflags)
+    lines = [line.split("\t") for line in proc.stdout.splitlines() if line.strip()]
+    if proc.returncode != 0 and len(lines) != len(wanted):
+        raise BuildError(f"go list cannot read the packages {' '.join(wanted)} of {module.path}",
+                         found=proc.stderr.strip()[-2000:],
+                         fix="'go list " + " ".join(wanted) + "' in the module reproduces this")
+    out = []
+    for pkg, fields_ in zip(wanted, lines, strict=True):
+        import_path, name = fields_[0], fields_[1] if len(fields_) > 1 else ""
+        problem = fields_[2] if len(fields_) > 2 else ""
+        if name != "main":
+            found = main_packages(module.root, goflags)
+            raise UsageError(
+                f"{pkg} in {module.path} is not a main package",
+                expected="the directory of a 'package main' (a command) inside the module",
+                found=(f"package {name}" if name else (problem or "no Go files")) + " there; main packages: "
+                      + (", ".join(found) if found else "none"),
+                fix=(f"sccheck build {module.root} --main {found[0]}" if found
+                     else "add a 'package main' with func main() to the module"))
+        out.append(MainPackage(pkg, import_path))
+    names = [m.name for m in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UsageError("two main packages would give binaries of the same name " + ", ".join(dupes),
+                         expected="main packages whose last path elements differ",
+                         found=", ".join(m.package for m in out if m.name in dupes))
+    return out
+
+
+def cgo_packages(module: GoModule, mains: list[MainPackage], goflags: str = "",
+                 tags: tuple[str, ...] = ()) -> list[str]:
+    """Packages outside the standard library in the build list that have cgo files: with
+    CGO_ENABLED=0 they fail to compile, or (like go-sqlite3) compile to a stub that fails at run
+    time. The standard library's cgo parts have pure-Go fallbacks."""
+    template = '{{if and (not .Standard) .CgoFiles}}{{.ImportPath}} ({{join .CgoFiles ", "}}){{end}}'
+    args = ["-e", "-deps", "-f", template]
+    if tags:
+        args += ["-tags", ",".join(tags)]
+    proc = go_list(module.root, [*args, *(m.package for m in mains)], goflags, cgo=True)
+    return sorted({line.strip() for line in proc.stdout.splitlines() if line.strip()})
 
 
 def _needs_cgo(root: Path) -> list[str]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from supplychain.build.assemble import DEFAULT_USER, PlatformImage
 from supplychain.build.bases import BaseLayer
+from supplychain.build.settings import BuildSettings
 from supplychain.errors import BuildError
 from supplychain.image.descriptor import Descriptor, MediaType
 from supplychain.image.memory import MemoryStore
@@ -23,8 +24,7 @@ class BuildRequest:
     platforms: tuple[str, ...] = ()          # empty: the host's platform
     builder: str = "oci"                     # "oci" (daemonless) or "docker"
     version: str | None = None               # default: git describe, else "dev"
-    version_var: str = "main.version"
-    ldflags: str = ""
+    settings: BuildSettings = field(default_factory=BuildSettings)   # what to build, how it runs
     user: str = DEFAULT_USER
     tzdata: bool = False
     source_date_epoch: int | None = None
@@ -50,7 +50,9 @@ class BuildResult:
     revision: str | None
     created: int
     builder: str
-    name: str                                # the binary's name (default image name)
+    name: str                                # the entrypoint binary's name (default image name)
+    binaries: tuple[str, ...] = ()           # every binary's path in the image
+    notes: tuple[str, ...] = ()              # warnings the user should read (also on stderr)
     timings: Mapping[str, float] = field(default_factory=dict)
 
     @property

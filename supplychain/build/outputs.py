@@ -34,7 +34,7 @@ from supplychain.image.view import ImageView, open_image
 from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
 from supplychain.stores import destination
-from supplychain.tools import blanked_secrets
+from supplychain.tools import docker_client
 
 _DOCKER_TAG = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -132,7 +132,7 @@ def load_into_engine(store: ContentStore, digest: str, repo_tag: str) -> ImageVi
     buf = io.BytesIO()
     img = write_docker_archive(store, digest, buf, repo_tag)
     try:
-        client = docker.from_env(credstore_env=blanked_secrets())  # helpers see no secrets of ours
+        client = docker_client()  # credential helpers see no secrets of ours
         loaded = client.images.load(buf.getvalue())
     except docker.errors.DockerException as exc:
         raise BuildError("cannot load the image into the Docker engine", found=str(exc)[:500],

@@ -55,6 +55,13 @@ def hoist_json(args: list[str]) -> list[str]:
     return ["--json", *rest, *args[end:]]
 
 
+def _global_version(args: list[str]) -> bool:
+    """`sccheck --version`, not a command's own --version (build's version to stamp): the global
+    options are all flags, so the command name is the first argument without a dash."""
+    before = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
+    return "--version" in args[:before]
+
+
 class LazyGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_json(list(args)) if ctx.parent is None else args)
@@ -66,7 +73,7 @@ class LazyGroup(click.Group):
         argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
         head = argv[:_options_end(argv)]
         as_json, verbose = "--json" in head, "--verbose" in head or "-v" in head
-        if as_json and ({"--help", "-h", "--version"} & set(head)):
+        if as_json and ({"--help", "-h"} & set(head) or _global_version(head)):
             return self._text_as_json(argv, prog_name, complete_var, **extra)
         try:
             rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
@@ -98,7 +105,7 @@ class LazyGroup(click.Group):
                 super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
             except click.ClickException as exc:
                 usage_failure(True, exc.format_message())
-        key = "version" if "--version" in argv else "help"
+        key = "version" if _global_version(argv) else "help"
         click.echo(json.dumps({"ok": True, key: buffer.getvalue().strip()}, indent=2, sort_keys=True))
         sys.exit(0)
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from supplychain.build.settings import BuildSettings
+from supplychain.cli._build import build_settings_options
 from supplychain.cli._common import Options, emit, pass_options, run_guarded
 from supplychain.cli._registry import registry_options
 from supplychain.registry import RegistryOptions
@@ -39,9 +41,6 @@ def _human(out: dict[str, Any]) -> str:
 @click.option("--load", is_flag=True, help="Load the image into the Docker engine.")
 @click.option("--tag", default=None, help="Tag (name:tag) for the layout, tarball and engine.")
 @click.option("--version", "version", default=None, help="Version to inject [git describe, else dev].")
-@click.option("--version-var", default="main.version", show_default=True,
-              help="Go variable set with -X to the version.")
-@click.option("--ldflags", default="", help="Extra -ldflags appended to the hardening ones.")
 @click.option("--user", default="65532:65532", show_default=True, help="User of the image config.")
 @click.option("--tzdata", is_flag=True, help="Embed the time zone database (-tags timetzdata).")
 @click.option("--gzip-level", type=click.IntRange(1, 9), default=6, show_default=True,
@@ -50,20 +49,22 @@ def _human(out: dict[str, Any]) -> str:
               help="Timestamp of the image [SOURCE_DATE_EPOCH, else the commit time].")
 @click.option("--force", is_flag=True,
               help="Let --push move a registry tag that names another image (see docs/registry.md).")
+@build_settings_options
 @registry_options
 @pass_options
 def build_cmd(opts: Options, path: str, base: str, platforms: tuple[str, ...], builder: str,
               builder_image: str | None, output: str | None, tarball: str | None, push: str | None,
-              load: bool, tag: str | None, version: str | None, version_var: str, ldflags: str,
+              load: bool, tag: str | None, version: str | None, settings: BuildSettings,
               user: str, tzdata: bool, gzip_level: int, source_date_epoch: int | None, force: bool,
               registry: RegistryOptions) -> None:
-    """Build the Go module at PATH into a minimal container image."""
+    """Build the Go module (or the main package) at PATH into a minimal container image."""
     from supplychain.build import BuildRequest, PublishTarget, build_and_publish
+    from supplychain.build.model import DEFAULT_OUTPUT
 
     if output is None and not (tarball or push or load):
-        output = "oci:dist/oci"
+        output = DEFAULT_OUTPUT
     request = BuildRequest(path=path, base=base, platforms=platforms, builder=builder, version=version,
-                           version_var=version_var, ldflags=ldflags, user=user, tzdata=tzdata,
+                           settings=settings, user=user, tzdata=tzdata,
                            source_date_epoch=source_date_epoch, builder_image=builder_image,
                            gzip_level=gzip_level, registry=registry)
     target = PublishTarget(output=output, tarball=tarball, push=push, load=load, tag=tag, force=force)
@@ -76,6 +77,7 @@ def build_cmd(opts: Options, path: str, base: str, platforms: tuple[str, ...], b
             "output": published.output, "tarball": published.tarball, "reference": published.reference,
             "loaded": published.loaded, "base": result.base, "base_digest": result.base_digest,
             "version": result.version, "revision": result.revision, "builder": result.builder,
+            "entrypoint": result.name, "binaries": list(result.binaries), "notes": list(result.notes),
             "size": result.size, "timings": {**result.timings, **published.timings},
         }
 

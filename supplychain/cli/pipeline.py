@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from supplychain.build.settings import BuildSettings
+from supplychain.cli._build import build_settings_options
 from supplychain.cli._common import Options, emit, identity_token_option, pass_options, run_guarded
 from supplychain.cli._registry import referrers_mode_option, registry_options
 from supplychain.registry import RegistryOptions
@@ -44,6 +46,7 @@ def _key_password(key: str) -> str | None:
 @click.option("--report", "report_file", type=click.Path(dir_okay=False),
               help="Write the full JSON report here (on failure it is always written; default "
                    "$TMPDIR/sccheck/build-and-sign-TIME-PID.json).")
+@build_settings_options
 @registry_options
 @referrers_mode_option
 @pass_options
@@ -52,7 +55,7 @@ def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: 
                        trust_config: str | None, identity_token: str | None, key: str | None,
                        vuln_db: str | None, fail_on: str | None, promote_to: str | None, tag: str | None,
                        version: str | None, profiles_dir: str | None, report_file: str | None,
-                       registry: RegistryOptions) -> None:
+                       settings: BuildSettings, registry: RegistryOptions) -> None:
     """Check, build, SBOM, push, sign, attest and verify a Go module in one go."""
     from supplychain.pipeline import report
     from supplychain.pipeline.config import pipeline_request
@@ -62,7 +65,7 @@ def build_and_sign_cmd(opts: Options, path: str, repo: str | None, config_file: 
         path, config_file=config_file, identity_token=identity_token, key_password=_key_password,
         registry_options=registry, platforms=platforms, report_file=report_file, repo=repo, base=base,
         policy=policy, trust_config=trust_config, key=key, vuln_db=vuln_db, fail_on=fail_on,
-        promote_to=promote_to, tag=tag, version=version, profiles_dir=profiles_dir))
+        promote_to=promote_to, tag=tag, version=version, profiles_dir=profiles_dir, build=settings))
     result = run_guarded(opts, lambda: build_and_sign(req, opts.progress()))
     if opts.json:
         emit(opts, report.to_dict(result))

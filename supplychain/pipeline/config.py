@@ -6,7 +6,9 @@ Every key is optional; flags override the file. Unknown keys are errors naming t
     apiVersion: sccheck.dev/v1         # optional; if present, exactly this
     kind: Pipeline                     # optional; if present, exactly this
     repo: registry.example.com/team/app
-    build:  {platforms: [linux/amd64], base: static, version: v1.2.3, tag: v1.2.3}
+    build:  {platforms: [linux/amd64], base: static, version: v1.2.3, tag: v1.2.3,
+             main: [./cmd/server], entrypoint, args, tags, ldflags, versionVar, x, env, labels,
+             expose}                           # the build settings of `sccheck build` (docs/build.md)
     check:  {vulnDb: URL|DIR, failOn: medium, only: [vet, staticcheck, vuln, race], packages,
              severities, suppress, baseline, tests}       # docs/check.md: also read by `check`
     harden: {threshold: medium, profiles: DIR}   # DIR: keep the seccomp/AppArmor profiles
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from supplychain.analyzers.config import CheckSettings, parse_check_settings, resolve_path
+from supplychain.build.settings import YAML_KEYS, BuildSettings, settings_from_yaml
 from supplychain.errors import UsageError
 from supplychain.image.platform import parse_platforms
 from supplychain.registry.options import RegistryOptions
@@ -47,6 +50,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "promote": {"to": ("promote_to", "str")},
 }
 TOP_LEVEL = {"apiVersion", "kind", "repo", "check", *SCHEMA}
+BUILD_KEYS = (*SCHEMA["build"], *YAML_KEYS)
 DEFAULT_BASE = "static"
 DEFAULT_FAIL_ON = "medium"
 
@@ -60,6 +64,7 @@ class PipelineRequest:
     platforms: tuple[str, ...] = ()
     base: str = DEFAULT_BASE
     version: str | None = None
+    build_settings: BuildSettings = field(default_factory=BuildSettings)   # docs/build.md
     tag: str | None = None
     policy: str | None = None
     trust_config: str | None = None
@@ -98,12 +103,17 @@ class PipelineConfig:
     policy: str | None = None
     promote_to: str | None = None
     check: CheckSettings = field(default_factory=CheckSettings)
+    build: BuildSettings = field(default_factory=BuildSettings)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def merged(self, **flags: Any) -> PipelineConfig:
-        """Flags win: every flag that is set (not None, not empty) replaces the file's value."""
+        """Flags win: every flag that is set (not None, not empty) replaces the file's value;
+        `build=BuildSettings(...)` from the flags wins setting by setting."""
         given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in flags.items()
                  if v is not None and v != () and v != ""}
+        flagged = given.get("build")
+        if isinstance(flagged, BuildSettings):
+            given["build"] = self.build.merged(flagged)
         return replace(self, **given)  # type: ignore[arg-type]
 
     def request(self, path: str, *, identity_token: str | None = None,
@@ -118,7 +128,8 @@ class PipelineConfig:
                              found="neither", fix="e.g. --repo 127.0.0.1:5000/team/hello")
         return PipelineRequest(
             path=path, repo=self.repo, platforms=self.platforms, base=self.base or DEFAULT_BASE,
-            version=self.version, tag=self.tag, policy=self.policy, trust_config=self.trust_config,
+            version=self.version, build_settings=self.build, tag=self.tag, policy=self.policy,
+            trust_config=self.trust_config,
             identity_token=identity_token, key=self.key,
             key_password=key_password(self.key) if self.key and key_password else None,
             vuln_db=self.vuln_db, fail_on=self.fail_on or DEFAULT_FAIL_ON, check_tools=self.check_tools,
@@ -177,15 +188,24 @@ def parse_config(doc: Any, source: str, base: Path) -> PipelineConfig:
             values.update(check=settings, vuln_db=settings.vuln_db, fail_on=settings.fail_on,
                           check_tools=settings.only)
         if key in SCHEMA:
+            known = BUILD_KEYS if key == "build" else tuple(SCHEMA[key])
             if not isinstance(value, dict):
                 raise _bad(source, f"$.{key}", "must be a mapping",
-                           "keys " + ", ".join(SCHEMA[key]), type(value).__name__)
+                           "keys " + ", ".join(known), type(value).__name__)
             for sub, subvalue in value.items():
-                if sub not in SCHEMA[key]:
+                if sub not in known:
                     raise _bad(source, f"$.{key}.{sub}", "unknown key",
-                               "one of " + ", ".join(SCHEMA[key]), str(sub))
-                name, kind = SCHEMA[key][sub]
-                values[name] = _convert(kind, subvalue, source, f"$.{key}.{sub}", base)
+                               "one of " + ", ".join(known), str(sub))
+                if sub in SCHEMA[key]:
+                    name, kind = SCHEMA[key][sub]
+                    values[name] = _convert(kind, subvalue, source, f"$.{key}.{sub}", base)
+            if key == "build":
+                wanted = {k: v for k, v in value.items() if k in YAML_KEYS}
+                try:
+                    values["build"] = settings_from_yaml(wanted, "$.build")
+                except UsageError as exc:
+                    raise _bad(source, "$.build", exc.message, exc.expected or "see docs/build.md",
+                               exc.found or "") from None
     return PipelineConfig(**values)
 
 
@@ -216,9 +236,11 @@ def split_platforms(text: str | None) -> tuple[str, ...]:
 def pipeline_request(path: str, *, config_file: str | None = None, identity_token: str | None = None,
                      key_password: Callable[[str], str | None] | None = None,
                      registry_options: RegistryOptions | None = None, platforms: str | None = None,
-                     report_file: str | None = None, **flags: str | None) -> PipelineRequest:
+                     report_file: str | None = None, build: BuildSettings | None = None,
+                     **flags: str | None) -> PipelineRequest:
     """Defaults < `sccheck.yaml` (PATH's, or `config_file`) < flags (`platforms` comma-separated;
-    the other flags named as PipelineConfig's fields)."""
-    merged = load_config(config_file, path).merged(platforms=split_platforms(platforms), **flags)
+    `build` the build-setting flags; the other flags named as PipelineConfig's fields)."""
+    merged = load_config(config_file, path).merged(platforms=split_platforms(platforms), build=build,
+                                                   **flags)
     return merged.request(path, identity_token=identity_token, key_password=key_password,
                           registry_options=registry_options, report_file=report_file)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from supplychain.errors import CheckFailed, ToolFailed, UsageError, VerificationFailed
-from supplychain.gomodule import module_root
+from supplychain.gomodule import find_module_root
 from supplychain.image.reference import ImageRef, parse_image_ref
 from supplychain.pipeline.config import PipelineRequest
 from supplychain.pipeline.precheck import (
@@ -119,7 +119,8 @@ def check_step(run: Run) -> CheckOut:
     from supplychain.analyzers import CheckRequest, FailOn, check
 
     req, cfg = run.request, run.request.check_settings
-    result = check(CheckRequest(path=Path(req.path), tools=req.check_tools, vuln_db=req.vuln_db,
+    root = find_module_root(req.path)[0]          # PATH may be a main package inside the module
+    result = check(CheckRequest(path=root, tools=req.check_tools, vuln_db=req.vuln_db,
                                 fail_on=FailOn.parse(req.fail_on), packages=cfg.packages,
                                 tests=cfg.tests, severities=cfg.severities, suppress=cfg.suppress,
                                 baseline=Path(cfg.baseline) if cfg.baseline else None), run.inner("check"))
@@ -154,7 +155,8 @@ def build_step(run: Run) -> BuildOut:
 
     req = run.request
     result = build(BuildRequest(req.path, base=req.base, platforms=req.platforms, version=req.version,
-                                registry=req.registry_options), run.inner("build"))
+                                settings=req.build_settings, registry=req.registry_options),
+                   run.inner("build"))
     publish(result, PublishTarget(output=f"oci:{run.layout}", tag=run.tag or "latest"))
     ref = parse_image_ref(f"oci:{run.layout}").with_digest(result.digest)
     return BuildOut(result, Pinned(ref, OCILayout(str(run.layout))), dt.datetime.now(dt.UTC))
@@ -354,7 +356,8 @@ def prepare(req: PipelineRequest, progress: Progress, layout: Path) -> Run:
     policy = load_policy(policy_path)
     if req.promote_to:
         parse_image_ref(req.promote_to)
-    module_root(req.path)
+    find_module_root(req.path)
+    req.build_settings.validate()
     source = source_facts(Path(req.path), os.environ)
     gate_early(req, source, policy, str(policy_path), progress)
     profiles = Path(req.profiles_dir) if req.profiles_dir else layout.parent / "profiles"

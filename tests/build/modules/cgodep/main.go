@@ -1,0 +1,9 @@
+package main
+
+import (
+	"fmt"
+
+	"example.com/cdep"
+)
+
+func main() { fmt.Println(cdep.Answer()) }

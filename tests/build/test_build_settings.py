@@ -1,0 +1,218 @@
+"""What to build and how: real modules in tests/build/modules (main packages in cmd/, two mains,
+build tags, a workspace, a cgo dependency, a vendored module), built with the real Go toolchain;
+the binaries are taken out of the image layer and run."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from supplychain.build import BuildRequest, BuildResult, PublishTarget, build, publish
+from supplychain.build.gocompile import CompileRequest, compile_binary, locate
+from supplychain.build.settings import BuildSettings
+from supplychain.errors import UsageError
+from supplychain.image.platform import Platform
+from supplychain.pipeline.config import parse_config
+
+MODULES = Path(__file__).parent / "modules"
+MULTI = MODULES / "multi"
+
+
+def _files(result: BuildResult) -> dict[str, bytes]:
+    """The files of the image's own layer (the binaries)."""
+    data = gzip.decompress(result.images[0].app_layer.data)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {"/" + m.name.lstrip("/"): tar.extractfile(m).read()  # type: ignore[union-attr]
+                for m in tar.getmembers() if m.isfile()}
+
+
+def _run(result: BuildResult, tmp_path: Path, path: str, *args: str,
+         env: dict[str, str] | None = None) -> str:
+    exe = tmp_path / Path(path).name
+    exe.write_bytes(_files(result)[path])
+    exe.chmod(0o755)
+    proc = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=30, env=env or {})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def _config(result: BuildResult) -> dict:
+    return json.loads(result.images[0].config)["config"]
+
+
+def _build(path: Path, **settings: object) -> BuildResult:
+    return build(BuildRequest(str(path), base="scratch", version=str(settings.pop("version", "1.2.3")),
+                              settings=BuildSettings(**settings)))  # type: ignore[arg-type]
+
+
+def test_the_module_root_is_found_from_a_package_directory(tmp_path: Path) -> None:
+    module, package = locate(MULTI / "cmd" / "server")
+    assert (module.root, module.path, package) == (MULTI.resolve(), "example.com/multi", "./cmd/server")
+    result = _build(MULTI / "cmd" / "server", version_var="example.com/multi/internal/version.Version")
+    assert result.name == "server" and result.binaries == ("/usr/local/bin/server",)
+    assert _config(result)["Entrypoint"] == ["/usr/local/bin/server"]
+    assert _run(result, tmp_path, "/usr/local/bin/server") == "server version=1.2.3 extra=off greeting= args="
+
+
+def test_a_module_without_a_main_at_its_root_names_the_main_packages() -> None:
+    with pytest.raises(UsageError) as err:
+        _build(MULTI)
+    assert err.value.message == ". in example.com/multi is not a main package"
+    assert err.value.found is not None
+    assert err.value.found.endswith("main packages: ./cmd/server, ./cmd/worker")
+    assert err.value.fix == f"sccheck build {MULTI.resolve()} --main ./cmd/server"
+    with pytest.raises(UsageError, match=r"internal/version in example\.com/multi is not a main package"):
+        _build(MULTI, mains=("./internal/version",))
+
+
+def test_two_mains_in_one_image_and_the_entrypoint_chosen(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="several main packages and no --entrypoint") as err:
+        _build(MULTI, mains=("./cmd/server", "./cmd/worker"))
+    assert err.value.found == "binaries server, worker"
+    with pytest.raises(UsageError, match="--entrypoint nope is none of the binaries built"):
+        _build(MULTI, mains=("./cmd/server", "./cmd/worker"), entrypoint="nope")
+    result = _build(MULTI, mains=("./cmd/server", "./cmd/worker"), entrypoint="worker")
+    assert result.binaries == ("/usr/local/bin/server", "/usr/local/bin/worker")
+    assert _config(result)["Entrypoint"] == ["/usr/local/bin/worker"]
+    assert _run(result, tmp_path, "/usr/local/bin/worker") == "worker"
+    assert _run(result, tmp_path, "/usr/local/bin/server").startswith("server version=")
+
+
+def test_tags_ldflags_and_x_settings_reach_the_linker(tmp_path: Path) -> None:
+    result = _build(MULTI / "cmd" / "server", tags=("extra",), version="2.0.0",
+                    version_var="example.com/multi/internal/version.Version")
+    assert "extra=on" in _run(result, tmp_path, "/usr/local/bin/server")
+    other = _build(MULTI / "cmd" / "server",
+                   xvars=("example.com/multi/internal/version.Version=from-x",))
+    assert "version=from-x" in _run(other, tmp_path, "/usr/local/bin/server")
+    with pytest.raises(UsageError, match="invalid build tag"):
+        _build(MULTI / "cmd" / "server", tags=("a b",))
+
+
+def test_goflags_are_honoured_or_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GOFLAGS", "-tags=extra -mod=readonly")
+    result = _build(MULTI / "cmd" / "server")
+    assert "extra=on" in _run(result, tmp_path, "/usr/local/bin/server")   # -tags is not dropped
+    for refused in ("-buildvcs=false", "-race", "-buildmode=pie", "-frobnicate"):
+        monkeypatch.setenv("GOFLAGS", refused)
+        with pytest.raises(UsageError, match=f"GOFLAGS='{refused}' has {refused}"):
+            _build(MULTI / "cmd" / "server")
+
+
+def test_a_version_without_its_variable_is_a_warning_naming_the_fix() -> None:
+    result = _build(MULTI / "cmd" / "server", version="9.9.9")     # no main.version in server
+    assert any("has no variable main.version" in n and "--version-var" in n for n in result.notes)
+    fixed = _build(MULTI / "cmd" / "server", version="9.9.9",
+                   version_var="example.com/multi/internal/version.Version")
+    assert not [n for n in fixed.notes if "has no variable" in n]
+
+
+def test_image_config_env_labels_ports_and_args(tmp_path: Path) -> None:
+    result = _build(MULTI / "cmd" / "server", env=("GREETING=hi", "PATH=/usr/local/bin"),
+                    labels=("team=payments",), expose=("9090", "53/udp"), args=("--listen", ":9090"))
+    config = _config(result)
+    assert config["Env"] == ["GREETING=hi", "PATH=/usr/local/bin"]      # ours replace the base PATH
+    assert config["Labels"]["team"] == "payments"
+    assert config["ExposedPorts"] == {"53/udp": {}, "9090/tcp": {}}
+    assert config["Cmd"] == ["--listen", ":9090"]
+    out = _run(result, tmp_path, "/usr/local/bin/server", *config["Cmd"], env={"GREETING": "hi"})
+    assert out.endswith("greeting=hi args=--listen,:9090")
+    with pytest.raises(UsageError, match=r"--label org\.opencontainers\.image\.revision is set by"):
+        _build(MULTI / "cmd" / "server", labels=("org.opencontainers.image.revision=x",))
+    for bad in ("70000", "80/icmp"):
+        with pytest.raises(UsageError, match="invalid --expose"):
+            _build(MULTI / "cmd" / "server", expose=(bad,))
+
+
+def test_a_cgo_dependency_is_found_before_compiling() -> None:
+    with pytest.raises(UsageError) as err:
+        _build(MODULES / "cgodep")
+    assert err.value.exit_code == 2
+    assert err.value.message == "example.com/cdep needs cgo, which a static build leaves out"
+    assert err.value.found == 'import "C" in example.com/cdep (cdep.go)'
+
+
+def test_a_workspace_module_builds_with_the_workspace(tmp_path: Path) -> None:
+    result = _build(MODULES / "work" / "app")
+    assert _run(result, tmp_path, "/usr/local/bin/app") == "app lib-from-workspace"
+
+
+def test_a_vendored_module_builds_from_vendor(tmp_path: Path) -> None:
+    result = _build(MODULES / "vendored")
+    assert _run(result, tmp_path, "/usr/local/bin/vendored") == "vendored from-vendor"
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.infos: list[str] = []
+
+    def step(self, name: str, detail: str = "") -> None: ...
+    def done(self, name: str, detail: str = "") -> None: ...
+
+    def info(self, message: str) -> None:
+        self.infos.append(message)
+
+
+def test_a_long_compile_reports_progress(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import supplychain.build.gocompile as gocompile
+
+    monkeypatch.setattr(gocompile, "PROGRESS_EVERY", 0.05)
+    module, _ = locate(MULTI)
+    recorder = _Recorder()
+    # -a: rebuild everything, so the compile takes longer than a few progress intervals
+    monkeypatch.setenv("GOFLAGS", "")
+    req = CompileRequest(module, package="./cmd/worker", goflags="-a")
+    compile_binary(req, Platform.host(), tmp_path / "worker", recorder)
+    assert recorder.infos and all("still compiling" in i for i in recorder.infos)
+
+
+def test_sccheck_yaml_build_settings_and_flags_win(tmp_path: Path) -> None:
+    doc = {"build": {"base": "scratch", "main": ["./cmd/server", "./cmd/worker"], "entrypoint": "server",
+                     "tags": "extra", "env": {"GREETING": "yaml"}, "expose": [8080], "labels": ["a=b"]}}
+    cfg = parse_config(doc, "sccheck.yaml", tmp_path)
+    assert cfg.build == BuildSettings(mains=("./cmd/server", "./cmd/worker"), entrypoint="server",
+                                      tags=("extra",), env=("GREETING=yaml",), expose=("8080",),
+                                      labels=("a=b",))
+    merged = cfg.merged(build=BuildSettings(entrypoint="worker", env=("GREETING=flag",)))
+    assert (merged.build.entrypoint, merged.build.env, merged.build.tags) == ("worker", ("GREETING=flag",),
+                                                                            ("extra",))
+    with pytest.raises(UsageError, match=r"\$\.build\.mian: unknown key"):
+        parse_config({"build": {"mian": "./cmd/x"}}, "sccheck.yaml", tmp_path)
+    with pytest.raises(UsageError, match=r"\$\.build: invalid --expose"):
+        parse_config({"build": {"expose": "http"}}, "sccheck.yaml", tmp_path)
+
+
+def test_cli_builds_a_package_directory_with_json(sccheck, tmp_path: Path) -> None:
+    out = tmp_path / "oci"
+    proc = sccheck("--json", "build", str(MULTI / "cmd" / "server"), "--base", "scratch",
+                   "--output", f"oci:{out}", "--version", "1.2.3", "--tags", "extra", "--expose", "8080",
+                   "--version-var", "example.com/multi/internal/version.Version")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["version"] == "1.2.3" and doc["entrypoint"] == "server"
+    assert doc["images"][0]["digest"] == doc["digest"]
+    assert doc["binaries"] == ["/usr/local/bin/server"]
+
+
+@pytest.mark.docker
+def test_the_two_binary_image_runs_in_the_engine(docker_client, tmp_path: Path) -> None:
+    result = _build(MULTI, mains=("./cmd/server", "./cmd/worker"), entrypoint="server",
+                    env=("GREETING=engine",), args=("a", "b"),
+                    version_var="example.com/multi/internal/version.Version")
+    tag = "sccheck-test/multi:settings"
+    publish(result, PublishTarget(output=None, load=True, tag=tag))
+    try:
+        run = subprocess.run(["docker", "run", "--rm", "--network", "none", tag], capture_output=True,
+                             text=True, timeout=120)
+        assert run.stdout.strip() == "server version=1.2.3 extra=off greeting=engine args=a,b", run.stderr
+        other = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint",
+                                "/usr/local/bin/worker", tag], capture_output=True, text=True, timeout=120)
+        assert other.stdout.strip() == "worker", other.stderr
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
