@@ -379,6 +379,8 @@ def _extract(path: str, into: Path) -> None:
             src = tar.extractfile(member)
             assert src is not None
             dest = into / name
+            if dest.exists():   # a second entry of one name would replace what was checked
+                raise _tampered(f"the archive holds {name} twice", "each name once", "twice")
             dest.parent.mkdir(parents=True, exist_ok=True)
             hasher = hashlib.sha256()
             with src, dest.open("xb") as out:
