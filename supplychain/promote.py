@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supplychain.attest.vocabulary import SLSA_VSA
-from supplychain.attest.vsa import VERIFIER_ID, vsa_facts, vsa_predicate
+from supplychain.attest.vsa import VERIFIER_ID, resource_uri, vsa_facts, vsa_predicate
 from supplychain.errors import Error, UsageError
 from supplychain.image.reference import parse_image_ref
 from supplychain.image.store import ContentStore
@@ -106,7 +106,7 @@ def _valid_summary(report: PolicyReport, digest: str, resource: str, policy: m.P
         if s.predicate_type != m.PREDICATE_VSA or s.attached_to != digest:
             continue
         facts = vsa_facts(s.predicate)
-        if (facts.resource == resource and facts.passed and facts.verifier_id == VERIFIER_ID
+        if (facts.resource == resource_uri(resource) and facts.passed and facts.verifier_id == VERIFIER_ID
                 and facts.policy_digest == want and facts.inputs <= inputs):
             return s
     return None

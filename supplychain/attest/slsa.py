@@ -24,6 +24,7 @@ DEFAULT_BUILDER_ID = "https://sccheck.dev/builder/local"
 class ProvenanceInputs:
     source_repo: str                 # "https://github.com/org/app" or "git+file:///..."
     commit: str                      # full git sha
+    source_ref: str | None = None    # "refs/heads/main", "refs/tags/v1.2.3"
     base_image: str | None = None    # "registry/repo@sha256:..." (None for scratch)
     go_version: str | None = None    # "go1.26.0"
     path: str = "."
@@ -39,8 +40,24 @@ def _ts(when: datetime | None) -> str | None:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
 
 
+def source_uri(repository: str, ref: str | None) -> str:
+    """The source as SLSA provenance names a git checkout (SPDX download location form):
+    `git+https://github.com/org/app@refs/heads/main`. A plain `file://` tree stays as it is."""
+    if repository.startswith("file://"):
+        return repository
+    uri = repository
+    if uri.startswith("/"):                                   # a clone of a local repository
+        uri = f"file://{uri}"
+    elif "://" not in uri and re.match(r"^[\w.-]+@[\w.-]+:", uri):   # scp-like git@host:org/app
+        user_host, _, path = uri.partition(":")
+        uri = f"ssh://{user_host}/{path}"
+    uri = uri if uri.startswith("git+") else f"git+{uri}"
+    return f"{uri}@{ref}" if ref else uri
+
+
 def slsa_provenance(inputs: ProvenanceInputs) -> dict[str, Any]:
-    deps: list[dict[str, Any]] = [{"uri": inputs.source_repo, "digest": {"gitCommit": inputs.commit}}]
+    deps: list[dict[str, Any]] = [{"uri": source_uri(inputs.source_repo, inputs.source_ref),
+                                   "digest": {"gitCommit": inputs.commit}}]
     if inputs.base_image:
         name, _, digest = inputs.base_image.partition("@")
         alg, _, hexpart = digest.partition(":")
@@ -52,6 +69,7 @@ def slsa_provenance(inputs: ProvenanceInputs) -> dict[str, Any]:
         deps.append({"uri": f"https://go.dev/dl/{inputs.go_version}", "name": "go-toolchain",
                      "annotations": {"version": inputs.go_version}})
     external: dict[str, Any] = {"source": inputs.source_repo, "path": inputs.path,
+                                **({"ref": inputs.source_ref} if inputs.source_ref else {}),
                                 "platforms": list(inputs.platforms),
                                 "base": inputs.base_image or "scratch", **inputs.extra}
     metadata: dict[str, Any] = {}

@@ -24,6 +24,12 @@ def policy_level(policy_name: str) -> str:
     return f"SCCHECK_POLICY_{policy_name.upper().replace('-', '_').replace('.', '_')}"
 
 
+def resource_uri(reference: str) -> str:
+    """The image by digest as a URI with a scheme: `oci://host/repo@sha256:...` (SLSA's
+    `resourceUri` is a URI; the scheme is the one our provenance uses for images)."""
+    return reference if "://" in reference else f"oci://{reference}"
+
+
 def vsa_predicate(resource: str, *, policy_name: str, policy_digest: str, passed: bool,
                   provenance_passed: bool, input_bundles: Iterable[str],
                   now: dt.datetime) -> dict[str, Any]:
@@ -32,11 +38,12 @@ def vsa_predicate(resource: str, *, policy_name: str, policy_digest: str, passed
     levels = [policy_level(policy_name)]
     if provenance_passed:
         levels.insert(0, "SLSA_BUILD_LEVEL_1")
-    repo = resource.split("@", 1)[0]
+    uri = resource_uri(resource)
+    repo = uri.split("@", 1)[0]
     return {
         "verifier": {"id": VERIFIER_ID, "version": {"sccheck": __version__}},
         "timeVerified": now_text(now),
-        "resourceUri": resource,
+        "resourceUri": uri,
         "policy": {"uri": f"sccheck:policy/{policy_name}",
                    "digest": {"sha256": policy_digest.removeprefix("sha256:")}},
         "inputAttestations": [{"uri": f"{repo}@{d}", "digest": {"sha256": d.removeprefix("sha256:")}}

@@ -23,6 +23,7 @@ class SourceFacts:
     builder: str | None         # the workflow, on GitHub Actions
     invocation: str | None      # the run attempt, on GitHub Actions
     path: str                   # the module's directory inside the checkout
+    ref: str | None = None      # "refs/heads/main", "refs/tags/v1.0.0"
 
 
 def source_facts(path: Path, env: Mapping[str, str], info: SourceInfo | None = None) -> SourceFacts:
@@ -37,10 +38,11 @@ def source_facts(path: Path, env: Mapping[str, str], info: SourceInfo | None = N
         return SourceFacts(f"{server}/{repo}", env.get("GITHUB_SHA") or info.revision,
                            f"{server}/{workflow_ref}" if workflow_ref else None,
                            f"{server}/{repo}/actions/runs/{run_id}/attempts/{attempt}" if run_id else None,
-                           rel)
+                           rel, env.get("GITHUB_REF") or None)
     source = strip_credentials(info.remote) if info.remote else (
         f"git+file://{info.toplevel}" if info.toplevel else None)
-    return SourceFacts(source, info.revision, None, None, rel)
+    return SourceFacts(source, info.revision, None, None, rel,
+                       f"refs/heads/{info.branch}" if info.branch else None)
 
 
 def provenance(path: Path, facts: SourceFacts, build: BuildResult, go_version: str,
@@ -54,7 +56,7 @@ def provenance(path: Path, facts: SourceFacts, build: BuildResult, go_version: s
         extra["base"] = build.base
     commit = facts.commit or build.revision or ""
     predicate = slsa_provenance(ProvenanceInputs(
-        source_repo=facts.source or f"file://{path.resolve()}", commit=commit,
+        source_repo=facts.source or f"file://{path.resolve()}", commit=commit, source_ref=facts.ref,
         base_image=base_image, go_version=go_version or None, path=facts.path,
         platforms=build.platforms, builder_id=facts.builder or DEFAULT_BUILDER_ID,
         invocation_id=facts.invocation, started=started, finished=finished, extra=extra))

@@ -81,6 +81,7 @@ def test_provenance_comes_from_the_real_build(chain: dict[str, Any], pipeline_st
                             check=True).stdout.strip()
     deps = {d.get("name", "source"): d for d in build_def["resolvedDependencies"]}
     assert deps["source"]["digest"] == {"gitCommit": commit}
+    assert deps["source"]["uri"].startswith("git+")      # SLSA's git source form
     go = subprocess.run([find_tool("go") or "go", "env", "GOVERSION"], capture_output=True, text=True,
                         check=True).stdout.strip()
     assert deps["go-toolchain"]["annotations"] == {"version": go}

@@ -81,7 +81,7 @@ def test_promote_across_registries_then_again_is_a_noop(sigstore_stack: DevStack
     assert summary.predicate["verificationResult"] == "PASSED"
     assert summary.predicate["policy"]["digest"]["sha256"] == gate(sigstore_stack).source_digest[7:]
     assert summary.predicate["verifiedLevels"] == ["SLSA_BUILD_LEVEL_1", "SCCHECK_POLICY_PROD_GATE"]
-    assert summary.predicate["resourceUri"] == f"{referrers_registry.host}/prod/app{n}@{digest}"
+    assert summary.predicate["resourceUri"] == f"oci://{referrers_registry.host}/prod/app{n}@{digest}"
     assert len(summary.predicate["inputAttestations"]) >= 2
     again = promote(src, dst, gate(sigstore_stack), trust_config=tc, vsa=vsa(sigstore_stack))
     assert (again.status, again.message) == ("unchanged", f"{dst} already names {digest}: nothing to do")

@@ -196,3 +196,21 @@ def test_predicate_types_and_shapes(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="must be a JSON object"):
         load_predicate(bad)
     assert Subject("n", "sha256:" + "a" * 64).to_dict() == {"name": "n", "digest": {"sha256": "a" * 64}}
+
+
+def test_provenance_names_the_source_as_a_git_uri_with_its_ref() -> None:
+    from supplychain.attest.slsa import source_uri
+
+    assert source_uri("https://github.com/org/app", "refs/heads/main") == \
+        "git+https://github.com/org/app@refs/heads/main"
+    assert source_uri("git@github.com:org/app.git", "refs/tags/v1.0.0") == \
+        "git+ssh://git@github.com/org/app.git@refs/tags/v1.0.0"
+    assert source_uri("/srv/git/app", None) == "git+file:///srv/git/app"
+    assert source_uri("git+https://example.com/a", "refs/heads/x") == "git+https://example.com/a@refs/heads/x"
+    assert source_uri("file:///tmp/tree", "refs/heads/main") == "file:///tmp/tree"   # not a checkout
+    predicate = slsa_provenance(ProvenanceInputs("https://example.com/hello", "a" * 40,
+                                                 source_ref="refs/heads/main"))
+    (source, *_) = predicate["buildDefinition"]["resolvedDependencies"]
+    assert source == {"uri": "git+https://example.com/hello@refs/heads/main",
+                      "digest": {"gitCommit": "a" * 40}}
+    assert predicate["buildDefinition"]["externalParameters"]["ref"] == "refs/heads/main"

@@ -293,7 +293,7 @@ def test_image_verifies_with_the_github_workflow_identity(job: dict[str, Any]) -
     assert proc.returncode == 0, proc.stderr
     statement = json.loads(base64.b64decode(json.loads(proc.stdout.splitlines()[0])["payload"]))
     build_def = statement["predicate"]["buildDefinition"]
-    assert build_def["resolvedDependencies"][0] == {"uri": f"https://github.com/{REPOSITORY}",
-                                                     "digest": {"gitCommit": job["sha"]}}
+    assert build_def["resolvedDependencies"][0] == {
+        "uri": f"git+https://github.com/{REPOSITORY}@refs/heads/main", "digest": {"gitCommit": job["sha"]}}
     assert statement["predicate"]["runDetails"]["builder"]["id"] == \
         f"https://github.com/{REPOSITORY}/.github/workflows/release.yml@refs/heads/main"
