@@ -215,6 +215,11 @@ def test_baseline_round_trip_blocks_only_new_findings(sccheck, tmp_path: Path) -
     assert len(known) == 3
     assert {f["suppressed"]["source"] for f in known} == {f"baseline {baseline}"}
     assert any("3 known finding(s) not counted" in n for n in result["notes"])
+    # the same baseline named in sccheck.yaml (relative to the file)
+    shutil.copy(baseline, module / ".sccheck-baseline.json")
+    _write(module, "check:\n  only: [vet, staticcheck]\n  baseline: .sccheck-baseline.json\n")
+    from_file = json.loads(sccheck("--json", "check", str(module)).stdout)
+    assert sum(1 for f in from_file["findings"] if f["suppressed"]) == 3
 
 
 def test_bad_baseline_and_suppression_are_usage_errors(sccheck, tmp_path: Path) -> None:
@@ -284,7 +289,7 @@ def test_test_failures_carry_the_tests_own_output_and_place(checked) -> None:
     assert not any(u.endswith("go.mod") for u in uris) and uris[0].endswith("internal/must/must.go")
 
 
-def test_short_run_count_and_packages_reach_go_test(sccheck) -> None:
+def test_short_run_count_and_packages_reach_go_test(sccheck, tmp_path: Path) -> None:
     proc = sccheck("--json", "check", str(FIXTURES / "test_failures"), "./internal/parse/...",
                    "--only", "race", "--short", "--run", "TestSlow|TestPair", "--count", "2",
                    "--timeout", "2m")
@@ -296,6 +301,14 @@ def test_short_run_count_and_packages_reach_go_test(sccheck) -> None:
         "sccheck.test/testfailures/internal/parse.TestPairSplitsOnEquals"] * 2   # -count 2
     assert race["tests"]["skipped"] == ["sccheck.test/testfailures/internal/parse.TestSlow"] * 2
     assert proc.returncode == 1
+    module = tmp_path / "tf"
+    shutil.copytree(FIXTURES / "test_failures", module)
+    _write(module, "check:\n  only: [race]\n  packages: [./internal/parse/...]\n"
+                   "  tests: {short: true, run: TestSlow, count: 1, timeout: 90s}\n")
+    from_file = json.loads(sccheck("--json", "check", str(module)).stdout)
+    assert from_file["tools"][0]["command"][6:] == ["-short", "-timeout=90s", "-run=TestSlow", "-count=1",
+                                                     "./internal/parse/..."]
+    assert from_file["exit_code"] == 0        # TestSlow is skipped with -short
     bad = sccheck("check", str(FIXTURES / "test_failures"), "-x")
     assert bad.returncode == 2
     bad = sccheck("check", str(FIXTURES / "test_failures"), "--timeout", "soon")
