@@ -33,11 +33,25 @@ def strip_credentials(url: str) -> str:
     return re.sub(r"^([a-z+]+://)[^/@]*@", r"\1", url)
 
 
+def remote_uri(remote: str, root: str | Path | None = None) -> str:
+    """A git remote as an absolute URI: URLs stay (credentials stripped), a path (a clone of a
+    local repository) becomes `file://`, scp-like `git@host:org/app.git` becomes `ssh://`."""
+    if "://" in remote:
+        return strip_credentials(remote)
+    scp = re.match(r"^([\w.-]+@)?([\w.-]+):(?!//)(.+)$", remote)
+    if scp and not remote.startswith(("/", ".")):
+        return f"ssh://{scp.group(1) or ''}{scp.group(2)}/{scp.group(3)}"
+    path = Path(remote)
+    if not path.is_absolute() and root is not None:
+        path = Path(root) / path
+    return path.resolve().as_uri()
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     revision: str | None = None          # full commit sha of HEAD
     commit_time: int | None = None       # its committer time (unix seconds)
-    remote: str | None = None            # origin's URL, credentials stripped
+    remote: str | None = None            # origin as an absolute URI, credentials stripped
     describe: str | None = None          # `git describe --tags --always --dirty`
     toplevel: str | None = None          # the checkout's root directory
     branch: str | None = None            # the checked-out branch, None when detached
@@ -49,12 +63,13 @@ def source_info(root: str | Path) -> SourceInfo:
         return SourceInfo()
     ct = git(root, "log", "-1", "--format=%ct")
     remote = git(root, "config", "--get", "remote.origin.url")
+    toplevel = git(root, "rev-parse", "--show-toplevel")
     return SourceInfo(
         revision=revision,
         commit_time=int(ct) if ct and ct.isdigit() else None,
-        remote=strip_credentials(remote) if remote else None,
+        remote=remote_uri(remote, toplevel or root) if remote else None,
         describe=git(root, "describe", "--tags", "--always", "--dirty"),
-        toplevel=git(root, "rev-parse", "--show-toplevel"),
+        toplevel=toplevel,
         branch=git(root, "symbolic-ref", "--quiet", "--short", "HEAD"),
     )
 

@@ -42,16 +42,11 @@ def _ts(when: datetime | None) -> str | None:
 
 def source_uri(repository: str, ref: str | None) -> str:
     """The source as SLSA provenance names a git checkout (SPDX download location form):
-    `git+https://github.com/org/app@refs/heads/main`. A plain `file://` tree stays as it is."""
-    if repository.startswith("file://"):
+    `git+https://github.com/org/app@refs/heads/main`. `repository` is an absolute URI
+    (`supplychain.source.remote_uri`); a plain `file://` tree that is no checkout stays as it is."""
+    if repository.startswith("file://") and ref is None:
         return repository
-    uri = repository
-    if uri.startswith("/"):                                   # a clone of a local repository
-        uri = f"file://{uri}"
-    elif "://" not in uri and re.match(r"^[\w.-]+@[\w.-]+:", uri):   # scp-like git@host:org/app
-        user_host, _, path = uri.partition(":")
-        uri = f"ssh://{user_host}/{path}"
-    uri = uri if uri.startswith("git+") else f"git+{uri}"
+    uri = repository if repository.startswith("git+") else f"git+{repository}"
     return f"{uri}@{ref}" if ref else uri
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from supplychain.attest.slsa import DEFAULT_BUILDER_ID, ProvenanceInputs, slsa_provenance
 from supplychain.build.model import BuildResult
 from supplychain.image.reference import parse_image_ref
-from supplychain.source import SourceInfo, source_info, strip_credentials
+from supplychain.source import SourceInfo, source_info
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def source_facts(path: Path, env: Mapping[str, str], info: SourceInfo | None = N
                            f"{server}/{workflow_ref}" if workflow_ref else None,
                            f"{server}/{repo}/actions/runs/{run_id}/attempts/{attempt}" if run_id else None,
                            rel, env.get("GITHUB_REF") or None)
-    source = strip_credentials(info.remote) if info.remote else (
+    source = info.remote or (
         f"git+file://{info.toplevel}" if info.toplevel else None)
     return SourceFacts(source, info.revision, None, None, rel,
                        f"refs/heads/{info.branch}" if info.branch else None)

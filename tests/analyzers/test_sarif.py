@@ -186,3 +186,16 @@ def test_partial_fingerprints_are_stable_across_runs_and_line_moves(monorepo, vu
     main.write_text(main.read_text().replace("package main\n", "package main\n\n// moved down\n\n", 1))
     again = check(CheckRequest(path=module, vuln_db=str(vulndb), tools=("vet", "staticcheck")))
     assert before and prints(again) == before
+
+
+def test_a_clone_of_a_local_repository_names_it_as_a_uri(monorepo, tmp_path):
+    """CI often checks out a clone whose origin is a path: repositoryUri must still be a URI."""
+    repo, _, result = monorepo
+    _git(repo, "remote", "set-url", "origin", str(tmp_path / "upstream.git"))
+    try:
+        doc = sarif.to_sarif(result)
+    finally:
+        _git(repo, "remote", "set-url", "origin", "https://git.example.com/org/mono.git")
+    (vcs,) = doc["runs"][0]["versionControlProvenance"]
+    assert vcs["repositoryUri"] == (tmp_path / "upstream.git").as_uri()
+    assert _multitool_errors(tmp_path, doc) == []

@@ -203,14 +203,24 @@ def test_provenance_names_the_source_as_a_git_uri_with_its_ref() -> None:
 
     assert source_uri("https://github.com/org/app", "refs/heads/main") == \
         "git+https://github.com/org/app@refs/heads/main"
-    assert source_uri("git@github.com:org/app.git", "refs/tags/v1.0.0") == \
+    assert source_uri("ssh://git@github.com/org/app.git", "refs/tags/v1.0.0") == \
         "git+ssh://git@github.com/org/app.git@refs/tags/v1.0.0"
-    assert source_uri("/srv/git/app", None) == "git+file:///srv/git/app"
+    assert source_uri("file:///srv/git/app", "refs/heads/main") == "git+file:///srv/git/app@refs/heads/main"
     assert source_uri("git+https://example.com/a", "refs/heads/x") == "git+https://example.com/a@refs/heads/x"
-    assert source_uri("file:///tmp/tree", "refs/heads/main") == "file:///tmp/tree"   # not a checkout
+    assert source_uri("file:///tmp/tree", None) == "file:///tmp/tree"   # a tree that is no checkout
     predicate = slsa_provenance(ProvenanceInputs("https://example.com/hello", "a" * 40,
                                                  source_ref="refs/heads/main"))
     (source, *_) = predicate["buildDefinition"]["resolvedDependencies"]
     assert source == {"uri": "git+https://example.com/hello@refs/heads/main",
                       "digest": {"gitCommit": "a" * 40}}
     assert predicate["buildDefinition"]["externalParameters"]["ref"] == "refs/heads/main"
+
+
+def test_git_remotes_become_absolute_uris(tmp_path: Path) -> None:
+    """SARIF's repositoryUri and SLSA's source must be URIs, whatever form origin was cloned from."""
+    from supplychain.source import remote_uri
+
+    assert remote_uri("https://tok:x-oauth@github.com/org/app.git") == "https://github.com/org/app.git"
+    assert remote_uri("git@github.com:org/app.git") == "ssh://git@github.com/org/app.git"
+    assert remote_uri("/srv/git/app") == "file:///srv/git/app"
+    assert remote_uri("../app", tmp_path / "work") == (tmp_path / "app").resolve().as_uri()
