@@ -89,7 +89,10 @@ def write_reports(rows: list[Row], facts: dict[str, str], repeat: int) -> tuple[
                      f"{_fmt(row.peer, row.unit)} | {row.ratio_text} | {row.note} |")
     lines += ["", "Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), ""]
     md = ROOT / "benchmarks" / "results.md"
-    md.write_text("\n".join(lines))
+    # Sections other runs write (e.g. `python -m benchmarks.bench_hostile`) are kept as they are.
+    old = md.read_text() if md.exists() else ""
+    kept = old[old.index("<!-- "):] if "\n<!-- " in old else ""
+    md.write_text("\n".join(lines) + ("\n" + kept if kept else ""))
     js = ROOT / "benchmarks" / "results.json"
     js.write_text(json.dumps({"machine": facts, "repeat": repeat,
                               "rows": [{**asdict(r), "ratio": r.ratio if r.peer else None} for r in rows]}, indent=2) + "\n")

@@ -14,7 +14,7 @@ import time
 from benchmarks.env import Bench
 from benchmarks.harness import Row, machine_facts, write_reports
 
-AREAS = ("build", "sbom", "check", "verify", "copy", "scale", "hostile", "promote")
+AREAS = ("build", "sbom", "check", "verify", "copy", "realistic", "scale", "hostile", "promote")
 
 
 def main(argv: list[str] | None = None) -> int:
