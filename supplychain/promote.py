@@ -37,7 +37,7 @@ from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
 from supplychain.stores import open_store
 from supplychain.strictdoc import load_yaml, read_config_file
-from supplychain.verify import load_trusted_root, resolve_once
+from supplychain.verify import load_trusted_root, resolve_once, share_cache
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,9 @@ def _refused(src: str, dst: str, digest: str, message: str, **kw: Any) -> Promot
 
 
 def _share_cache(src: ContentStore, dst: ContentStore) -> None:
-    from supplychain.registry.repository import ContentCache, Repository
+    from supplychain.registry.repository import Repository
 
-    cache = ContentCache()
-    for store in (src, dst):
-        if isinstance(store, Repository):
-            store.cache = cache
+    share_cache(src, dst)
     if isinstance(src, Repository):   # the source is listed once for verification and copy
         src.listings = {}
 

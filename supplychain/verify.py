@@ -341,6 +341,18 @@ def gather_evidence(store: ContentStore, reference: str, digest: str, v: Verific
     return ImageEvidence(reference, digest, view.is_index, manifests, tuple(verified), tuple(rejected))
 
 
+def share_cache(*stores: ContentStore) -> None:
+    """One cache of verified manifests and small blobs for the registry stores of one run: what
+    resolving read is not fetched again by the view or the copy (each entry was checked against
+    its digest before it was kept)."""
+    from supplychain.registry.repository import ContentCache, Repository
+
+    cache = ContentCache()
+    for store in stores:
+        if isinstance(store, Repository):
+            store.cache = cache
+
+
 def resolve_once(store: ContentStore, ref: ImageRef) -> str:
     """The digest the reference names now; a pinned digest is checked against what the store serves."""
     _, _, digest = _read_manifest(store, ref.identifier, ref.digest)
@@ -367,6 +379,7 @@ def verify_image(image: str | ImageRef, policy: m.Policy, *, trust_config: str |
     ref = parse_image_ref(image) if isinstance(image, str) else image
     trusted_root = load_trusted_root(trust_config, policy)
     store = open_store(ref, registry_options)
+    share_cache(store)
     progress.step("resolve", str(ref))
     digest = resolve_once(store, ref)
     progress.done("resolve", digest)
@@ -450,6 +463,7 @@ def verify_batch(images: list[str], policy: m.Policy, *, trust_config: str | Non
         try:
             ref = parse_image_ref(image)
             store = open_store(ref, registry_options)
+            share_cache(store)
             digest = resolve_once(store, ref)
             report = verify_in_store(store, ref, digest, policy, shared.trusted_root, now=now,
                                      verification=shared)
