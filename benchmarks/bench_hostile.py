@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from benchmarks.env import Bench
-from benchmarks.harness import ROOT, Row
+from benchmarks.harness import ROOT, Row, replace_section
 
 SIGNATURE = "https://sigstore.dev/cosign/sign/v1"
 CPU: list[float] = []
@@ -114,20 +114,12 @@ def run(bench: Bench) -> list[Row]:
 
 def write_section(rows: list[Row]) -> Path:
     """Replace (or add) the hostile-input section of results.md, leaving the other rows alone."""
-    md = ROOT / "benchmarks" / "results.md"
-    begin, end = "<!-- hostile: begin -->", "<!-- hostile: end -->"
-    lines = [begin, "", "## Hostile input (one run each, `python -m benchmarks.bench_hostile`)", "",
+    lines = ["## Hostile input (one run each, `python -m benchmarks.bench_hostile`)", "",
              "Wall time of the CLI (start-up included) on the shared 2-core machine; CPU is the run's user + system time.", "",
              "| task | sccheck | note |", "|---|---|---|"]
     lines += [f"| {r.task} | {r.sccheck:.2f} s | {r.note} |" for r in rows]
-    lines += ["", f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on the machine above.", "", end]
-    text = md.read_text() if md.exists() else ""
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + "\n".join(lines) + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
-    md.write_text(text)
-    return md
+    lines += ["", f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on the machine above."]
+    return replace_section("hostile", lines)
 
 
 if __name__ == "__main__":

@@ -82,11 +82,7 @@ def machine_facts() -> dict[str, str]:
 def write_reports(rows: list[Row], facts: dict[str, str], repeat: int) -> tuple[Path, Path]:
     lines = ["# sccheck benchmarks", "",
              f"Medians of {repeat} runs, side by side in one run on one machine. "
-             "Ratio = sccheck / peer (below 1: sccheck is faster or smaller).", "",
-             "| task | sccheck | peer | peer value | ratio | note |", "|---|---|---|---|---|---|"]
-    for row in rows:
-        lines.append(f"| {row.task} | {_fmt(row.sccheck, row.unit)} | {row.peer_name} | "
-                     f"{_fmt(row.peer, row.unit)} | {row.ratio_text} | {row.note} |")
+             "Ratio = sccheck / peer (below 1: sccheck is faster or smaller).", "", *table(rows)]
     lines += ["", "Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), ""]
     md = ROOT / "benchmarks" / "results.md"
     # Sections other runs write (e.g. `python -m benchmarks.bench_hostile`) are kept as they are.
@@ -97,6 +93,28 @@ def write_reports(rows: list[Row], facts: dict[str, str], repeat: int) -> tuple[
     js.write_text(json.dumps({"machine": facts, "repeat": repeat,
                               "rows": [{**asdict(r), "ratio": r.ratio if r.peer else None} for r in rows]}, indent=2) + "\n")
     return md, js
+
+
+def replace_section(key: str, lines: list[str]) -> Path:
+    """Replace (or add) the `<!-- key: begin -->` ... `<!-- key: end -->` section of results.md,
+    leaving the other rows alone (an area measured on its own)."""
+    md = ROOT / "benchmarks" / "results.md"
+    begin, end = f"<!-- {key}: begin -->", f"<!-- {key}: end -->"
+    block = "\n".join([begin, "", *lines, "", end])
+    text = md.read_text() if md.exists() else ""
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    md.write_text(text)
+    return md
+
+
+def table(rows: list[Row]) -> list[str]:
+    """The rows as results.md's table."""
+    lines = ["| task | sccheck | peer | peer value | ratio | note |", "|---|---|---|---|---|---|"]
+    return lines + [f"| {r.task} | {_fmt(r.sccheck, r.unit)} | {r.peer_name} | {_fmt(r.peer, r.unit)} | "
+                    f"{r.ratio_text} | {r.note} |" for r in rows]
 
 
 def _fmt(value: float | None, unit: str) -> str:

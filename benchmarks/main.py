@@ -15,7 +15,7 @@ import time
 from benchmarks.env import Bench
 from benchmarks.harness import ROOT, Row, machine_facts, write_reports
 
-AREAS = ("build", "sbom", "check", "verify", "copy", "realistic", "scale", "hostile", "promote")
+AREAS = ("build", "sbom", "check", "verify", "copy", "realistic", "scale", "hostile", "promote", "bundle")
 
 
 def main(argv: list[str] | None = None) -> int:
