@@ -215,3 +215,36 @@ def test_an_expired_timestamp_authority_warns(dev_stack: DevStack, release: tupl
                    "--trust-config", str(expired))
     assert "warning: the timestamp authority" in done.stderr
     assert json.loads(done.stdout)["warnings"] == [warning]
+
+
+@pytest.mark.parametrize("kind", ["blob", "referrer", "tag"])
+def test_an_interrupted_import_completes_when_run_again(
+        dev_stack: DevStack, any_registry: Registry, kind: str, release: tuple[Path, Path, str, str]) -> None:
+    """A write of each kind fails (HTTP 500, no retries): the import fails or is refused, with
+    the tag unmoved; the same import run again completes, without duplicating referrers."""
+    from supplychain.registry import RegistryOptions
+    from tests.helpers.faultproxy import FaultProxy
+
+    archive, _, _, digest = release
+    proxy = FaultProxy(any_registry.host)
+    try:
+        dst = f"{proxy.host}/site/resume{next(_n)}:v1"
+        pins = Pins(trust_file=str(dev_stack.trust_config), policy=gate(dev_stack))
+        options = RegistryOptions(max_retries=0)
+        proxy.fail(kind, nth=1, times=1000)
+        try:
+            first: object = import_bundle(str(archive), dst, pins, registry_options=options)[0]
+        except Exception as exc:  # the failure surfaces as an error ...
+            first = exc
+        assert proxy.failures() >= 1, f"no {kind} write happened"
+        assert isinstance(first, Exception) or not first.ok, first.to_dict()  # type: ignore[attr-defined]
+        assert tag_of(dst, "v1") is None
+        proxy.clear()
+        result, _ = import_bundle(str(archive), dst, pins, registry_options=options)
+        assert result.status == "promoted" and tag_of(dst, "v1") == digest, result.to_dict()
+        report = verify_image(dst, gate(dev_stack), trust_config=str(dev_stack.trust_config))
+        assert report.passed
+        on_index = [s.predicate_type for s in report.statements if s.attached_to == digest]
+        assert len(on_index) == len(set(on_index)), f"a referrer was duplicated: {on_index}"
+    finally:
+        proxy.stop()
