@@ -141,6 +141,8 @@ class _Copier:
         self.done_blobs: set[str] = set()
         self.seen_referrers: set[str] = set()
         self.assume_missing = False   # the top manifest was absent: so are its referrers
+        self.leaf_types: frozenset[str] = frozenset()
+        self.types: dict[str, str | None] = {}
         self.indexed = 0
 
     def copy_blob(self, desc: Descriptor) -> None:
@@ -199,11 +201,16 @@ class _Copier:
             self.seen_referrers.update(d.digest for d in fresh)
             items: list[tuple[_Node, bool, bool]] = []
             for ref in fresh:
+                self.types[ref.digest] = ref.artifact_type
                 nodes = _walk(self.src, ref)
                 items.extend((n, n is nodes[-1], n is nodes[-1]) for n in nodes)
             self.copy_graph(items)
             self.index(subjects, per_subject)
-            subjects = [n.desc.digest for n, _, _ in items]
+            # Referrers of a leaf type (self-contained evidence, e.g. a Sigstore bundle) are not
+            # looked for: one listing request less per referrer.
+            subjects = [n.desc.digest for n, _, _ in items
+                        if (self.types.get(n.desc.digest) or "") not in self.leaf_types]
+            self.types.clear()
 
     def index(self, subjects: list[str], per_subject: list[list[Descriptor]]) -> None:
         """List every referrer of each subject in the destination's fallback index where it keeps
@@ -256,8 +263,11 @@ def copy_image(
     force: bool = False,
     progress: Progress | None = None,
     max_workers: int = 4,
+    leaf_types: frozenset[str] = frozenset(),
 ) -> CopyResult:
-    """Copy the image `identifier` (tag or digest) names in `src` to `dst`, by digest."""
+    """Copy the image `identifier` (tag or digest) names in `src` to `dst`, by digest. With
+    `referrers`, every referrer and theirs (bounded depth), except that the referrers of a
+    referrer whose artifact type is in `leaf_types` are not looked for."""
     progress = progress or SilentProgress()
     top = src.resolve(identifier)
     digest, media_type = top.digest, top.media_type
@@ -273,6 +283,7 @@ def copy_image(
     progress.step("copy", f"{src.describe()}@{digest} -> {dst.describe()}")
     with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="sccheck-copy") as pool:
         copier = _Copier(src, dst, progress, pool)
+        copier.leaf_types = leaf_types
         nodes = _walk(src, top)
         # The top manifest goes in by digest too (a registry stores it; a layout lists it untagged
         # only when no tag follows), so a failure before the tag leaves the tag untouched.

@@ -29,6 +29,7 @@ from typing import Any
 from supplychain.attest.vocabulary import SLSA_VSA
 from supplychain.attest.vsa import VERIFIER_ID, resource_uri, vsa_facts, vsa_predicate
 from supplychain.errors import Error, UsageError
+from supplychain.image.descriptor import MediaType
 from supplychain.image.reference import parse_image_ref
 from supplychain.image.store import ContentStore
 from supplychain.policy import model as m
@@ -179,7 +180,10 @@ def promote(source: str, destination: str, policy: m.Policy, *, trust_config: st
                         f"{dst_text} names another image ({current}); pass --force to move it",
                         source_report=src_report)
 
-    copied = copy_image(src, digest, dst, None, referrers=True, progress=progress)
+    # Every referrer, and theirs; a Sigstore bundle is self-contained, so its referrers are not
+    # looked for (the policy reads none; it saves one listing per signature and attestation).
+    copied = copy_image(src, digest, dst, None, referrers=True, progress=progress,
+                        leaf_types=frozenset({MediaType.SIGSTORE_BUNDLE}))
 
     if src_ref.tag and not src_ref.digest:
         now_names = resolve_once(src, src_ref.with_tag(src_ref.tag))

@@ -74,6 +74,9 @@ class Repository:
         # The fallback index this process confirmed last, per subject: (when, document), read
         # once by the listing that follows it (a promotion's re-verification).
         self.confirmed_fallback: dict[str, tuple[float, dict[str, Any]]] = {}
+        # The registry said the repository does not exist (NAME_UNKNOWN): a copy into it need
+        # not ask which manifests it has.
+        self.new_repository = False
 
     # -- helpers --------------------------------------------------------------------------
     def describe(self) -> str:
@@ -374,7 +377,9 @@ class Repository:
     def lookup_tag(self, tag: str) -> str | None:
         try:
             return self.resolve(tag).digest
-        except RegistryNotFound:
+        except RegistryNotFound as exc:
+            if "NAME_UNKNOWN" in str(exc.facts.get("code", "")):
+                self.new_repository = True   # nothing is stored here yet
             return None
 
     def mount_blob_from(self, source: ContentStore, desc: Descriptor) -> bool:
@@ -393,6 +398,8 @@ class Repository:
 
     def has_manifest(self, digest: str, listed: bool = False) -> bool:
         validate_digest(digest)
+        if self.new_repository:
+            return False
         resp = self._req("HEAD", self._path("manifests", digest), f"check manifest {digest}",
                          ok=(200, 404), headers={"Accept": MANIFEST_ACCEPT})
         resp.close()
