@@ -105,6 +105,8 @@ def test_a_failed_write_then_a_clean_rerun_completes(kind: str, dev_stack: DevSt
     assert again.status == "promoted", again.to_dict()
     if kind == "fallback":     # referrers stored by the failed run, never listed: indexed now
         assert again.copied["referrers_indexed"] >= 2, again.copied
+    if kind == "tag":          # the failed run's summary is complete and valid: reused, and said
+        assert again.vsa_reused and "reused the verification summary" in again.message, again.message
     assert_complete(dev_stack, any_registry, src, dst, digest)
 
 
