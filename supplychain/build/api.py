@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from supplychain.build import outputs
-from supplychain.build.model import BuildRequest, BuildResult, PublishResult, PublishTarget
+from supplychain.build.model import DEFAULT_OUTPUT, BuildRequest, BuildResult, PublishResult, PublishTarget
 from supplychain.errors import UsageError
 from supplychain.image.reference import parse_image_ref
 from supplychain.progress import Progress, SilentProgress
@@ -70,6 +70,20 @@ def check_target(target: PublishTarget) -> None:
         raise UsageError("nowhere to put the image", expected="--output, --tarball, --push or --load")
 
 
+def keep_out_of_git(directory: Path) -> bool:
+    """Make `directory` (the default output's parent, `dist/`) ignored by git: an untracked file
+    would make go's VCS stamp say vcs.modified=true, so a second build would differ from the first.
+    True when the ignore file was written now."""
+    ignore = directory / ".gitignore"
+    if ignore.exists() or directory.is_symlink():
+        return False
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".gitignore.{os.getpid()}.tmp"
+    tmp.write_text("# sccheck build's default output: never part of the source it stamps\n*\n")
+    os.replace(tmp, ignore)
+    return True
+
+
 def publish(result: BuildResult, target: PublishTarget, progress: Progress | None = None, *,
             options: RegistryOptions | None = None) -> PublishResult:
     """Put the built image where `target` says. Every sink reads it from `result.store()`."""
@@ -83,6 +97,9 @@ def publish(result: BuildResult, target: PublishTarget, progress: Progress | Non
         t0 = time.monotonic()
         ref = parse_image_ref(target.output)
         assert ref.layout_dir is not None
+        if target.output == DEFAULT_OUTPUT and keep_out_of_git(Path(ref.layout_dir).parent):
+            progress.info(f"note: wrote {Path(ref.layout_dir).parent / '.gitignore'} so the default "
+                          "output never counts as a change to the source the next build stamps")
         progress.step("write", target.output)
         output = outputs.write_layout(store, digest, ref.layout_dir, ref.tag or outputs.tag_part(target.tag))
         progress.done("write", output)

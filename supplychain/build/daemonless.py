@@ -41,6 +41,8 @@ from supplychain.progress import Progress
 from supplychain.source import SourceInfo, source_info
 
 MAX_PARALLEL_COMPILES = 2
+X_LABEL = "dev.sccheck.go.x"                       # "main.version=1.2.3 PKG.VAR=VALUE ..."
+VERSION_VAR_LABEL = "dev.sccheck.go.version-var"   # which of them is the version
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,12 @@ class Prepared:
     def binary_path(main: MainPackage) -> str:
         return f"{BIN_DIR}/{main.name}"
 
+    def recorded_x(self) -> dict[str, str]:
+        """The -X settings, as labels the SBOM reader finds (-trimpath keeps -ldflags out of the
+        binary's build info, so the version would be lost otherwise)."""
+        settings = [f"{self.compile.version_var}={self.version}", *self.compile.xvars]
+        return {X_LABEL: " ".join(settings), VERSION_VAR_LABEL: self.compile.version_var}
+
     def compile_for(self, main: MainPackage) -> CompileRequest:
         return replace(self.compile, package=main.package)
 
@@ -73,7 +81,7 @@ class Prepared:
             source=source, revision=self.info.revision, user=req.user,
             base_name=base_name, base_digest=base_digest,
             env=tuple(self.settings.env_pairs().items()),
-            extra_labels=tuple(sorted(self.settings.label_pairs().items())),
+            extra_labels=tuple(sorted({**self.settings.label_pairs(), **self.recorded_x()}.items())),
             exposed=tuple(self.settings.exposed_ports()), args=self.settings.args)
 
 

@@ -131,7 +131,9 @@ def _from_go_mod(directory: Path, mod: GoMod, sums: dict[tuple[str, str], str]) 
 
 
 def _run_go(go: str, args: list[str], directory: Path) -> str:
-    env = child_env(extra={"GOFLAGS": "-mod=readonly", "GOWORK": "off"})
+    # GOWORK is left as it is: a go.work above the module is what `go build` uses too, and with
+    # it off the workspace's other modules would be looked up on the module proxy by path.
+    env = child_env(extra={"GOFLAGS": "-mod=readonly"})
     try:
         done = subprocess.run([go, *args], cwd=directory, env=env, capture_output=True, text=True,
                               timeout=_GO_TIMEOUT)
@@ -169,6 +171,9 @@ def _from_go(directory: Path, go: str, mod: GoMod, sums: dict[tuple[str, str], s
     for entry in listed:
         path, version = str(entry.get("Path", "")), str(entry.get("Version", ""))
         if entry.get("Main"):
+            if path != mod.module:      # another module of the go.work workspace: local source
+                selected[path] = ""
+                deps.append(Module(path, DEVEL))
             continue
         selected[path] = version
         repl = None

@@ -118,12 +118,14 @@ def scan_image(store: ContentStore, image: PlatformImage,
     else:
         fs = image_filesystem(store, image, want_content=wanted.__contains__, content_cap=MAX_BINARY_BYTES)
     programs = []
+    raw_labels = (image.config.get("config") or {}).get("Labels") if isinstance(image.config, dict) else None
+    labels = {str(k): str(v) for k, v in raw_labels.items()} if isinstance(raw_labels, dict) else {}
     for path in executables:
         data = fs.read(path)
         if data is None or data[:4] != ELF_MAGIC or MAGIC not in data:
             continue
         info = read_buildinfo(data, f"{path} in the image")
-        programs.append(program_from_binary(info, data, path))
+        programs.append(program_from_binary(info, data, path, labels))
     packages = os_packages(list(fs.files), fs.read)
     release = read_os_release(fs.read)
     distro = (release["ID"], release.get("VERSION_ID", "")) if release.get("ID") else None

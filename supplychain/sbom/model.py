@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -73,11 +75,37 @@ def pseudo_version(revision: str, when: str) -> str | None:
     return f"v0.0.0-{stamp:%Y%m%d%H%M%S}-{revision[:12]}"
 
 
-def main_version(info: BuildInfo, data: bytes | None) -> tuple[str, str]:
-    """The main module's real version and where it came from; "(devel)" only when nothing is known."""
+_PSEUDO = re.compile(r"\d{14}-[0-9a-f]{12}(\+dirty)?$")
+
+
+def recorded_version(labels: Mapping[str, str] | None, data: bytes | None) -> str | None:
+    """The version sccheck build recorded in the image's labels (the -X settings and which of
+    them is the version), when that string is really in the binary (the variable exists)."""
+    if not labels or data is None:
+        return None
+    var = labels.get("dev.sccheck.go.version-var", "")
+    settings = dict(item.partition("=")[::2] for item in labels.get("dev.sccheck.go.x", "").split())
+    value = settings.get(var, "")
+    if not var or not value or value == "dev" or value.encode() not in data:
+        return None
+    return value
+
+
+def main_version(info: BuildInfo, data: bytes | None,
+                 labels: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The main module's real version and where it came from; "(devel)" only when nothing is
+    known. A VCS tag stamped by go build wins; then the -X version sccheck build recorded in the
+    image labels; then a version found in the binary; then go's pseudo-version."""
     version = info.main.version
-    if version and version != DEVEL:
+    if version and version != DEVEL and not _PSEUDO.search(version):
         return version, "build info (VCS tag stamped by go build)"
+    recorded = recorded_version(labels, data)
+    if recorded is not None:
+        var = (labels or {}).get("dev.sccheck.go.version-var")
+        value = recorded if recorded.startswith("v") or not recorded[:1].isdigit() else f"v{recorded}"
+        return value, f'image label dev.sccheck.go.x (-X {var}={recorded})'
+    if version and version != DEVEL:
+        return version, "build info (pseudo-version stamped by go build)"
     injected = injected_version(info, data)
     if injected is not None:
         value, where = injected
@@ -92,8 +120,9 @@ def main_version(info: BuildInfo, data: bytes | None) -> tuple[str, str]:
     return DEVEL, "nothing better than (devel) is recorded"
 
 
-def program_from_binary(info: BuildInfo, data: bytes, location: str) -> GoProgram:
-    version, source = main_version(info, data)
+def program_from_binary(info: BuildInfo, data: bytes, location: str,
+                        labels: Mapping[str, str] | None = None) -> GoProgram:
+    version, source = main_version(info, data, labels)
     main = Module(info.main.path or info.path, version, info.main.sum, info.main.replace)
     return GoProgram("binary", location, main, source, info.deps, info.go_version, info.settings,
                      None, hashlib.sha256(data).hexdigest(), package=info.path)

@@ -59,6 +59,8 @@ def test_config_user_entrypoint_labels(hello_multi: BuildResult, hello_repo: Pat
             LABEL + "revision": revision(hello_repo),
             LABEL + "source": "https://github.com/sccheck/examples/hello",
             LABEL + "version": "1.2.3",
+            "dev.sccheck.go.x": "main.version=1.2.3",          # the -X settings, for the SBOM
+            "dev.sccheck.go.version-var": "main.version",
         }
         assert config["created"] == "2026-01-02T03:04:05Z"
         assert hello_multi.created == COMMIT_EPOCH

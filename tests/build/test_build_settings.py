@@ -216,3 +216,13 @@ def test_the_two_binary_image_runs_in_the_engine(docker_client, tmp_path: Path) 
         assert other.stdout.strip() == "worker", other.stderr
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
+
+
+def test_sbom_of_a_workspace_module_reads_the_workspace_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from supplychain.sbom import generate_sbom
+
+    # GOPROXY=off: a local module path sent to a proxy would fail the run instead of leaking
+    monkeypatch.setenv("GOPROXY", "off")
+    (doc,) = generate_sbom(str(MODULES / "work" / "app"))
+    components = {c["name"]: c.get("version") for c in json.loads(doc.text)["components"]}
+    assert components.get("example.com/lib") == "(devel)"
