@@ -5,7 +5,8 @@ database snapshot travelled in a bundle).
 
 For each runnable image (every platform of an index), the program the image starts is read from
 its layers and scanned by govulncheck in binary mode (the same runner `sccheck check` uses);
-the cosign vuln/v1 result and an OpenVEX document are attested about that platform, laid out as
+the cosign vuln/v1 result and an OpenVEX document (when there is a vulnerability to state) are
+attested about that platform, laid out as
 every per-platform attestation is (subjects: the index and that child, attached to both).
 """
 
@@ -42,7 +43,7 @@ class PlatformRescan:
     binary: str
     vulnerabilities: int
     reachable: int
-    attestations: tuple[str, ...]     # referrer digests of the vuln and OpenVEX statements
+    attestations: tuple[str, ...]     # referrer digests of the vuln (and OpenVEX) statements
 
     def to_dict(self) -> dict[str, Any]:
         return {"platform": self.platform, "digest": self.digest, "binary": self.binary,
@@ -133,7 +134,7 @@ def rescan_image(image: str, vuln_db: str, *, signing: Signing | None = None,
             result = check(CheckRequest(path=binary, tools=("vuln",), vuln_db=db), progress)
             vuln = vuln_predicate(result)
             vex = openvex_predicate(result, product=f"{ref.name}@{img.digest}")
-            if vuln is None or vex is None:
+            if vuln is None:
                 run = result.run("vuln")
                 raise AnalyzerError(f"govulncheck could not scan {path} of {img.platform or 'the image'}",
                                     found=str(run.error or run.status) if run else "no run",
@@ -144,7 +145,7 @@ def rescan_image(image: str, vuln_db: str, *, signing: Signing | None = None,
                                  identity_token=signing.identity_token, key=signing.key,
                                  key_password=signing.key_password, rekor_url=signing.rekor_url,
                                  registry_options=registry_options, progress=progress).referrer_digest
-                    for ptype, predicate in ((COSIGN_VULN, vuln), (OPENVEX, vex))]
+                    for ptype, predicate in ((COSIGN_VULN, vuln), (OPENVEX, vex)) if predicate is not None]
             found = vuln["scanner"]["result"]["vulnerabilities"]
             out.append(PlatformRescan(img.platform, img.digest, path, len(found),
                                       sum(1 for v in found if v["reachable"]), tuple(made)))
