@@ -249,3 +249,25 @@ def test_an_interrupted_import_completes_when_run_again(
         assert len(on_index) == len(set(on_index)), f"a referrer was duplicated: {on_index}"
     finally:
         proxy.stop()
+
+
+def test_the_cli_imports_and_a_stricter_policy_fails_offline(dev_stack: DevStack, registry: Registry,
+                                                             release: tuple[Path, Path, str, str],
+                                                             tmp_path: Path, sccheck: Run) -> None:
+    archive, policy_file, _, digest = release
+    tc = str(dev_stack.trust_config)
+    dst = registry.ref(f"site/cli{next(_n)}", "v2")
+    done = sccheck("--json", "bundle", "import", str(archive), dst, "--policy", str(policy_file),
+                   "--trust-config", tc)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert (out["status"], out["digest"], out["bundle"]["imageDigest"]) == ("promoted", digest, digest)
+    assert tag_of(dst, "v2") == digest
+    # The same bundle under a policy that also wants an SBOM: exit 1 with the failing rule, offline.
+    stricter = tmp_path / "stricter.yaml"
+    stricter.write_bytes(gate(dev_stack).raw + b"  sbom: {}\n")
+    failed = _offline("--json", "verify", f"oci-archive:{archive}", "--policy", str(stricter),
+                      "--trust-config", tc)
+    assert failed.returncode == 1 and "NETWORK ATTEMPT" not in failed.stderr, failed.stderr
+    report = json.loads(failed.stdout)
+    assert not report["ok"] and [r["rule"] for r in report["results"] if r["status"] != "pass"] == ["sbom"]
