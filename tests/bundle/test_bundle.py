@@ -110,6 +110,15 @@ def test_import_into_a_second_registry_then_again(dev_stack: DevStack, any_regis
     assert result.copied["referrers_copied"] == len(facts.referrers)
     report = verify_image(dst, gate(dev_stack), trust_config=str(dev_stack.trust_config))
     assert report.passed, report.to_dict()
+    # cosign v3 finds and verifies the imported signature where the site registry lists it.
+    from supplychain.tools import find_tool
+
+    cosign = subprocess.run([find_tool("cosign") or "cosign", "verify", "--trusted-root",
+                             str(dev_stack.trusted_root), "--certificate-identity", dev_stack.identity,
+                             "--certificate-oidc-issuer", dev_stack.issuer,
+                             f"{dst.rsplit(':', 1)[0]}@{digest}"],
+                            capture_output=True, text=True, timeout=120)
+    assert cosign.returncode == 0, cosign.stderr
     again, _ = import_bundle(str(archive), dst, pins, registry_options=options)
     assert again.status == "unchanged" and again.copied["manifests_copied"] == 0, again.to_dict()
 
