@@ -37,7 +37,7 @@ from supplychain.policy.evaluate import PolicyReport
 from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
 from supplychain.stores import open_store
-from supplychain.strictdoc import load_yaml, read_config_file
+from supplychain.strictdoc import MAX_JSON_BYTES, load_json, load_yaml, read_config_file
 from supplychain.verify import load_trusted_root, resolve_once, share_cache
 
 
@@ -374,7 +374,6 @@ class Journal:
     VERSION = 1
 
     def __init__(self, path: str, batch_key: str) -> None:
-        import json
         import threading
 
         self.path, self.batch_key = path, batch_key
@@ -382,12 +381,13 @@ class Journal:
         self.entries: dict[str, dict[str, Any]] = {}
         try:
             with open(path, "rb") as fh:
-                doc = json.loads(fh.read(16 << 20))
+                raw = fh.read(MAX_JSON_BYTES + 1)
         except FileNotFoundError:
             return
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"the journal {path} cannot be read: {exc}",
+        except OSError as exc:
+            raise UsageError(f"the journal {path} cannot be read: {exc.strerror}",
                              fix="remove it to start the batch over, or pass another --journal") from None
+        doc = load_json(raw, f"the journal {path}", error=UsageError)
         if not isinstance(doc, dict) or doc.get("version") != self.VERSION or \
                 not isinstance(doc.get("entries"), dict):
             raise UsageError(f"{path} is not an sccheck promotion journal", fix="pass another --journal")

@@ -32,6 +32,7 @@ from typing import Any
 from supplychain.analyzers.model import Finding, Suppression
 from supplychain.errors import UsageError
 from supplychain.fsutil import atomic_write
+from supplychain.strictdoc import load_json
 
 BASELINE_FORMAT = "https://sccheck.dev/check/baseline/v1"
 MAX_BASELINE_BYTES = 16 * 1024 * 1024
@@ -220,10 +221,7 @@ def read_baseline(path: Path) -> Baseline:
                          fix="pass an existing file, or write one with --write-baseline") from None
     if len(raw) > MAX_BASELINE_BYTES:
         raise bad(f"{len(raw)} bytes (at most {MAX_BASELINE_BYTES})")
-    try:
-        doc = json.loads(raw)
-    except ValueError as exc:
-        raise bad(f"invalid JSON ({exc})") from None
+    doc = load_json(raw, f"the baseline {path}", max_bytes=MAX_BASELINE_BYTES, error=UsageError)
     if not isinstance(doc, dict) or doc.get("format") != BASELINE_FORMAT \
             or not isinstance(doc.get("findings"), list):
         raise bad(f"format {doc.get('format') if isinstance(doc, dict) else type(doc).__name__!r}")

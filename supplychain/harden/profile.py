@@ -33,6 +33,7 @@ from supplychain.image.reference import parse_image_ref
 from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
 from supplychain.stores import open_store
+from supplychain.strictdoc import load_json
 
 INDEX = "profiles.json"
 PROFILE_FORMAT = "sccheck-profiles/1"
@@ -203,14 +204,15 @@ def load_index(output_dir: str, digest: str | None = None) -> dict[str, Any]:
     """The index `make_profiles` wrote; with `digest`, it must be for that image."""
     path = Path(output_dir) / INDEX
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the profile index {path}: {exc}",
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the profile index {path}: {exc.strerror}",
                          fix="run 'sccheck harden profile IMAGE@DIGEST --output-dir DIR' first") from None
+    doc = load_json(raw, f"the profile index {path}", error=UsageError)
     if not isinstance(doc, dict) or doc.get("format") != PROFILE_FORMAT:
         raise UsageError(f"{path} is not a profile index written by sccheck harden profile",
                          expected=f"format {PROFILE_FORMAT}",
-                         found=str(doc.get("format") if isinstance(doc, dict) else doc))
+                         found=str(doc.get("format") if isinstance(doc, dict) else type(doc).__name__))
     if digest is not None and doc.get("digest") != digest:
         raise UsageError(f"the profiles in {output_dir} were made for another image",
                          expected=f"profiles for {digest}", found=str(doc.get("digest")),

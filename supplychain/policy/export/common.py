@@ -19,6 +19,7 @@ import yaml
 
 from supplychain.errors import PolicyError, UsageError
 from supplychain.policy import model as m
+from supplychain.strictdoc import load_json, read_config_file
 
 MAX_TRUSTED_ROOT_BYTES = 1 << 20           # what Kyverno accepts inline, and plenty
 
@@ -98,11 +99,10 @@ def load_trust_material(path: str | Path) -> TrustMaterial:
         if file.stat().st_size > MAX_TRUSTED_ROOT_BYTES:
             raise UsageError(f"the trusted root {file} is too large",
                              expected=f"at most {MAX_TRUSTED_ROOT_BYTES} bytes")
-        doc = json.loads(file.read_bytes())
+        data = file.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read the trusted root {file}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise UsageError(f"the trusted root {file} is not JSON: {exc}") from None
+    doc = load_json(data, f"the trusted root {file}", max_bytes=MAX_TRUSTED_ROOT_BYTES, error=UsageError)
     if isinstance(doc, dict) and isinstance(doc.get("trustedRoot"), dict):
         doc = doc["trustedRoot"]
     if not isinstance(doc, dict) or not str(doc.get("mediaType", "")).startswith(
@@ -131,13 +131,8 @@ def load_tuf_source(mirror: str | None, root: str | Path | None) -> TufSource | 
     if not (mirror and root):
         raise UsageError("a TUF repository needs both its mirror URL and its initial root.json",
                          fix="pass --tuf-mirror URL and --tuf-root FILE together")
-    try:
-        data = Path(root).read_bytes()
-        json.loads(data)
-    except OSError as exc:
-        raise UsageError(f"cannot read the TUF root {root}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise UsageError(f"the TUF root {root} is not JSON: {exc}") from None
+    data = read_config_file(str(root), "the TUF root", max_bytes=MAX_TRUSTED_ROOT_BYTES)
+    load_json(data, f"the TUF root {root}", max_bytes=MAX_TRUSTED_ROOT_BYTES, error=UsageError)
     return TufSource(mirror, data)
 
 
