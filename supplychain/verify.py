@@ -333,7 +333,8 @@ def gather_evidence(store: ContentStore, reference: str, digest: str, v: Verific
     runnable image (THE rule of `supplychain.image.view`) and the evidence attached to each."""
     progress = progress or SilentProgress()
     view, images = _runnable(store, digest)
-    manifests = tuple(ManifestFacts(i.digest, i.platform_name, i.base_name, i.base_digest) for i in images)
+    manifests = tuple(ManifestFacts(i.digest, i.platform_name, i.base_name, i.base_digest,
+                                    tuple(d.digest for d in i.layers())) for i in images)
     targets = (digest, *(mf.digest for mf in manifests)) if view.is_index else (digest,)
     progress.step("bundles", f"{len(targets)} digest(s)")
     verified, rejected = _collect(v, store, targets, progress)

@@ -235,12 +235,15 @@ def policy_group() -> None:
               help="Signer identity (e-mail or workflow URI in the certificate).")
 @click.option("--issuer", required=True, help="OIDC issuer URL of that identity.")
 @click.option("--name", default="starter", show_default=True, help="Policy name.")
+@click.option("--chain", is_flag=True,
+              help="Also check the in-toto chain of build-and-sign's steps (steps: check, build, sbom, "
+                   "harden and the artifact rules between them).")
 @pass_options
-def policy_init_cmd(opts: Options, identity: str, issuer: str, name: str) -> None:
+def policy_init_cmd(opts: Options, identity: str, issuer: str, name: str, chain: bool) -> None:
     """Print a starter policy for one signer."""
     from supplychain.policy.init import init_policy
 
-    text = run_guarded(opts, lambda: init_policy(identity, issuer, name))
+    text = run_guarded(opts, lambda: init_policy(identity, issuer, name, chain=chain))
     emit(opts, {"ok": True, "policy": text}, lambda r: r["policy"].rstrip("\n"))
 
 

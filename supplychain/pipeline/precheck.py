@@ -346,14 +346,22 @@ def forecast(policy: m.Policy, predicates: Sequence[tuple[str, Mapping[str, Any]
         for ptype, body in predicates)
     evidence = ImageEvidence(reference=digest, digest=digest, is_index=False,
                              manifests=(ManifestFacts(digest, platform),), statements=statements)
+    from supplychain.policy.chain import evaluate_chain
+
     local = [r for r in policy.requirements.children if isinstance(r, _JUDGED_LOCALLY)]
-    if not local:
+    results = list(evaluate(replace(policy, requirements=m.AllOf(tuple(local)), steps=None), evidence,
+                            now).results) if local else []
+    if policy.steps is not None:
+        # the links and the artifact rules between the steps; who signed them and the pushed
+        # image's own artifacts (the `image` step) are verify's to judge
+        steps = replace(policy.steps, image=None)
+        results.append(evaluate_chain(replace(policy, steps=steps), evidence, signers_judged=False))
+    if not results:
         return PrecheckReport(policy.name, ())
-    judged = evaluate(replace(policy, requirements=m.AllOf(tuple(local))), evidence, now)
     verdicts = tuple(
         Verdict(r.rule, "pass" if r.passed else "fail", r.expected,
                 r.found if r.passed else "; ".join(dict.fromkeys([r.found, *r.details]))
                 .replace(" (bundle (not signed yet)…)", ""),
                 "" if r.passed else _FIXES.get(r.rule, "change the run or the policy"))
-        for r in judged.results)
+        for r in results)
     return PrecheckReport(policy.name, verdicts)

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from supplychain.errors import CheckFailed, ToolFailed, UsageError, Verification
 from supplychain.gomodule import find_module_root
 from supplychain.image.reference import ImageRef, parse_image_ref
 from supplychain.pipeline.config import PipelineRequest
+from supplychain.pipeline.links import LINKED_STEPS, LinkBook, recorded
 from supplychain.pipeline.precheck import (
     Plan,
     PolicyCannotPass,
@@ -103,6 +104,7 @@ class Run:
     go_version: str
     started: dt.datetime
     progress: Progress
+    links: LinkBook = field(default_factory=LinkBook)   # each step's in-toto link, as it finishes
 
     def inner(self, step: str) -> Progress:
         return _Prefixed(self.progress, step)
@@ -208,8 +210,15 @@ def evidence(run: Run, check: CheckOut, build: BuildOut, sbom: SbomOut, harden: 
     """Every attestation build-and-sign makes, in order."""
     from supplychain.attest.check import check_predicates
     from supplychain.attest.harden import harden_predicate
+    from supplychain.attest.link import link_predicate
     from supplychain.attest.openvex import image_purl, openvex_predicate
-    from supplychain.attest.vocabulary import CYCLONEDX_BOM, OPENVEX, SCCHECK_HARDEN, SLSA_PROVENANCE
+    from supplychain.attest.vocabulary import (
+        CYCLONEDX_BOM,
+        INTOTO_LINK,
+        OPENVEX,
+        SCCHECK_HARDEN,
+        SLSA_PROVENANCE,
+    )
 
     predicate = provenance(Path(run.request.path), run.source, build.result, run.go_version,
                            run.started, build.finished)
@@ -225,6 +234,9 @@ def evidence(run: Run, check: CheckOut, build: BuildOut, sbom: SbomOut, harden: 
         if vex is not None:
             todo.append(Evidence(f"openvex {image.platform}", OPENVEX, vex, str(image.platform)))
     todo.append(Evidence("harden", SCCHECK_HARDEN, harden_predicate(harden.report)))
+    # the chain: one in-toto link per step that has run (check, build, sbom, harden)
+    todo += [Evidence(f"link {r.name}", INTOTO_LINK, link_predicate(r))
+             for r in run.links.records(LINKED_STEPS)]
     return todo
 
 
@@ -330,14 +342,15 @@ STEPS: tuple[StepSpec, ...] = (
 )
 
 
-def steps_for(run: Run, table: tuple[StepSpec, ...] = STEPS) -> list[Step]:
+def steps_for(run: Run, table: tuple[StepSpec, ...] | None = None) -> list[Step]:
     """The runner's steps for this run: each row's function bound to the run and handed the
-    results it uses (`promote` only when there is somewhere to promote to)."""
+    results it uses, its in-toto link recorded around it (pipeline/links.py); `promote` only
+    when there is somewhere to promote to."""
 
     def bind(spec: StepSpec) -> Callable[[Mapping[str, Any]], Any]:
-        return lambda values: spec.fn(run, *(values[u] for u in spec.uses))
+        return lambda values: recorded(spec.name, run, spec.fn, tuple(values[u] for u in spec.uses))
 
-    return [Step(s.name, bind(s), s.needs, s.title(run)) for s in table
+    return [Step(s.name, bind(s), s.needs, s.title(run)) for s in (STEPS if table is None else table)
             if s.name != "promote" or run.request.promote_to]
 
 

@@ -320,5 +320,9 @@ def evaluate(policy: m.Policy, ev: ImageEvidence, now: dt.datetime | None = None
             results.append(_platforms(rule, ev))
         else:  # pragma: no cover - the model is closed
             raise AssertionError(f"unknown rule {rule!r}")
+    if policy.steps is not None:
+        from supplychain.policy.chain import evaluate_chain
+
+        results.append(evaluate_chain(policy, ev))
     return PolicyReport(policy.name, policy.source_digest, ev.reference, ev.digest, tuple(results),
                         ev.statements, ev.rejected, now)

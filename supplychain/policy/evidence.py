@@ -73,6 +73,7 @@ class ManifestFacts:
     platform: str                  # "linux/amd64"
     base_name: str = ""            # org.opencontainers.image.base.name
     base_digest: str = ""          # org.opencontainers.image.base.digest
+    layers: tuple[str, ...] = ()   # the manifest's layer digests, in order
 
 
 @dataclass(frozen=True)

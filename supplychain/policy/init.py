@@ -17,9 +17,29 @@ def _quote(text: str) -> str:
     return yaml.safe_dump(text, default_style="'").strip().removesuffix("\n...")
 
 
-def init_policy(identity: str, issuer: str, name: str = "starter") -> str:
+# The chain of build-and-sign (docs/policy.md, "The chain"): the files check read are the files
+# build compiled; every layer of the running image is a product of build; the SBOM and the
+# hardening report describe manifests build produced.
+CHAIN_STARTER = """\
+steps:
+  check:
+    materials: ["ALLOW src/*", "DISALLOW *"]
+  build:
+    materials: ["MATCH src/* WITH MATERIALS FROM check", "DISALLOW *"]
+    products: ["ALLOW bin/*", "ALLOW image/*", "DISALLOW *"]
+  sbom:
+    materials: ["MATCH image/* WITH PRODUCTS FROM build", "DISALLOW *"]
+  harden:
+    materials: ["MATCH image/* WITH PRODUCTS FROM build", "DISALLOW *"]
+  image:
+    products: ["MATCH image/* WITH PRODUCTS FROM build", "DISALLOW *"]
+"""
+
+
+def init_policy(identity: str, issuer: str, name: str = "starter", chain: bool = False) -> str:
     """YAML text of a starter policy: this signer, a signature on every platform, provenance,
-    SBOMs and a vulnerability scan. GitHub workflow identities also pin the repository."""
+    SBOMs and a vulnerability scan; with `chain`, the in-toto chain of build-and-sign's steps.
+    GitHub workflow identities also pin the repository."""
     if not identity.strip():
         raise UsageError("--identity is empty",
                          expected="an e-mail or a workflow URI from the signing certificate")
@@ -52,6 +72,6 @@ def init_policy(identity: str, issuer: str, name: str = "starter") -> str:
         "    maxSeverity: medium",
         "    maxAge: 7d",
     ]
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n" + (CHAIN_STARTER if chain else "")
     parse_policy(text.encode(), "the generated policy")  # valid by construction, checked anyway
     return text

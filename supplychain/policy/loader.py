@@ -150,6 +150,39 @@ def _attestations(raw: dict[str, Any]) -> list[m.Rule]:
     return rules
 
 
+def _rules(raw: list[str], where: str) -> tuple[str, ...]:
+    from in_toto.rulelib import unpack_rule
+    from securesystemslib.exceptions import FormatError
+
+    for i, rule in enumerate(raw):
+        try:
+            unpack_rule(rule.split())
+        except FormatError as exc:
+            raise PolicyError(f"{where}[{i}]: {rule!r} is not an in-toto artifact rule: {exc}",
+                              expected="e.g. 'MATCH src/* WITH MATERIALS FROM check', 'ALLOW bin/*', "
+                                       "'DISALLOW *'", facts={"path": f"{where}[{i}]"}) from None
+    return tuple(raw)
+
+
+def _chain(raw: dict[str, Any]) -> m.ChainLayout:
+    steps: list[m.ChainStep] = []
+    image = None
+    for name, body in raw.items():
+        w = f"$.steps.{name}"
+        signers = tuple(_identity(r, f"{w}.signers[{i}]") for i, r in enumerate(body.get("signers", [])))
+        step = m.ChainStep(name, signers, _rules(body.get("materials", []), f"{w}.materials"),
+                           _rules(body.get("products", []), f"{w}.products"))
+        if name == m.IMAGE_STEP:
+            if signers:
+                raise PolicyError(f"{w}.signers: the image is not a step anyone performs",
+                                  fix="put signers on the steps whose links are signed",
+                                  facts={"path": f"{w}.signers"})
+            image = step
+        else:
+            steps.append(step)
+    return m.ChainLayout(tuple(steps), image)
+
+
 def build_policy(doc: dict[str, Any], raw: bytes = b"", source: str = "policy") -> m.Policy:
     """Validate a parsed document against the schema, then build the model."""
     validator = jsonschema.Draft202012Validator(policy_schema())
@@ -182,6 +215,7 @@ def build_policy(doc: dict[str, Any], raw: bytes = b"", source: str = "policy") 
         signature_formats=tuple(doc.get("signatureFormats", m.SIGNATURE_FORMATS)),
         max_trusted_root_age=parse_duration(limits["maxTrustedRootAge"]) if "maxTrustedRootAge" in limits
         else None,
+        steps=_chain(doc["steps"]) if "steps" in doc else None,
         source_digest="sha256:" + hashlib.sha256(raw).hexdigest(), raw=raw,
     )
 

@@ -32,6 +32,7 @@ PREDICATE_VULN = v.COSIGN_VULN
 PREDICATE_TEST = v.TEST_RESULT
 PREDICATE_HARDEN = v.SCCHECK_HARDEN
 PREDICATE_VSA = v.SLSA_VSA
+PREDICATE_LINK = v.INTOTO_LINK
 
 SIGNATURE_FORMATS = ("bundle", "legacy")
 SEVERITIES = v.SEVERITIES
@@ -202,6 +203,37 @@ class PlatformsRule:
     name: str = "platforms"
 
 
+@dataclass(frozen=True)
+class ChainStep:
+    """One step of the chain layout: its signed link must exist, signed by one of `signers`
+    (empty: any identity of the policy), and its artifacts must pass in-toto's artifact rules
+    (`"MATCH src/* WITH MATERIALS FROM check"`, ...). The step named `image` has no link: its
+    products are the facts of the image being judged."""
+
+    name: str
+    signers: tuple[Identity, ...] = ()
+    materials: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+
+
+IMAGE_STEP = "image"
+
+
+@dataclass(frozen=True)
+class ChainLayout:
+    """The policy's `steps:` section: an in-toto layout in the policy's own words."""
+
+    steps: tuple[ChainStep, ...]
+    image: ChainStep | None = None
+    name: str = "steps"
+    predicate_type: str = PREDICATE_LINK
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            raise PolicyError("steps names no step whose link must exist",
+                              fix="list at least one step (check, build, sbom, harden), or drop steps")
+
+
 AttestationRule = ProvenanceRule | SbomRule | VulnerabilityRule | TestResultRule | HardenRule
 Rule = SignatureRule | AttestationRule | BaseImageRule | PlatformsRule
 
@@ -228,6 +260,7 @@ class Policy:
     # where evidence may come from: "bundle" (referrers) and/or "legacy" (.sig/.att tags)
     signature_formats: tuple[str, ...] = SIGNATURE_FORMATS
     max_trusted_root_age: dt.timedelta | None = None   # limits.maxTrustedRootAge: a warning, not a rule
+    steps: ChainLayout | None = None            # the chain layout (policy `steps:`), if any
     source_digest: str = ""                     # sha256 of the policy file's bytes
     raw: bytes = field(default=b"", repr=False, compare=False)
 
@@ -244,4 +277,5 @@ class Policy:
 
     def required_predicate_types(self) -> list[str]:
         types = [PREDICATE_SIGNATURE] if self.rule(SignatureRule) else []
-        return types + [r.predicate_type for r in self.attestation_rules]
+        types += [r.predicate_type for r in self.attestation_rules]
+        return types + ([self.steps.predicate_type] if self.steps else [])

@@ -52,9 +52,10 @@ def test_report_names_every_digest_and_step(chain: dict[str, Any]) -> None:
     assert report["findings"] == 0
     attested = steps["attest"]["result"]["attestations"]
     assert [a["name"] for a in attested] == ["provenance", "sbom linux/amd64", "vulns", "tests vet",
-                                            "tests staticcheck", "tests race", "harden"]
+                                            "tests staticcheck", "tests race", "harden", "link check",
+                                            "link build", "link sbom", "link harden"]
     # one referrer for the signature and one per attestation, all on this single-platform image
-    assert len(report["bundle_refs"]) == 8 and len(set(report["bundle_refs"])) == 8
+    assert len(report["bundle_refs"]) == 12 and len(set(report["bundle_refs"])) == 12
     assert all(a["digest"] == digest for a in attested)
     assert steps["verify"]["result"]["rules"] == {
         "signature": "pass", "provenance": "pass", "sbom": "pass", "vulnerabilities": "pass", "tests": "pass",

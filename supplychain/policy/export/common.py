@@ -203,6 +203,16 @@ class Gaps:
         return lines
 
 
+def chain_gaps(policy: m.Policy, gaps: Gaps) -> None:
+    """No admission engine runs in-toto's artifact rules over link attestations: the `steps` rule
+    is refused by name (or, with --allow-partial, written down as a gap)."""
+    if policy.steps is not None:
+        names = ", ".join(s.name for s in policy.steps.steps)
+        gaps.add(policy.steps.name, f"the in-toto chain ({names}: signed links and the artifact rules "
+                                    "between them) has no equivalent in this engine; run 'sccheck verify' "
+                                    "or 'sccheck promote' as the gate for it")
+
+
 def resource_name(policy: m.Policy) -> str:
     return f"sccheck-{policy.name}".replace("_", "-").replace(".", "-")[:63].rstrip("-")
 

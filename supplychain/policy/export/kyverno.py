@@ -27,6 +27,7 @@ from supplychain.policy.export.common import (
     ExportResult,
     Gaps,
     TrustMaterial,
+    chain_gaps,
     identity_match,
     policy_annotations,
     resource_name,
@@ -106,6 +107,7 @@ def _platforms(rule: m.PlatformsRule) -> dict[str, str]:
 
 def to_kyverno(policy: m.Policy, opts: ExportOptions) -> ExportResult:
     gaps = Gaps(ENGINE)
+    chain_gaps(policy, gaps)
     notes: list[str] = []
     attestors = [{"name": f"identity{i}", "cosign": _cosign(ident, opts, gaps)}
                  for i, ident in enumerate(policy.identities.children)]

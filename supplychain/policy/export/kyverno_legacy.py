@@ -23,6 +23,7 @@ from supplychain.policy.export.common import (
     ExportResult,
     Gaps,
     anchored,
+    chain_gaps,
     identity_match,
     policy_annotations,
     resource_name,
@@ -107,6 +108,7 @@ def _conditions(rule: m.AttestationRule, gaps: Gaps) -> list[dict[str, Any]]:
 
 def to_kyverno_clusterpolicy(policy: m.Policy, opts: ExportOptions) -> ExportResult:
     gaps = Gaps(ENGINE)
+    chain_gaps(policy, gaps)
     notes = ["this kind reads the Sigstore trust root from Kyverno's TUF configuration (--tufMirror, "
              "--tufRoot on the Kyverno deployment), not from the policy"]
     attestors = [{"count": 1, "entries": [_attestor(i, opts, gaps) for i in policy.identities.children]}]

@@ -21,6 +21,7 @@ from supplychain.policy.export.common import (
     ExportResult,
     Gaps,
     TrustMaterial,
+    chain_gaps,
     identity_match,
     policy_annotations,
     resource_name,
@@ -59,6 +60,7 @@ def trust_root(name: str, trust: TrustMaterial) -> dict[str, Any]:
 
 def to_policy_controller(policy: m.Policy, opts: ExportOptions) -> ExportResult:
     gaps = Gaps(ENGINE)
+    chain_gaps(policy, gaps)
     notes: list[str] = []
     name = resource_name(policy)
     attestations: list[dict[str, Any]] = []
