@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import os
 import tarfile
 import threading
@@ -57,8 +56,11 @@ def source_tree(run: Run) -> Artifacts:
     return record_tree(root)
 
 
-def _env(run: Run, goflags: str) -> dict[str, str]:
-    return {"GOVERSION": run.go_version, "GOFLAGS": goflags, "CGO_ENABLED": "0", "tags": "",
+def _env(run: Run) -> dict[str, str]:
+    """What the Go steps depend on besides the source: the toolchain, GOFLAGS (the build honours
+    or refuses each entry, docs/build.md), cgo (always off) and the build tags."""
+    return {"GOVERSION": run.go_version, "GOFLAGS": os.environ.get("GOFLAGS", ""), "CGO_ENABLED": "0",
+            "tags": ",".join(run.request.build_settings.tags),
             "module": str(module_root(run.request.path)[1])}
 
 
@@ -76,31 +78,31 @@ def _image(result: BuildResult) -> Artifacts:
 
 
 def _binaries(result: BuildResult) -> Artifacts:
-    """Each platform's binary, read back from the layer that carries it."""
+    """Each platform's binaries (the executable files of the layer sccheck built), read back from
+    that layer."""
     out: Artifacts = {}
     for img in result.images:
-        entry = (json.loads(img.config).get("config") or {}).get("Entrypoint") or []
-        want = str(entry[0]).lstrip("/") if entry else ""
         with tarfile.open(fileobj=io.BytesIO(gzip.decompress(img.app_layer.data))) as tar:
             for member in tar.getmembers():
-                if member.isfile() and member.name.lstrip("./") == want and member.size <= MAX_BINARY_BYTES:
+                if member.isfile() and member.mode & 0o111 and member.size <= MAX_BINARY_BYTES:
                     handle = tar.extractfile(member)
                     if handle is not None:
-                        out[f"bin/{img.platform}/{os.path.basename(want)}"] = digest_of(handle.read())
+                        name = os.path.basename(member.name)
+                        out[f"bin/{img.platform}/{name}"] = digest_of(handle.read())
     return out
 
 
 def _check(run: Run, materials: Artifacts, out: CheckOut) -> LinkRecord:
     tools = [r.tool for r in out.result.tools]
     return LinkRecord("check", ("sccheck", "check", run.request.path, "--tools", ",".join(tools)),
-                      materials, {}, _env(run, os.environ.get("GOFLAGS", "")))
+                      materials, {}, _env(run))
 
 
 def _build(run: Run, materials: Artifacts, out: BuildOut) -> LinkRecord:
     req = run.request
     command = ("sccheck", "build", req.path, "--base", req.base, "--platform", ",".join(out.platforms))
     return LinkRecord("build", command, materials, {**_binaries(out.result), **_image(out.result)},
-                      _env(run, ""))
+                      _env(run))
 
 
 def _sbom(run: Run, materials: Artifacts, out: SbomOut, build: BuildOut) -> LinkRecord:
@@ -110,7 +112,7 @@ def _sbom(run: Run, materials: Artifacts, out: SbomOut, build: BuildOut) -> Link
         platform = doc.subject.platform or next(iter(build.platforms), "unknown")
         consumed[f"image/{platform}/manifest"] = as_digest(doc.subject.digest)
         made[f"sbom/{platform}"] = digest_of(doc.text.encode())
-    return LinkRecord("sbom", ("sccheck", "sbom", build.image.reference), consumed, made, _env(run, ""))
+    return LinkRecord("sbom", ("sccheck", "sbom", build.image.reference), consumed, made, _env(run))
 
 
 def _harden(run: Run, materials: Artifacts, out: HardenOut, build: BuildOut, *_: Any) -> LinkRecord:
@@ -122,7 +124,7 @@ def _harden(run: Run, materials: Artifacts, out: HardenOut, build: BuildOut, *_:
     made = {"harden/report": digest_of(canonical_json(harden_predicate(out.report)))}
     return LinkRecord("harden", ("sccheck", "harden", "check", build.image.reference,
                                  "--threshold", str(run.request.harden_threshold)),
-                      consumed, made, _env(run, ""))
+                      consumed, made, _env(run))
 
 
 @dataclass(frozen=True)
