@@ -123,7 +123,10 @@ def test_kyverno_writes_an_image_validating_policy(trusted_root: Path) -> None:
     assert [(a["name"], a["intoto"]["type"]) for a in spec["attestations"]] == [
         ("signature", m.PREDICATE_SIGNATURE), ("provenance", m.PREDICATE_SLSA), ("sbom", m.PREDICATE_SBOM),
         ("vulnerabilities", m.PREDICATE_VULN), ("tests", m.PREDICATE_TEST), ("harden", m.PREDICATE_HARDEN)]
-    exprs = [v["expression"] for v in spec["validations"]]
+    fetch, *rules = spec["validations"]
+    # Kyverno 1.19's image cache deadlocks on a new image after a cache hit: children first
+    assert fetch["expression"].endswith(".size() >= 0")
+    exprs = [v["expression"] for v in rules]
     assert len(exprs) == 7
     assert all(e.startswith("(images.containers + images.initContainers + images.ephemeralContainers).all(img,") for e in exprs)
     assert "[attestors.identity0, attestors.identity1]" in exprs[0]

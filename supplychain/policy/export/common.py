@@ -45,6 +45,7 @@ class TrustMaterial:
     ClientTrustConfig), kept as parsed JSON with the PEM/URL views the engines ask for."""
 
     root: dict[str, Any]
+    rekor_major: int | None = None     # from a ClientTrustConfig's signing config; None = not known
 
     @property
     def json_text(self) -> str:
@@ -103,7 +104,11 @@ def load_trust_material(path: str | Path) -> TrustMaterial:
     except OSError as exc:
         raise UsageError(f"cannot read the trusted root {file}: {exc.strerror}") from None
     doc = load_json(data, f"the trusted root {file}", max_bytes=MAX_TRUSTED_ROOT_BYTES, error=UsageError)
+    rekor_major = None
     if isinstance(doc, dict) and isinstance(doc.get("trustedRoot"), dict):
+        urls = (doc.get("signingConfig") or {}).get("rekorTlogUrls") or []
+        majors = {u.get("majorApiVersion") for u in urls if isinstance(u, dict)}
+        rekor_major = max((v for v in majors if isinstance(v, int)), default=None)
         doc = doc["trustedRoot"]
     if not isinstance(doc, dict) or not str(doc.get("mediaType", "")).startswith(
             "application/vnd.dev.sigstore.trustedroot+json"):
@@ -111,7 +116,7 @@ def load_trust_material(path: str | Path) -> TrustMaterial:
                          expected="mediaType application/vnd.dev.sigstore.trustedroot+json;version=0.1 "
                                   "(or a ClientTrustConfig holding one)",
                          fix="pass the dev stack's trusted_root.json or trust_config.json")
-    material = TrustMaterial(doc)
+    material = TrustMaterial(doc, rekor_major)
     for key in ("tlogs", "certificateAuthorities", "ctlogs"):
         material._first(key)
     return material

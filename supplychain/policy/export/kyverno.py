@@ -81,8 +81,21 @@ def _digests(scope: str) -> str:
         return "[img]"
     children = (f"md.imageIndex.manifests.filter(c, {_RUNNABLE})"
                 ".map(c, md.registry + '/' + md.repository + '@' + c.digest)")
-    own = f"[img] + {children}" if scope == "all" else children
+    if scope == "children":
+        return f"cel.bind(md, image.GetMetadata(img), has(md.imageIndex) ? {children} : [])"
+    own = f"{children} + [img]" if scope == "all" else children
     return f"cel.bind(md, image.GetMetadata(img), has(md.imageIndex) ? {own} : [img])"
+
+
+def _fetch_children_first(attestation: str, anyone: str) -> dict[str, str]:
+    """Kyverno 1.19's per-request image cache keeps a read lock after a cache hit, so fetching a
+    new image after any hit deadlocks the engine. The Pod's own images are prefetched; this
+    first validation fetches (and verifies) every platform child of every image before any
+    image is asked for twice. It judges nothing (the rules below do): it always holds."""
+    refs = _digests("children")
+    verify = f"verifyAttestationSignatures(ref, attestations.{attestation}, {anyone})"
+    return {"expression": f"({IMAGES}).map(img, {refs}.map(ref, {verify})).size() >= 0",
+            "message": "sccheck: every platform image of the Pod's images is fetched first"}
 
 
 def _validation(scope: str, check: str, message: str, nonempty: bool) -> dict[str, str]:
@@ -148,6 +161,8 @@ def to_kyverno(policy: m.Policy, opts: ExportOptions) -> ExportResult:
             validations.append(_platforms(rule))
         elif isinstance(rule, m.BaseImageRule):
             gaps.add(rule.name, "base-image annotations and labels are not exported to CEL yet")
+    if attestations and validations:
+        validations.insert(0, _fetch_children_first(attestations[0]["name"], anyone))
     if opts.tuf is None and any(isinstance(i, m.KeylessIdentity) for i in policy.identities.children):
         notes.append("Kyverno initialises a TUF client before it reads the trusted root: without "
                      "--tuf-mirror the cluster must reach the public Sigstore TUF repository, or every "

@@ -90,6 +90,12 @@ def to_policy_controller(policy: m.Policy, opts: ExportOptions) -> ExportResult:
     documents: list[dict[str, Any]] = []
     if opts.trust is not None:
         documents.append(trust_root(name, opts.trust))
+        if opts.trust.rekor_major == 2:
+            gaps.add("identities", "policy-controller v0.13 (sigstore-go 0.7) cannot read bundles whose log "
+                     "entry is Rekor v2: it would refuse every image this Sigstore signs")
+        elif opts.trust.rekor_major is None:
+            notes.append("the trusted root does not say whether its Rekor is v2 (pass the "
+                         "ClientTrustConfig): policy-controller v0.13 cannot read Rekor v2 bundles")
         if opts.trust.tsa is not None:
             gaps.add("identities", "with a timestamp authority, policy-controller v0.13 verifies the "
                      "bundle's RFC 3161 timestamp and skips the transparency log entry")

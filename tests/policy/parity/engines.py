@@ -61,13 +61,20 @@ def pod(image: str) -> dict[str, Any]:
             "spec": {"containers": [{"name": "app", "image": image}]}}
 
 
-def kyverno_apply(policy_yaml: str, image: str, work: Path) -> Verdict:
-    """`kyverno apply POLICY --resource POD --registry`: the admission path of the CLI."""
+def kyverno_apply(policy_yaml: str, image: str, work: Path, metadata: dict[str, Any]) -> Verdict:
+    """`kyverno apply POLICY --resource POD --registry --context-file CTX`: the admission path of
+    the CLI. Signatures and attestations are fetched and verified from the registry; only what
+    `image.GetMetadata()` returns comes from the context file (the CLI reads it there, a cluster
+    from the registry): `metadata` is what the registry serves for the image (its index)."""
     work.mkdir(parents=True, exist_ok=True)
     (work / "policy.yaml").write_text(policy_yaml)
     (work / "pod.yaml").write_text(yaml.safe_dump(pod(image)))
+    context = {"apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Context", "metadata": {"name": "parity"},
+               "spec": {"images": [metadata]}}
+    (work / "context.yaml").write_text(yaml.safe_dump(context))
     proc = _run([tool("kyverno"), "apply", "policy.yaml", "--resource", "pod.yaml", "--registry",
-                 "--policy-report", "--output-format", "json", "--remove-color"], work)
+                 "--context-file", "context.yaml", "--policy-report", "--output-format", "json",
+                 "--remove-color"], work)
     start = proc.stdout.find("{")
     try:
         report = json.loads(proc.stdout[start:]) if start >= 0 else None
