@@ -20,6 +20,7 @@ but the archive lacks, or a pinned digest that does not match, fails the verific
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -534,6 +535,7 @@ def _verify_open(
     digest = archive.image_digest
     ref = ImageRef(layout_dir=archive.path, digest=digest)
     report = verify_in_store(archive.layout, ref, digest, policy, trust.sigstore_root(), progress, now)
+    report = dataclasses.replace(report, reference=f"{ARCHIVE_PREFIX}{archive.path}@{digest}")
     facts = ArchiveFacts(
         archive.path,
         digest,

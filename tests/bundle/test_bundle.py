@@ -61,7 +61,7 @@ def test_bundle_verifies_with_zero_network(dev_stack: DevStack, release: tuple[P
     assert "NETWORK ATTEMPT" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stderr + done.stdout
     out = json.loads(done.stdout)
-    assert out["ok"] and out["digest"] == digest
+    assert out["ok"] and out["digest"] == digest and out["reference"] == f"oci-archive:{archive}@{digest}"
     assert out["bundle"]["trustedRootSource"] == "file"
     assert {r["status"] for r in out["results"]} == {"pass"}
 
