@@ -189,6 +189,14 @@ def _listed_by_api(repo: Repository, digest: str, artifact_type: str | None,
         doc = _json_page(repo, resp, "referrers index")
         _collect(repo, doc.get("manifests") if isinstance(doc, dict) else None, listed, rejected)
         url, params = _next_link(link, repo.transport.base_url), None
+    if url is not None:  # a list cut short is not the list: what is on later pages is not absent
+        raise RegistryError(
+            f"{repo.describe()} lists the referrers of {digest} on more than {repo.options.max_pages} pages",
+            expected=f"at most {repo.options.max_pages} pages", found=f"a next page after page "
+                                                                      f"{repo.options.max_pages}",
+            facts={"registry": repo.registry},
+            fix="raise RegistryOptions.max_pages if the registry pages this finely; otherwise it is "
+                "looping its Link header")
     return listed
 
 

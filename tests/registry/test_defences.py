@@ -304,3 +304,18 @@ def test_a_revoked_token_is_replaced() -> None:
         assert len(server.tokens_issued) == 1
     finally:
         server.close()
+
+
+def test_referrer_pages_past_the_page_limit_are_an_error_not_fewer_referrers(liar: LyingRegistry) -> None:
+    """A listing cut short by the page cap is not the whole list: stopping there would make the
+    referrers on later pages (a good image's signature) look absent."""
+    repo = Repository(liar.host, "lies/app", RegistryOptions(max_pages=3, backoff_base=0.001))
+    subject = "sha256:" + "c" * 64
+    empty = canonical_json({"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX, "manifests": []})
+    liar.inject("GET", r"/referrers/", 200, body=empty, times=100, headers={
+        "Content-Type": MediaType.OCI_INDEX,
+        "Link": f'</v2/lies/app/referrers/{subject}?last=x>; rel="next"'})
+    assert repo.supports_referrers_api()
+    with pytest.raises(RegistryError, match="more than 3 pages"):
+        repo.referrers(subject)
+
