@@ -66,9 +66,9 @@ from supplychain.policy.model import Policy
 from supplychain.progress import Progress, SilentProgress
 from supplychain.source import git, go_version
 from supplychain.strictdoc import load_json
-from supplychain.tools import PROJECT_ROOT
 
-DEFAULT_POLICY = PROJECT_ROOT / "policies" / "default.yaml"
+# Inside the package, so an installed wheel has it (in a checkout: a link to policies/default.yaml).
+DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policies" / "default.yaml"
 MAX_ATTEST_WORKERS = 8
 
 
