@@ -27,9 +27,18 @@ MAX_PASSWORD_FILE = 64 * 1024
 def _host_pair(value: str, flag: str, what: str) -> tuple[str, str]:
     host, sep, rest = value.partition("=")
     host = host.strip()
+    # A user name never holds a colon (RFC 7617); `user:password` is docker's habit, and the
+    # value of --auth is then a password on the command line: refuse it, and never repeat it.
+    user_flag = what == "USER"
+    shown = "" if user_flag else f" {value!r}"
     if not sep or not host or not rest or "/" in host or "@" in host:
-        raise click.UsageError(f"{flag} {value!r}: expected HOST={what}, e.g. {flag} "
-                               f"ghcr.io={'robot' if what == 'USER' else '/run/secrets/ghcr'}")
+        raise click.UsageError(f"{flag}{shown}: expected HOST={what}, e.g. {flag} "
+                               f"ghcr.io={'robot' if user_flag else '/run/secrets/ghcr'}"
+                               + (" (the value given is not repeated)" if user_flag else ""))
+    if user_flag and ":" in rest:
+        raise click.UsageError(f"{flag} {host}=...: a user name has no ':' (a password never goes on "
+                               "the command line); give the password with --password-stdin or "
+                               f"--password-file {host}=FILE")
     return host, rest
 
 
