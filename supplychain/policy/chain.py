@@ -169,7 +169,7 @@ def evaluate_chain(policy: m.Policy, ev: ImageEvidence, signers_judged: bool = T
     if missing:
         links = [s for s in ev.statements if s.predicate_type == layout.predicate_type]
         status = NO_EVIDENCE if not links else FAIL
-        return RuleResult(layout.name, status, expected, missing[0], tuple(missing), evidence)
+        return RuleResult(layout.name, status, expected, missing[0], tuple(missing + problems), evidence)
     if problems:
         first = next((p for p in problems if ":" in p and " sha256:" in p), problems[0])
         return RuleResult(layout.name, FAIL, expected, first, tuple(problems), evidence)

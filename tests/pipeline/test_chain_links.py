@@ -117,3 +117,22 @@ def test_a_tree_edited_between_check_and_build_fails_naming_step_and_file(
     text = json.dumps(doc)
     assert "steps" in doc["message"] and "step build, materials src/main.go" in text, text[:3000]
     assert "from the materials of check" in text
+
+
+def test_a_multi_platform_chain_holds_for_the_index_and_each_platform(
+        pipeline_stack: PipelineStack, tmp_path: Path) -> None:
+    policy = chain_policy(pipeline_stack, tmp_path / "chain.yaml")
+    proc = run_sccheck("--json", "build-and-sign", str(git_checkout(HELLO, tmp_path / "hello")), "--repo",
+                       f"{pipeline_stack.registry}/team/linked-multi", "--platform", "linux/amd64,linux/arm64",
+                       "--vuln-db", str(pipeline_stack.vuln_db), "--policy", str(policy),
+                       env=pipeline_stack.env())
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["steps"]["verify"]["result"]["rules"]["steps"] == "pass"
+    repo = report["reference"].split("@", 1)[0]
+    for platform, child in report["steps"]["build"]["result"]["platforms"].items():
+        one = run_sccheck("--json", "verify", f"{repo}@{child}", "--policy", str(policy),
+                          env=pipeline_stack.env())
+        assert one.returncode == 0, (platform, one.stdout)
+        rule = next(r for r in json.loads(one.stdout)["results"] if r["rule"] == "steps")
+        assert rule["status"] == "pass" and len(rule["evidence"]) == len(LINKED)

@@ -154,3 +154,18 @@ def test_the_exports_refuse_the_chain_by_name(fmt: str) -> None:
     plain = parse_policy(init_policy("a@b.c", ISSUER).encode())
     assert "steps" not in _refused(plain, fmt)
     assert "steps" in _refused(chain_policy(), fmt)
+
+
+def test_each_runnable_child_needs_its_own_links(tmp_path: Path) -> None:
+    src = record_tree(tree(tmp_path))
+    index, arm = "sha256:" + "7" * 64, "sha256:" + "8" * 64
+    records = links(src, src)
+    # links attached to the index and the amd64 child only, as if the arm64 child came later
+    statements = tuple(
+        VerifiedStatement(f"sha256:{n + 1:064x}", where, m.PREDICATE_LINK, (index, IMAGE), ME, link_predicate(r))
+        for n, r in enumerate(records) for where in (index, IMAGE))
+    ev = ImageEvidence(f"reg.example/app@{index}", index, True,
+                       (ManifestFacts(IMAGE, P, layers=LAYERS), ManifestFacts(arm, "linux/arm64")), statements)
+    result = chain_result(chain_policy(), ev)
+    assert result.status == FAIL and result.found.startswith(f"linux/arm64 {arm}: step check: no verified link")
+    assert not any(d.startswith(f"linux/amd64 {IMAGE}: step check") for d in result.details)
