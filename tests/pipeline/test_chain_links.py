@@ -124,7 +124,8 @@ def test_a_multi_platform_chain_holds_for_the_index_and_each_platform(
     policy = chain_policy(pipeline_stack, tmp_path / "chain.yaml")
     proc = run_sccheck("--json", "build-and-sign", str(git_checkout(HELLO, tmp_path / "hello")), "--repo",
                        f"{pipeline_stack.registry}/team/linked-multi",
-                       "--platform", "linux/amd64,linux/arm64", "--vuln-db", str(pipeline_stack.vuln_db), "--policy", str(policy),
+                       "--platform", "linux/amd64,linux/arm64", "--vuln-db", str(pipeline_stack.vuln_db),
+                       "--policy", str(policy),
                        env=pipeline_stack.env())
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
