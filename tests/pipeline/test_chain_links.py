@@ -89,11 +89,11 @@ def test_a_missing_step_fails(linked: dict[str, Any], pipeline_stack: PipelineSt
     assert rule["status"] == "fail" and rule["found"] == "step review: no verified link"
 
 
-def test_a_tree_edited_between_check_and_build_fails_naming_step_and_file(
-        tmp_path: Path, pipeline_stack: PipelineStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    module = git_checkout(HELLO, tmp_path / "hello")
-    policy = chain_policy(pipeline_stack, tmp_path / "chain.yaml")
-    for key, value in pipeline_stack.env().items():
+def _edited_run(module: Path, stack: PipelineStack, policy: Path, repo: str, report: Path,
+                monkeypatch: pytest.MonkeyPatch) -> Any:
+    """build-and-sign with the step runner hooked: check edits main.go as it finishes, and build
+    starts only after it."""
+    for key, value in stack.env().items():
         monkeypatch.setenv(key, value)
 
     def check_then_edit(run: pipeline.Run) -> Any:
@@ -101,22 +101,42 @@ def test_a_tree_edited_between_check_and_build_fails_naming_step_and_file(
         (module / "main.go").write_text((module / "main.go").read_text() + "\n// edited after check\n")
         return out
 
-    # the hook: check edits a file as it finishes, and build starts only after it
     table = tuple(dataclasses.replace(s, fn=check_then_edit) if s.name == "check" else
                   dataclasses.replace(s, after=("check",)) if s.name == "build" else s
                   for s in pipeline.STEPS)
     monkeypatch.setattr(pipeline, "STEPS", table)
-    req = PipelineRequest(str(module), f"{pipeline_stack.registry}/team/edited", tag="v1",
-                          policy=str(policy), vuln_db=str(pipeline_stack.vuln_db),
-                          report_file=str(tmp_path / "report.json"))
+    return pipeline.build_and_sign(PipelineRequest(str(module), f"{stack.registry}/{repo}", tag="v1",
+                                                   policy=str(policy), vuln_db=str(stack.vuln_db),
+                                                   report_file=str(report)))
+
+
+def test_a_tree_edited_between_check_and_build_fails_naming_step_and_file(
+        tmp_path: Path, pipeline_stack: PipelineStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = git_checkout(HELLO, tmp_path / "hello")
+    policy = chain_policy(pipeline_stack, tmp_path / "chain.yaml")
     with pytest.raises(Error) as info:
-        pipeline.build_and_sign(req)
+        _edited_run(module, pipeline_stack, policy, "team/edited", tmp_path / "report.json", monkeypatch)
     # the gate judges the chain as verify does, on the links about to be signed: nothing is pushed
     doc = info.value.to_dict()
     assert doc["steps"]["gate"]["status"] == "failed" and doc["steps"]["push"]["status"] == "skipped"
     text = json.dumps(doc)
     assert "steps" in doc["message"] and "step build, materials src/main.go" in text, text[:3000]
     assert "from the materials of check" in text
+
+
+def test_verify_names_the_step_and_file_of_a_pushed_broken_chain(
+        tmp_path: Path, pipeline_stack: PipelineStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same edit, pushed and signed under a policy without steps: verify with the chain
+    policy then fails the image, naming the step and the file."""
+    module = git_checkout(HELLO, tmp_path / "hello")
+    result = _edited_run(module, pipeline_stack, pipeline_stack.policy, "team/edited-pushed",
+                         tmp_path / "report.json", monkeypatch)
+    rule = _verify_steps(pipeline_stack, result.reference,
+                         chain_policy(pipeline_stack, tmp_path / "chain.yaml"))
+    assert rule["status"] == "fail"
+    assert rule["found"].startswith("step build, materials src/main.go: sha256:"), rule["found"]
+    assert rule["found"].endswith("from the materials of check")
+    assert len(rule["evidence"]) == len(LINKED)
 
 
 def test_a_multi_platform_chain_holds_for_the_index_and_each_platform(
