@@ -30,7 +30,9 @@ from supplychain.errors import UsageError
 # Never part of what a step consumed: version control and editor litter. One list for every step,
 # so a MATCH between two steps compares the same set of files.
 SOURCE_EXCLUDES = (".git/", "*.swp", "*~", ".DS_Store")
-MAX_ARTIFACTS = 20_000
+# About 140 bytes of a signed bundle per artifact (the DSSE payload is base64): 6,000 keeps a link
+# under the 1 MiB a policy accepts by default (limits.maxBundleBytes).
+MAX_ARTIFACTS = 6_000
 Artifacts = dict[str, dict[str, str]]          # name -> {"sha256": hex}
 
 # in-toto's recorder configures module-level resolvers for the duration of a call.
@@ -58,8 +60,12 @@ def record_tree(root: str | Path) -> Artifacts:
         found: dict[str, dict[str, str]] = record_artifacts_as_dict(
             [base], exclude_patterns=list(SOURCE_EXCLUDES), lstrip_paths=[base + "/"])
     if len(found) > MAX_ARTIFACTS:
-        raise UsageError(f"the source tree {base} has {len(found)} files",
-                         expected=f"at most {MAX_ARTIFACTS} to record in a link")
+        raise UsageError(f"the source tree {base} has {len(found)} files, too many for one in-toto link",
+                         expected=f"at most {MAX_ARTIFACTS} files in the module directory "
+                                  f"(excluded: {', '.join(SOURCE_EXCLUDES)})",
+                         found=str(len(found)),
+                         fix="build from the module's own directory, not from a tree holding other "
+                             "modules or generated files")
     return {f"src/{name}": dict(hashes) for name, hashes in sorted(found.items())}
 
 

@@ -5,6 +5,7 @@ real tree, judged with in-toto's rule engine (the signatures are the stack tests
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,24 @@ def test_each_runnable_child_needs_its_own_links(tmp_path: Path) -> None:
     result = chain_result(chain_policy(), ev)
     assert result.status == FAIL and result.found.startswith(f"linux/arm64 {arm}: step check: no verified link")
     assert not any(d.startswith(f"linux/amd64 {IMAGE}: step check") for d in result.details)
+
+
+def test_policy_init_chain_prints_a_policy_with_the_starter_layout() -> None:
+    from tests.conftest import run_sccheck
+
+    proc = run_sccheck("--json", "policy", "init", "--identity", "a@b.c", "--issuer", ISSUER, "--chain")
+    assert proc.returncode == 0, proc.stderr
+    policy = parse_policy(json.loads(proc.stdout)["policy"].encode())
+    assert policy.steps is not None and [s.name for s in policy.steps.steps] == ["check", "build", "sbom", "harden"]
+    assert policy.steps.image is not None and policy.steps.image.products[-1] == "DISALLOW *"
+    plain = run_sccheck("--json", "policy", "init", "--identity", "a@b.c", "--issuer", ISSUER)
+    assert parse_policy(json.loads(plain.stdout)["policy"].encode()).steps is None
+
+
+def test_too_big_a_tree_is_refused_with_the_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from supplychain.attest import link
+    from supplychain.errors import UsageError
+
+    monkeypatch.setattr(link, "MAX_ARTIFACTS", 1)
+    with pytest.raises(UsageError, match="has 2 files, too many"):
+        record_tree(tree(tmp_path))
