@@ -266,10 +266,10 @@ def test_outputs_and_step_summary(job: dict[str, Any]) -> None:
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", out["digest"])
     assert out["reference"] == f"{job['registry']}/{REPOSITORY}@{out['digest']}"
     refs = json.loads(out["bundle-refs"])
-    assert len(refs) == 8 and all(re.fullmatch(r"sha256:[0-9a-f]{64}", r) for r in refs)
+    assert len(refs) == 12 and all(re.fullmatch(r"sha256:[0-9a-f]{64}", r) for r in refs)
     assert job["summary"].startswith("### sccheck build-and-sign: passed\n")
     assert f"Image: `{out['reference']}`" in job["summary"]
-    assert "| sign | ok |" in job["summary"] and "8 signature/attestation referrer(s)" in job["summary"]
+    assert "| sign | ok |" in job["summary"] and "12 signature/attestation referrer(s)" in job["summary"]
 
 
 def test_image_verifies_with_the_github_workflow_identity(job: dict[str, Any]) -> None:
