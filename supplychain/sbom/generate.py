@@ -136,6 +136,8 @@ def generate_sbom(target: str, *, spec_version: str = "1.6", platform: str | Non
     """
     progress = progress or SilentProgress()
     schema_version(spec_version)
+    if platform is not None:
+        Platform.parse(platform)   # a malformed --platform is a usage error before any request
     path = Path(target)
     try:
         exists = not target.startswith("oci:") and path.exists()

@@ -84,6 +84,7 @@ def _sign(ref: ImageRef | str, predicate_type: str, predicate: dict[str, Any], *
         raise UsageError("--key and --identity-token exclude each other",
                          fix="sign either with a key or keyless with an identity token")
     # Everything local is checked before any service is contacted.
+    wanted = Platform.parse(platform) if isinstance(platform, str) else platform
     signing_key, token, tc = _material(key, key_password, identity_token, trust_config)
     store = open_store(image, registry_options)
     progress.step("resolve", str(image))
@@ -92,7 +93,6 @@ def _sign(ref: ImageRef | str, predicate_type: str, predicate: dict[str, Any], *
     if image.digest and image.digest != digest:
         raise UsageError("the store answered with another digest than the reference pins",
                          expected=image.digest, found=digest)
-    wanted = Platform.parse(platform) if isinstance(platform, str) else platform
     targets, chosen = evidence_targets(store, digest, wanted)
     progress.done("resolve", digest + (f" ({chosen})" if chosen else ""))
     return _sign_targets(store, image, digest, targets, chosen, predicate_type, predicate,
