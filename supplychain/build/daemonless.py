@@ -32,7 +32,7 @@ from supplychain.build.gocompile import (
 )
 from supplychain.build.layers import file, make_layer
 from supplychain.build.model import BuildRequest, BuildResult
-from supplychain.build.settings import BuildSettings
+from supplychain.build.settings import DATA_PATH, BuildSettings, data_files
 from supplychain.build.source import build_epoch
 from supplychain.errors import UsageError
 from supplychain.image.descriptor import MediaType, compute_digest
@@ -58,9 +58,11 @@ class Prepared:
     settings: BuildSettings
     notes: tuple[str, ...] = ()
 
-    @staticmethod
-    def binary_path(main: MainPackage) -> str:
-        return f"{BIN_DIR}/{main.name}"
+    data: tuple[tuple[str, bytes, int], ...] = ()    # --data files: (path, content, mode)
+
+    def binary_path(self, main: MainPackage) -> str:
+        name = self.settings.binary_name if main is self.entry and self.settings.binary_name else main.name
+        return f"{self.settings.binary_dir}/{name}"
 
     def recorded_x(self) -> dict[str, str]:
         """The -X settings, as labels the SBOM reader finds (-trimpath keeps -ldflags out of the
@@ -80,7 +82,8 @@ class Prepared:
             binary=self.binary_path(self.entry), version=self.version, created=self.epoch,
             source=source, revision=self.info.revision, user=req.user,
             base_name=base_name, base_digest=base_digest,
-            env=tuple(self.settings.env_pairs().items()),
+            env=tuple({**({"SCCHECK_DATA_PATH": DATA_PATH} if self.data else {}),
+                       **self.settings.env_pairs()}.items()),
             extra_labels=tuple(sorted({**self.settings.label_pairs(), **self.recorded_x()}.items())),
             exposed=tuple(self.settings.exposed_ports()), args=self.settings.args)
 
@@ -144,8 +147,12 @@ def prepare(req: BuildRequest, progress: Progress | None = None) -> Prepared:
     if progress is not None:
         for note in notes:
             progress.info(f"note: {note}")
+    if settings.binary_name and len(mains) > 1 and settings.binary_name in {m.name for m in mains}:
+        raise UsageError(f"--binary-name {settings.binary_name} is the name of another binary built",
+                         expected="a name no other binary has")
+    data = tuple(data_files(settings.data)) if settings.data else ()
     return Prepared(module, platforms, info, epoch, version, creq, tuple(mains), entry, settings,
-                    tuple(notes))
+                    tuple(notes), data)
 
 
 def version_note(prep: Prepared, binary: bytes) -> str | None:
@@ -193,6 +200,7 @@ def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
                         notes.append(note)
                         progress.info(f"warning: {note}")
                 files.append(file(prep.binary_path(main), data, 0o755))
+            files += [file(path, content, mode) for path, content, mode in prep.data]
             t0 = time.monotonic()
             progress.step(f"layer {platform}")
             layer = make_layer(files, prep.epoch, req.gzip_level)

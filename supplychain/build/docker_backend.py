@@ -151,6 +151,10 @@ def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
 
     began = time.monotonic()
     prep = prepare(req, progress)
+    if prep.data:
+        raise UsageError("the docker builder does not take --data yet",
+                         expected="no --data with --builder docker",
+                         fix="use the default daemonless builder (--builder oci)")
     if prep.platforms != [Platform.host()]:
         raise UsageError("the docker builder builds for the engine's own platform only",
                          expected=f"--platform {Platform.host()}",

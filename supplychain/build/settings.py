@@ -7,6 +7,7 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 from supplychain.errors import UsageError
@@ -18,6 +19,10 @@ _GO_VAR = re.compile(r"[A-Za-z0-9_./-]+\.[A-Za-z_][A-Za-z0-9_]*")
 _TAG = re.compile(r"[A-Za-z0-9_.!-]{1,64}")
 MAX_ITEMS = 64
 RESERVED_LABEL_PREFIX = "org.opencontainers.image."
+DATA_PATH = "/var/run/sccheck"             # where --data lands; $SCCHECK_DATA_PATH says so
+DEFAULT_BIN_DIR = "/usr/local/bin"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_ABS_DIR = re.compile(r"(/[A-Za-z0-9._-]+)+")
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,9 @@ class BuildSettings:
     env: tuple[str, ...] = ()              # NAME=VALUE in the image config
     labels: tuple[str, ...] = ()           # KEY=VALUE on the image config
     expose: tuple[str, ...] = ()           # PORT[/tcp|udp|sctp]
+    data: str | None = None                # a directory copied to DATA_PATH (like ko's kodata)
+    bin_dir: str | None = None             # where the binaries go (default /usr/local/bin)
+    binary_name: str | None = None         # the entrypoint binary's name (default: go's)
 
     def merged(self, other: BuildSettings) -> BuildSettings:
         """`other` (the flags) wins for every setting it sets."""
@@ -44,6 +52,10 @@ class BuildSettings:
     @property
     def version_variable(self) -> str:
         return self.version_var or "main.version"
+
+    @property
+    def binary_dir(self) -> str:
+        return self.bin_dir or DEFAULT_BIN_DIR
 
     def env_pairs(self) -> dict[str, str]:
         return dict(_pair(e, "--env", "NAME=VALUE", _ENV_NAME) for e in self.env)
@@ -101,6 +113,14 @@ class BuildSettings:
             shlex.split(self.ldflags)
         except ValueError as exc:
             raise UsageError(f"invalid --ldflags {self.ldflags!r}: {exc}") from None
+        if self.bin_dir is not None and (not _ABS_DIR.fullmatch(self.bin_dir)
+                                         or ".." in self.bin_dir.split("/")):
+            raise UsageError(f"invalid --bin-dir {self.bin_dir!r}",
+                             expected="an absolute directory, e.g. /app")
+        if self.binary_name is not None and (not _NAME.fullmatch(self.binary_name)
+                                             or self.binary_name in (".", "..")):
+            raise UsageError(f"invalid --binary-name {self.binary_name!r}",
+                             expected="letters, digits, . _ - (at most 64)")
         self.env_pairs()
         self.label_pairs()
         self.exposed_ports()
@@ -125,12 +145,14 @@ YAML_KEYS: dict[str, tuple[str, str]] = {
     "main": ("mains", "list"), "entrypoint": ("entrypoint", "str"), "args": ("args", "list"),
     "tags": ("tags", "list"), "ldflags": ("ldflags", "str"), "versionVar": ("version_var", "str"),
     "x": ("xvars", "pairs"), "env": ("env", "pairs"), "labels": ("labels", "pairs"),
-    "expose": ("expose", "list"),
+    "expose": ("expose", "list"), "data": ("data", "str"), "binDir": ("bin_dir", "str"),
+    "binaryName": ("binary_name", "str"),
 }
 
 
-def settings_from_yaml(values: Mapping[str, Any], where: str) -> BuildSettings:
-    """`values`: the build-setting keys of sccheck.yaml's `build:` section (already known keys)."""
+def settings_from_yaml(values: Mapping[str, Any], where: str, base: Path | None = None) -> BuildSettings:
+    """`values`: the build-setting keys of sccheck.yaml's `build:` section (already known keys);
+    `data` is relative to `base` (the file's directory)."""
     out: dict[str, Any] = {}
     for key, value in values.items():
         name, kind = YAML_KEYS[key]
@@ -146,9 +168,41 @@ def settings_from_yaml(values: Mapping[str, Any], where: str) -> BuildSettings:
             if not isinstance(items, list) or not items:
                 raise UsageError(f"{path} must be a string or a non-empty list", found=repr(value))
             out[name] = tuple(_scalar(v, f"{path}[{i}]") for i, v in enumerate(items))
+    if "data" in out and base is not None:
+        out["data"] = str(base / out["data"]) if not Path(out["data"]).is_absolute() else out["data"]
     settings = BuildSettings(**out)
     settings.validate()
     return settings
+
+
+MAX_DATA_FILES = 10_000
+MAX_DATA_BYTES = 256 << 20
+
+
+def data_files(directory: str) -> list[tuple[str, bytes, int]]:
+    """(path in the image, content, mode) of every file under `directory`, bounded; a symbolic
+    link or a special file is refused (the image must hold what the directory shows)."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise UsageError(f"--data {directory} is not a directory", expected="a directory of files to ship",
+                         found="no such directory" if not root.exists() else "a file")
+    out: list[tuple[str, bytes, int]] = []
+    total = 0
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            raise UsageError(f"--data {directory}: {rel} is not a regular file or directory",
+                             expected="regular files and directories only", found=rel,
+                             fix="copy what the link points to into the directory")
+        if path.is_dir():
+            continue
+        data = path.read_bytes()
+        total += len(data)
+        if len(out) >= MAX_DATA_FILES or total > MAX_DATA_BYTES:
+            raise UsageError(f"--data {directory} is too large",
+                             expected=f"at most {MAX_DATA_FILES} files and {MAX_DATA_BYTES >> 20} MiB")
+        out.append((f"{DATA_PATH}/{rel}", data, 0o755 if path.stat().st_mode & 0o111 else 0o644))
+    return out
 
 
 def _scalar(value: Any, path: str) -> str:

@@ -33,15 +33,21 @@ def build_settings_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Image label (repeatable).")
     @click.option("--expose", "expose", multiple=True, metavar="PORT[/PROTO]",
                   help="Port the service listens on (repeatable); harden k8s uses it.")
+    @click.option("--data", default=None, type=click.Path(file_okay=False), metavar="DIR",
+                  help="Directory copied to /var/run/sccheck in the image ($SCCHECK_DATA_PATH).")
+    @click.option("--bin-dir", default=None, metavar="/DIR", help="Where the binaries go [/usr/local/bin].")
+    @click.option("--binary-name", default=None, metavar="NAME", help="Name of the entrypoint binary.")
     @functools.wraps(fn)
     def wrapper(*a: Any, mains: tuple[str, ...], entrypoint: str | None, args: tuple[str, ...],
                 tags: tuple[str, ...], ldflags: str | None, version_var: str | None,
                 xvars: tuple[str, ...], env: tuple[str, ...], labels: tuple[str, ...],
-                expose: tuple[str, ...], **kwargs: Any) -> Any:
+                expose: tuple[str, ...], data: str | None, bin_dir: str | None, binary_name: str | None,
+                **kwargs: Any) -> Any:
         kwargs["settings"] = BuildSettings(
             mains=tuple(mains), entrypoint=entrypoint, args=tuple(args), tags=split_list(tags),
             ldflags=ldflags or "", version_var=version_var, xvars=tuple(xvars), env=tuple(env),
-            labels=tuple(labels), expose=split_list(expose))
+            labels=tuple(labels), expose=split_list(expose), data=data, bin_dir=bin_dir,
+            binary_name=binary_name)
         return fn(*a, **kwargs)
 
     return wrapper

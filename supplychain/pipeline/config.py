@@ -202,7 +202,7 @@ def parse_config(doc: Any, source: str, base: Path) -> PipelineConfig:
             if key == "build":
                 wanted = {k: v for k, v in value.items() if k in YAML_KEYS}
                 try:
-                    values["build"] = settings_from_yaml(wanted, "$.build")
+                    values["build"] = settings_from_yaml(wanted, "$.build", base)
                 except UsageError as exc:
                     raise _bad(source, "$.build", exc.message, exc.expected or "see docs/build.md",
                                exc.found or "") from None

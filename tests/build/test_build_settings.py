@@ -226,3 +226,44 @@ def test_sbom_of_a_workspace_module_reads_the_workspace_offline(monkeypatch: pyt
     (doc,) = generate_sbom(str(MODULES / "work" / "app"))
     components = {c["name"]: c.get("version") for c in json.loads(doc.text)["components"]}
     assert components.get("example.com/lib") == "(devel)"
+
+
+def test_data_files_binary_name_and_directory(tmp_path: Path) -> None:
+    data = tmp_path / "kodata"
+    (data / "static").mkdir(parents=True)
+    (data / "static" / "index.html").write_text("<h1>hi</h1>\n")
+    (data / "run.sh").write_text("#!/bin/sh\n")
+    (data / "run.sh").chmod(0o755)
+    result = _build(MULTI / "cmd" / "server", data=str(data), bin_dir="/app", binary_name="svc")
+    files = _files(result)
+    assert files["/var/run/sccheck/static/index.html"] == b"<h1>hi</h1>\n"
+    assert files["/var/run/sccheck/run.sh"] == b"#!/bin/sh\n"
+    assert "/app/svc" in files and result.binaries == ("/app/svc",)
+    config = _config(result)
+    assert config["Entrypoint"] == ["/app/svc"] and "SCCHECK_DATA_PATH=/var/run/sccheck" in config["Env"]
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(result.images[0].app_layer.data))) as tar:
+        modes = {"/" + m.name: m.mode for m in tar.getmembers()}
+    assert modes["/var/run/sccheck/run.sh"] == 0o755 and modes["/var/run/sccheck/static/index.html"] == 0o644
+    (data / "link").symlink_to("/etc/passwd")
+    with pytest.raises(UsageError, match="link is not a regular file or directory"):
+        _build(MULTI / "cmd" / "server", data=str(data))
+    for bad in ({"bin_dir": "relative"}, {"bin_dir": "/a/../b"}, {"binary_name": "a/b"}):
+        with pytest.raises(UsageError, match="invalid --bin"):
+            _build(MULTI / "cmd" / "server", **bad)
+
+
+def test_sccheck_yaml_data_is_relative_to_the_file(tmp_path: Path) -> None:
+    cfg = parse_config({"build": {"data": "kodata", "binDir": "/app", "binaryName": "svc"}}, "sccheck.yaml",
+                       tmp_path)
+    assert cfg.build == BuildSettings(data=str(tmp_path / "kodata"), bin_dir="/app", binary_name="svc")
+
+
+def test_harden_k8s_takes_the_exposed_port(sccheck, tmp_path: Path) -> None:
+    result = _build(MULTI / "cmd" / "server", expose=("9090",))
+    publish(result, PublishTarget(output=f"oci:{tmp_path / 'oci'}"))
+    proc = sccheck("harden", "k8s", f"oci:{tmp_path / 'oci'}@{result.digest}", "--name", "server",
+                   "--repository", "registry.example/team/server")
+    assert proc.returncode == 0, proc.stderr
+    assert "containerPort: 9090" in proc.stdout and "8080" not in proc.stdout
+    assert [line for line in proc.stdout.splitlines() if line.startswith("kind:")] == \
+        ["kind: Deployment", "kind: NetworkPolicy"]
