@@ -357,43 +357,52 @@ def _extract(path: str, into: Path) -> None:
         raise UsageError(
             f"cannot read the bundle {path}: {exc}", fix="name a file written by 'sccheck bundle export'"
         ) from None
+    try:
+        with tar:
+            _unpack(tar, path, into)
+    except (tarfile.TarError, EOFError) as exc:  # cut short or damaged mid-way
+        raise ImageError(f"the bundle {path} is truncated or damaged: {str(exc)[:200]}",
+                         expected="a whole tar archive written by 'sccheck bundle export'",
+                         fix="copy the bundle again and compare its sha256 with the original") from None
+
+
+def _unpack(tar: tarfile.TarFile, path: str, into: Path) -> None:
     total = count = 0
-    with tar:
-        for member in tar:
-            count += 1
-            if count > MAX_MEMBERS:
-                raise ImageError(f"the bundle {path} has more than {MAX_MEMBERS} entries")
-            name = member.name.removeprefix("./").rstrip("/")
-            if member.isdir() and (name in _DIRS or name in ("", ".")):
-                continue
-            blob = _BLOB_NAME.match(name)
-            if not member.isreg() or not (blob or name in ("oci-layout", "index.json")):
-                raise ImageError(
-                    f"the bundle {path} holds {name[:120]!r}, which is not part of an OCI layout",
-                    expected="oci-layout, index.json, blobs/sha256/<hex> (regular files)",
-                )
-            total += member.size
-            if total > MAX_ARCHIVE_BYTES or (not blob and member.size > MAX_SMALL_FILE):
-                raise ImageError(
-                    f"the bundle {path} is too large", found=f"{name[:120]}: {member.size} bytes"
-                )
-            src = tar.extractfile(member)
-            assert src is not None
-            dest = into / name
-            if dest.exists():   # a second entry of one name would replace what was checked
-                raise _tampered(f"the archive holds {name} twice", "each name once", "twice")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            hasher = hashlib.sha256()
-            with src, dest.open("xb") as out:
-                while chunk := src.read(1 << 20):
-                    hasher.update(chunk)
-                    out.write(chunk)
-            if blob and hasher.hexdigest() != blob.group(2):
-                raise _tampered(
-                    f"the blob {name} does not match its digest",
-                    f"sha256:{blob.group(2)}",
-                    f"sha256:{hasher.hexdigest()}",
-                )
+    for member in tar:
+        count += 1
+        if count > MAX_MEMBERS:
+            raise ImageError(f"the bundle {path} has more than {MAX_MEMBERS} entries")
+        name = member.name.removeprefix("./").rstrip("/")
+        if member.isdir() and (name in _DIRS or name in ("", ".")):
+            continue
+        blob = _BLOB_NAME.match(name)
+        if not member.isreg() or not (blob or name in ("oci-layout", "index.json")):
+            raise ImageError(
+                f"the bundle {path} holds {name[:120]!r}, which is not part of an OCI layout",
+                expected="oci-layout, index.json, blobs/sha256/<hex> (regular files)",
+            )
+        total += member.size
+        if total > MAX_ARCHIVE_BYTES or (not blob and member.size > MAX_SMALL_FILE):
+            raise ImageError(
+                f"the bundle {path} is too large", found=f"{name[:120]}: {member.size} bytes"
+            )
+        src = tar.extractfile(member)
+        assert src is not None
+        dest = into / name
+        if dest.exists():   # a second entry of one name would replace what was checked
+            raise _tampered(f"the archive holds {name} twice", "each name once", "twice")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        hasher = hashlib.sha256()
+        with src, dest.open("xb") as out:
+            while chunk := src.read(1 << 20):
+                hasher.update(chunk)
+                out.write(chunk)
+        if blob and hasher.hexdigest() != blob.group(2):
+            raise _tampered(
+                f"the blob {name} does not match its digest",
+                f"sha256:{blob.group(2)}",
+                f"sha256:{hasher.hexdigest()}",
+            )
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 from pathlib import Path
 
@@ -47,3 +48,33 @@ def test_a_hostile_archive_is_refused(tmp_path: Path, entries: list[tuple[str, b
     with pytest.raises(error, match=reason):
         verify_archive(f"oci-archive:{archive}", Pins(trust_file="unused.json"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.tar"]
+
+
+def _cut(path: Path, entries: list[tuple[str, bytes | None]], keep: int) -> Path:
+    whole = _tar(path, entries).read_bytes()
+    path.write_bytes(whole[:keep])
+    return path
+
+
+@pytest.mark.parametrize(("name", "keep"), [
+    ("mid-member", 2000),           # a header, then 1,488 of 5,000 bytes
+    ("mid-header", 512 + 5120 + 100),  # the second header cut short
+])
+def test_a_truncated_archive_is_refused_through_the_cli(sccheck, tmp_path: Path, name: str,
+                                                         keep: int) -> None:
+    data = b"A" * 5000
+    entries: list[tuple[str, bytes | None]] = [(f"blobs/sha256/{hashlib.sha256(data).hexdigest()}", data),
+                                                ("oci-layout", b"{}")]
+    archive = _cut(tmp_path / "cut.tar", entries, keep)
+    policy = Path(__file__).resolve().parents[2] / "policies" / "default.yaml"
+    for args in (["verify", f"oci-archive:{archive}", "--policy", str(policy)],
+                 ["bundle", "import", str(archive), f"oci:{tmp_path / 'dst'}", "--policy", str(policy)]):
+        proc = sccheck("--json", *args)
+        assert proc.returncode in (1, 2, 3), proc.stderr
+        assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        doc = json.loads(proc.stdout)
+        assert doc["ok"] is False, doc
+        # cut inside a member: named so; cut at a header, tar reads a shorter archive, refused for
+        # what it then lacks
+        assert ("truncated" in doc["message"]) is (name == "mid-member"), doc
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.tar"]
