@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supplychain.errors import ImageError, UsageError
-from supplychain.image.descriptor import Descriptor
+from supplychain.image.descriptor import Descriptor, ReferrerList
 from supplychain.image.store import ContentStore
 from supplychain.image.view import View, open_image
 from supplychain.progress import Progress, SilentProgress
@@ -127,10 +127,7 @@ def _put_manifest(dst: ContentStore, node: _Node, listed: bool, index: bool = Tr
     if not listed:
         dst.store_manifest(data, media_type)  # a child of an index (a layout keeps it as a blob)
         return
-    if not index and callable(getattr(dst, "index_referrers", None)):
-        dst.write_manifest(data, media_type, index=False)  # type: ignore[call-arg]
-        return
-    dst.write_manifest(data, media_type)
+    dst.write_manifest(data, media_type, index=index)
 
 
 class _Copier:
@@ -149,8 +146,7 @@ class _Copier:
         # Between repositories of one registry a mount is one request whether or not the blob is
         # there already (the store declines at once where it cannot mount); otherwise ask first,
         # so present layers do not travel again.
-        known = desc.digest in getattr(self.dst, "_present", ())
-        if not known and self.dst.mount_blob_from(self.src.origin_of(desc), desc):
+        if not self.dst.knows_blob(desc.digest) and self.dst.mount_blob_from(self.src.origin_of(desc), desc):
             self.counts.add(blobs_mounted=1)
             return
         if self.dst.has_blob(desc.digest):
@@ -195,7 +191,7 @@ class _Copier:
                 return
             per_subject = list(self.pool.map(self.src.referrers, subjects))
             listed = [d for found in per_subject for d in found]
-            for where, reason in [r for found in per_subject for r in getattr(found, "rejected", ())]:
+            for where, reason in [r for found in per_subject for r in found.rejected]:
                 self.progress.info(f"referrer {where[:19]} left behind: {reason}")
             fresh = [d for d in listed if d.digest not in self.seen_referrers]
             self.seen_referrers.update(d.digest for d in fresh)
@@ -212,15 +208,12 @@ class _Copier:
                         if (self.types.get(n.desc.digest) or "") not in self.leaf_types]
             self.types.clear()
 
-    def index(self, subjects: list[str], per_subject: list[list[Descriptor]]) -> None:
+    def index(self, subjects: list[str], per_subject: list[ReferrerList]) -> None:
         """List every referrer of each subject in the destination's fallback index where it keeps
         one: the ones just copied and the ones it had (stored by an earlier run, maybe never
         listed). One verified merge per subject; a subject whose index lists them all costs one read."""
-        index_referrers = getattr(self.dst, "index_referrers", None)
-        if not callable(index_referrers):
-            return
         work = [(s, list(found)) for s, found in zip(subjects, per_subject, strict=True) if found]
-        for added in self.pool.map(lambda item: index_referrers(*item), work):
+        for added in self.pool.map(lambda item: self.dst.index_referrers(*item), work):
             self.indexed += int(added)
 
 

@@ -87,14 +87,6 @@ def _refused(src: str, dst: str, digest: str, message: str, **kw: Any) -> Promot
     return PromoteResult(src, dst, digest, "refused", message, **kw)
 
 
-def _share_cache(src: ContentStore, dst: ContentStore) -> None:
-    from supplychain.registry.repository import Repository
-
-    share_cache(src, dst)
-    if isinstance(src, Repository):   # the source is listed once for verification and copy
-        src.listings = {}
-
-
 def _valid_summary(report: PolicyReport, digest: str, resource: str, policy: m.Policy) -> Any:
     """A verified VSA at the destination for (digest, resource, policy digest) that passed and
     whose inputs are all still verified there; None when there is none."""
@@ -151,7 +143,7 @@ def promote(source: str, destination: str, policy: m.Policy, *, trust_config: st
     trusted_root = load_trusted_root(trust_config, policy)
     src = open_store(src_ref, registry_options)
     dst = open_store(dst_ref, registry_options)
-    _share_cache(src, dst)
+    share_cache(src, dst, list_once=src)   # the source is listed once for verification and copy
     checks = Verification(policy, trusted_root)
 
     gathered: dict[int, Any] = {}
@@ -266,20 +258,15 @@ def _unlisted_evidence(dst: ContentStore, src_report: PolicyReport, dst_report: 
     """Referrers verified at the source that the destination does not list where its clients
     look: its verification read one listing (API or fallback index); with referrers mode
     `both` the fallback index must list them too."""
-    from supplychain.registry.referrers import fallback_listed
-    from supplychain.registry.repository import Repository
-
     seen_at_dst = {(s.attached_to, s.bundle_digest) for s in dst_report.statements} | \
         {(r.attached_to, r.bundle_digest) for r in dst_report.rejected}
     missing = [s.bundle_digest for s in src_report.statements
                if (s.attached_to, s.bundle_digest) not in seen_at_dst]
-    both = isinstance(dst, Repository) and dst.options.referrers_mode == "both"
-    if both and isinstance(dst, Repository) and not dst.reads_fallback_index():
-        by_subject: dict[str, set[str]] = {}
-        for s in src_report.statements:
-            by_subject.setdefault(s.attached_to, set()).add(s.bundle_digest)
-        for subject, wanted in by_subject.items():
-            missing += sorted(wanted - fallback_listed(dst, subject))
+    by_subject: dict[str, set[str]] = {}
+    for s in src_report.statements:
+        by_subject.setdefault(s.attached_to, set()).add(s.bundle_digest)
+    for subject, wanted in by_subject.items():
+        missing += sorted(dst.unlisted_referrers(subject, wanted))
     return missing
 
 

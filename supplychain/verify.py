@@ -31,6 +31,7 @@ from supplychain.errors import (
     SigningError,
     VerificationFailed,
 )
+from supplychain.image.cache import ContentCache
 from supplychain.image.descriptor import (
     Descriptor,
     MediaType,
@@ -342,16 +343,13 @@ def gather_evidence(store: ContentStore, reference: str, digest: str, v: Verific
     return ImageEvidence(reference, digest, view.is_index, manifests, tuple(verified), tuple(rejected))
 
 
-def share_cache(*stores: ContentStore) -> None:
-    """One cache of verified manifests and small blobs for the registry stores of one run: what
-    resolving read is not fetched again by the view or the copy (each entry was checked against
-    its digest before it was kept)."""
-    from supplychain.registry.repository import ContentCache, Repository
-
+def share_cache(*stores: ContentStore, list_once: ContentStore | None = None) -> None:
+    """One cache of verified manifests and small blobs for the stores of one run: what resolving
+    read is not fetched again by the view or the copy (each entry was checked against its digest
+    before it was kept). `list_once`: the store whose referrers are listed once per subject."""
     cache = ContentCache()
     for store in stores:
-        if isinstance(store, Repository):
-            store.cache = cache
+        store.join_run(cache, list_once=store is list_once)
 
 
 def resolve_once(store: ContentStore, ref: ImageRef) -> str:

@@ -29,14 +29,14 @@ from supplychain.image.descriptor import (
     validate_digest,
     verify_digest,
 )
-from supplychain.image.store import ContentStore
+from supplychain.image.store import LocalStore
 from supplychain.strictdoc import load_json
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION = b'{"imageLayoutVersion":"1.0.0"}'
 
 
-class OCILayout:
+class OCILayout(LocalStore):
     """A ContentStore over an OCI layout directory."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
@@ -229,7 +229,8 @@ class OCILayout:
         doc = parse_manifest(data, desc.media_type)
         return data, doc["mediaType"], desc.digest
 
-    def write_manifest(self, data: bytes, media_type: str, tag: str | None = None) -> str:
+    def write_manifest(self, data: bytes, media_type: str, tag: str | None = None, *,
+                       index: bool = True) -> str:
         doc = parse_manifest(data, media_type)
         desc = self.write_blob(data, Descriptor.for_bytes(media_type, data))
         annotations = {REF_NAME: tag} if tag else {}
@@ -262,15 +263,6 @@ class OCILayout:
             if entry.annotations.get(REF_NAME) == tag:
                 return entry.digest
         return None
-
-    def mount_blob_from(self, source: ContentStore, desc: Descriptor) -> bool:
-        return False
-
-    def shared(self) -> bool:
-        return False
-
-    def origin_of(self, desc: Descriptor) -> ContentStore:
-        return self
 
     def referrers(self, digest: str, artifact_type: str | None = None) -> ReferrerList:
         """Manifests of the layout whose subject is `digest`; one that cannot be read is left out

@@ -13,15 +13,16 @@ from supplychain.errors import DigestMismatch, ImageNotFound
 from supplychain.image.descriptor import (
     Descriptor,
     MediaType,
+    ReferrerList,
     compute_digest,
     parse_manifest,
     validate_digest,
     verify_digest,
 )
-from supplychain.image.store import ContentStore
+from supplychain.image.store import LocalStore
 
 
-class MemoryStore:
+class MemoryStore(LocalStore):
     """A `ContentStore` in memory. Thread-safe; every read is checked against its digest."""
 
     def __init__(self, name: str = "memory") -> None:
@@ -45,15 +46,6 @@ class MemoryStore:
 
     def lookup_tag(self, tag: str) -> str | None:
         return self.tags.get(tag)
-
-    def mount_blob_from(self, source: ContentStore, desc: Descriptor) -> bool:
-        return False
-
-    def shared(self) -> bool:
-        return False
-
-    def origin_of(self, desc: Descriptor) -> ContentStore:
-        return self
 
     def read_blob(self, desc: Descriptor) -> bytes:
         data = self._blobs.get(desc.digest)
@@ -106,7 +98,8 @@ class MemoryStore:
         data, media_type = self._manifests[desc.digest]
         return data, media_type, desc.digest
 
-    def write_manifest(self, data: bytes, media_type: str, tag: str | None = None) -> str:
+    def write_manifest(self, data: bytes, media_type: str, tag: str | None = None, *,
+                       index: bool = True) -> str:
         doc = parse_manifest(data, media_type)
         digest = compute_digest(data)
         with self._lock:
@@ -115,7 +108,7 @@ class MemoryStore:
                 self.tags[tag] = digest
         return digest
 
-    def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+    def referrers(self, digest: str, artifact_type: str | None = None) -> ReferrerList:
         found = []
         for mdigest, (data, media_type) in list(self._manifests.items()):
             if media_type not in MediaType.MANIFESTS:
@@ -128,7 +121,7 @@ class MemoryStore:
                 continue
             found.append(Descriptor(media_type, mdigest, len(data), dict(doc.get("annotations") or {}),
                                     artifact_type=kind))
-        return found
+        return ReferrerList(found, [])
 
 
 __all__ = ["MemoryStore"]

@@ -1,18 +1,22 @@
 """The content-store interface that every source and sink of images implements.
 
-Implementations: `supplychain.image.layout.OCILayout` (a directory),
-`supplychain.image.memory.MemoryStore` (memory: a build's result, unit tests) and the registry
-layer's repository client. Copy, sign, verify and promote are written against this protocol only:
-no caller asks which kind of store it holds. Every store raises the same errors
-(`supplychain.errors.ImageNotFound`, `DigestMismatch`, other `ImageError`s).
+Implementations: `supplychain.image.layout.OCILayout` (a directory; a bundle archive opens as
+one), `supplychain.image.memory.MemoryStore` (memory: a build's result, unit tests) and the
+registry layer's repository client. Copy, sign, verify and promote are written against this
+protocol only: no caller asks which kind of store it holds; what differs between stores (a
+shared cache, a second referrers listing, blobs known without a request) is a question the
+store answers. Every store raises the same errors (`supplychain.errors.ImageNotFound`,
+`DigestMismatch`, other `ImageError`s). `LocalStore` gives the answers of a store this process
+holds alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
-from supplychain.image.descriptor import Descriptor
+from supplychain.image.cache import ContentCache
+from supplychain.image.descriptor import Descriptor, ReferrerList
 
 
 @runtime_checkable
@@ -37,14 +41,18 @@ class ContentStore(Protocol):
     def read_manifest(self, identifier: str) -> tuple[bytes, str, str]:
         """(bytes, media type, digest) for a tag or digest; verified when asked by digest."""
 
-    def write_manifest(self, data: bytes, media_type: str, tag: str | None = None) -> str:
-        """Store a manifest (and optionally tag it); returns its digest."""
+    def write_manifest(self, data: bytes, media_type: str, tag: str | None = None, *,
+                       index: bool = True) -> str:
+        """Store a manifest (and optionally tag it); returns its digest. A referrer is also listed
+        in a second listing the store keeps (a registry's fallback index) unless `index` is
+        False, which leaves that to one `index_referrers` call per subject."""
 
     def resolve(self, identifier: str) -> Descriptor:
         """Descriptor of the manifest a tag or digest names."""
 
-    def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
-        """Manifests whose `subject` is `digest` (OCI 1.1 referrers, or the tag fallback)."""
+    def referrers(self, digest: str, artifact_type: str | None = None) -> ReferrerList:
+        """Manifests whose `subject` is `digest` (OCI 1.1 referrers, or the tag fallback); entries
+        that did not check out are named in `rejected`."""
 
     def has_manifest(self, digest: str, listed: bool = False) -> bool:
         """True when the manifest is stored (with `listed`: also named at the top level, which
@@ -66,3 +74,60 @@ class ContentStore(Protocol):
 
     def origin_of(self, desc: Descriptor) -> ContentStore:
         """The store that really holds the blob (a build's base layers live in the base's store)."""
+
+    def mount_name(self) -> tuple[str, str] | None:
+        """(registry host, repository) that a registry can mount this store's blobs from; None
+        for a store no registry can mount from."""
+
+    def knows_blob(self, digest: str) -> bool:
+        """True when the store knows without a request that it holds the blob (it wrote, found
+        or mounted it in this process)."""
+
+    def expect_new_blob(self, digest: str) -> None:
+        """The caller just made this blob (a fresh signature): the store need not ask whether it
+        holds it before writing it."""
+
+    def join_run(self, cache: ContentCache, *, list_once: bool = False) -> None:
+        """Share `cache` with the other stores of one run; with `list_once`, each subject's
+        referrers are listed once and filtered here (a promotion lists its source for the
+        verification and for the copy)."""
+
+    def index_referrers(self, subject: str, listed: list[Descriptor]) -> int:
+        """List `listed` (referrers of `subject` stored here) in the second listing the store
+        keeps, if it keeps one; returns how many were added."""
+
+    def unlisted_referrers(self, subject: str, wanted: set[str]) -> set[str]:
+        """Those of `wanted` (referrer digests of `subject`) that a listing clients may read,
+        other than the one `referrers()` read, does not name (empty with one listing)."""
+
+
+class LocalStore:
+    """The answers of a store this process holds alone (a directory, memory): nothing is shared
+    with other writers, there is one listing of referrers, and nothing is mounted or cached."""
+
+    def mount_blob_from(self, source: ContentStore, desc: Descriptor) -> bool:
+        return False
+
+    def shared(self) -> bool:
+        return False
+
+    def origin_of(self, desc: Descriptor) -> ContentStore:
+        return cast(ContentStore, self)
+
+    def mount_name(self) -> tuple[str, str] | None:
+        return None
+
+    def knows_blob(self, digest: str) -> bool:
+        return False   # asking `has_blob` costs no request here
+
+    def expect_new_blob(self, digest: str) -> None:
+        return None
+
+    def join_run(self, cache: ContentCache, *, list_once: bool = False) -> None:
+        return None
+
+    def index_referrers(self, subject: str, listed: list[Descriptor]) -> int:
+        return 0
+
+    def unlisted_referrers(self, subject: str, wanted: set[str]) -> set[str]:
+        return set()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -21,6 +20,7 @@ import requests
 import urllib3
 
 from supplychain.errors import ImageError, RegistryError
+from supplychain.image.cache import ContentCache
 from supplychain.image.descriptor import (
     Descriptor,
     MediaType,
@@ -384,11 +384,13 @@ class Repository:
 
     def mount_blob_from(self, source: ContentStore, desc: Descriptor) -> bool:
         """Cross-repository mount when `source` is another repository of this registry."""
-        if not isinstance(source, Repository) or source.registry != self.registry:
+        where = source.mount_name()
+        if where is None or where[0] != self.registry or where[1] == self.repository:
             return False
-        if source.repository == self.repository:
-            return False
-        return self.mount_blob(desc, source.repository)
+        return self.mount_blob(desc, where[1])
+
+    def mount_name(self) -> tuple[str, str] | None:
+        return (self.registry, self.repository)
 
     def shared(self) -> bool:
         return True
@@ -502,29 +504,20 @@ class Repository:
         """The caller just made this blob (a fresh signature bundle): upload without asking first."""
         self._absent.add(validate_digest(digest))
 
+    def knows_blob(self, digest: str) -> bool:
+        return digest in self._present
 
-class ContentCache:
-    """Manifests and small blobs by digest (verified before they are put here), bounded in bytes."""
+    def join_run(self, cache: ContentCache, *, list_once: bool = False) -> None:
+        self.cache = cache
+        if list_once:
+            self.listings = {}
 
-    def __init__(self, max_bytes: int = 64 << 20, max_blob: int = 1 << 20) -> None:
-        self.max_bytes, self.max_blob = max_bytes, max_blob
-        self._items: dict[str, tuple[bytes, str]] = {}
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def get(self, digest: str) -> tuple[bytes, str] | None:
-        with self._lock:
-            return self._items.get(digest)
-
-    def put(self, digest: str, data: bytes, media_type: str) -> None:
-        """`media_type` is the manifest media type, or "" for a blob."""
-        if len(data) > self.max_blob:
-            return
-        with self._lock:
-            if digest in self._items or self._size + len(data) > self.max_bytes:
-                return
-            self._items[digest] = (data, media_type)
-            self._size += len(data)
+    def unlisted_referrers(self, subject: str, wanted: set[str]) -> set[str]:
+        """With referrers mode `both` and the API, `referrers()` reads the API: the fallback index
+        (where older clients look) must list them too."""
+        if self.options.referrers_mode != "both" or self.reads_fallback_index():
+            return set()
+        return wanted - _referrers.fallback_listed(self, subject)
 
 
 def open_repository(ref: ImageRef, options: RegistryOptions | None = None) -> Repository:

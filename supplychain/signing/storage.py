@@ -67,9 +67,8 @@ def attach_bundle(store: ContentStore, subject: Descriptor, bundle: bytes, predi
     manifest = referrer_manifest(subject, bundle_desc, predicate_type, created)
     try:
         store.write_blob(EMPTY_JSON, Descriptor.for_bytes(MediaType.OCI_EMPTY, EMPTY_JSON))
-        expect_new = getattr(store, "expect_new_blob", None)
-        if fresh and callable(expect_new):
-            expect_new(bundle_desc.digest)
+        if fresh:
+            store.expect_new_blob(bundle_desc.digest)
         store.write_blob(bundle, bundle_desc)
         return store.write_manifest(manifest, MediaType.OCI_MANIFEST)
     except Error as exc:
