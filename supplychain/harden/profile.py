@@ -29,7 +29,8 @@ from supplychain.harden.binscan import BinaryScan, read_entrypoint_binary, scan_
 from supplychain.harden.fileio import atomic_write
 from supplychain.harden.seccomp import HANDOFF, MARGIN, conservative_names, seccomp_profile
 from supplychain.image.filesystem import PlatformImage, image_filesystem, platform_images
-from supplychain.image.reference import parse_image_ref
+from supplychain.image.reference import ImageRef, parse_image_ref
+from supplychain.image.store import ContentStore
 from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
 from supplychain.stores import open_store
@@ -92,7 +93,7 @@ def profile_name(base: str, digest: str) -> str:
     return f"sccheck-{stem}-{digest.removeprefix('sha256:')[:12]}"
 
 
-def _declared_writable(store: Any, image: PlatformImage, extra: tuple[str, ...]) -> tuple[str, ...]:
+def _declared_writable(store: ContentStore, image: PlatformImage, extra: tuple[str, ...]) -> tuple[str, ...]:
     config = image.config.get("config") or {}
     paths = [str(v) for v in (config.get("Volumes") or {})]
     fs = image_filesystem(store, image, lambda _p: False)
@@ -126,17 +127,20 @@ def _conservative_reason(scan: BinaryScan) -> str | None:
     return None
 
 
-def make_profiles(ref: str, *, output_dir: str, name: str | None = None, port: int | None = None,
+def make_profiles(ref: str | ImageRef, *, output_dir: str, name: str | None = None, port: int | None = None,
                   writable: tuple[str, ...] = (), allow_syscalls: tuple[str, ...] = (),
                   observe: bool = False, observe_seconds: float = 5.0, observe_args: tuple[str, ...] = (),
                   observe_smoke: str | None = None,
-                  progress: Progress | None = None, registry: RegistryOptions | None = None) -> ProfileSet:
+                  progress: Progress | None = None, registry: RegistryOptions | None = None,
+                  store: ContentStore | None = None) -> ProfileSet:
+    """Profiles for every platform image `ref` (pinned by digest) names, read from `store` when
+    given (the pipeline's built image), else from the store the reference names."""
     progress = progress or SilentProgress()
-    image_ref = parse_image_ref(ref)
+    image_ref = parse_image_ref(ref) if isinstance(ref, str) else ref
     if not image_ref.digest:
         raise UsageError(f"{ref} is not pinned by digest", expected="IMAGE@sha256:<digest>",
-                         found=ref, fix="resolve the tag first (sccheck build prints the digest)")
-    store = open_store(image_ref, registry)
+                         found=str(ref), fix="resolve the tag first (sccheck build prints the digest)")
+    store = store if store is not None else open_store(image_ref, registry)
     images = platform_images(store, image_ref.digest)
     if not images:
         raise UsageError(f"{ref} has no image for any platform")

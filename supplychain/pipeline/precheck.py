@@ -283,17 +283,6 @@ def plan_signer(identity_token: str | None, key: str | None, key_password: str |
     return signer_from_claims(token.claims, token.source)
 
 
-def planned_predicates(check_tools: tuple[str, ...]) -> frozenset[str]:
-    """The predicate types build-and-sign attaches, given the check tools it runs (() = all)."""
-    tools = set(check_tools) or {"vet", "staticcheck", "vuln", "race"}
-    types = {m.PREDICATE_SIGNATURE, m.PREDICATE_SLSA, m.PREDICATE_SBOM, m.PREDICATE_HARDEN}
-    if "vuln" in tools:
-        types.add(m.PREDICATE_VULN)
-    if tools & {"vet", "staticcheck", "race"}:
-        types.add(m.PREDICATE_TEST)
-    return frozenset(types)
-
-
 class PolicyCannotPass(VerificationFailed):
     """A run stopped before any work because its policy cannot pass (exit 1). `--json` carries
     the whole precheck under `precheck`; people read the rule table."""

@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from supplychain.analyzers.model import TOOLS
+from supplychain.attest import vocabulary as v
+from supplychain.attest.testresult import TOOL_URIS
 from supplychain.errors import CheckFailed, ToolFailed, UsageError, VerificationFailed
 from supplychain.gomodule import find_module_root
 from supplychain.image.reference import ImageRef, parse_image_ref
@@ -33,7 +36,6 @@ from supplychain.pipeline.precheck import (
     PolicyCannotPass,
     forecast,
     plan_signer,
-    planned_predicates,
     precheck,
 )
 from supplychain.pipeline.provenance import SourceFacts, provenance, source_facts
@@ -173,7 +175,7 @@ def sbom_step(run: Run, build: BuildOut) -> SbomOut:
 def profile_step(run: Run, build: BuildOut) -> ProfileOut:
     from supplychain.harden.profile import make_profiles
 
-    made = make_profiles(build.image.reference, output_dir=str(run.profiles),
+    made = make_profiles(build.image.ref, output_dir=str(run.profiles), store=build.image.store,
                          name=run.repo.repository.rsplit("/", 1)[-1], progress=run.inner("profile"))
     return ProfileOut(made, str(run.profiles) if run.request.profiles_dir else None)
 
@@ -206,38 +208,101 @@ def sign_step(run: Run, push: PushOut) -> SignOut:
     return SignOut(sign_image(push.image.ref, **run.signing()))
 
 
-def evidence(run: Run, check: CheckOut, build: BuildOut, sbom: SbomOut, harden: HardenOut) -> list[Evidence]:
-    """Every attestation build-and-sign makes, in order."""
-    from supplychain.attest.check import check_predicates
-    from supplychain.attest.harden import harden_predicate
-    from supplychain.attest.link import link_predicate
-    from supplychain.attest.openvex import image_purl, openvex_predicate
-    from supplychain.attest.vocabulary import (
-        CYCLONEDX_BOM,
-        INTOTO_LINK,
-        OPENVEX,
-        SCCHECK_HARDEN,
-        SLSA_PROVENANCE,
-    )
+Produce = Callable[[Run, CheckOut, BuildOut, SbomOut, HardenOut], list[Evidence]]
 
+
+@dataclass(frozen=True)
+class EvidenceSpec:
+    """One kind of attestation build-and-sign makes: `made` says, before any work, whether a run
+    with these check tools makes it (the precheck); `produce` makes it from the steps' results."""
+
+    predicate_type: str
+    made: Callable[[frozenset[str]], bool]
+    produce: Produce
+
+
+def _provenance_evidence(run: Run, check: CheckOut, build: BuildOut, sbom: SbomOut,
+                         harden: HardenOut) -> list[Evidence]:
     predicate = provenance(Path(run.request.path), run.source, build.result, run.go_version,
                            run.started, build.finished)
-    todo = [Evidence("provenance", SLSA_PROVENANCE, predicate)]
-    for doc in sbom.documents:       # one SBOM per platform
-        todo.append(Evidence(f"sbom {doc.subject.platform or ''}".strip(), CYCLONEDX_BOM,
-                             load_json(doc.text, "the SBOM"), doc.subject.platform or None))
-    todo += [Evidence(p.name, p.predicate_type, p.predicate)
-             for p in check_predicates(check.result) if p.predicate_type != OPENVEX]
-    for image in build.result.images:    # OpenVEX per platform image, naming it by purl
-        purl = image_purl(run.repo.name, image.descriptor.digest)
-        vex = openvex_predicate(check.result, product=purl)
+    return [Evidence("provenance", v.SLSA_PROVENANCE, predicate)]
+
+
+def _sbom_evidence(run: Run, check: CheckOut, build: BuildOut, sbom: SbomOut,
+                   harden: HardenOut) -> list[Evidence]:
+    return [Evidence(f"sbom {doc.subject.platform or ''}".strip(), v.CYCLONEDX_BOM,   # one per platform
+                     load_json(doc.text, "the SBOM"), doc.subject.platform or None) for doc in sbom.documents]
+
+
+def _check_evidence(predicate_type: str) -> Produce:
+    def produce(run: Run, check: CheckOut, build: BuildOut, sbom: SbomOut,
+                harden: HardenOut) -> list[Evidence]:
+        from supplychain.attest.check import check_predicates
+
+        return [Evidence(p.name, p.predicate_type, p.predicate)
+                for p in check_predicates(check.result) if p.predicate_type == predicate_type]
+    return produce
+
+
+def _openvex_evidence(run: Run, check: CheckOut, build: BuildOut, sbom: SbomOut,
+                      harden: HardenOut) -> list[Evidence]:
+    from supplychain.attest.openvex import image_purl, openvex_predicate
+
+    out = []
+    for image in build.result.images:    # one per platform image, naming it by purl
+        vex = openvex_predicate(check.result, product=image_purl(run.repo.name, image.descriptor.digest))
         if vex is not None:
-            todo.append(Evidence(f"openvex {image.platform}", OPENVEX, vex, str(image.platform)))
-    todo.append(Evidence("harden", SCCHECK_HARDEN, harden_predicate(harden.report)))
+            out.append(Evidence(f"openvex {image.platform}", v.OPENVEX, vex, str(image.platform)))
+    return out
+
+
+def _harden_evidence(run: Run, check: CheckOut, build: BuildOut, sbom: SbomOut,
+                     harden: HardenOut) -> list[Evidence]:
+    from supplychain.attest.harden import harden_predicate
+
+    return [Evidence("harden", v.SCCHECK_HARDEN, harden_predicate(harden.report))]
+
+
+def _link_evidence(run: Run, check: CheckOut, build: BuildOut, sbom: SbomOut,
+                   harden: HardenOut) -> list[Evidence]:
+    from supplychain.attest.link import link_predicate
+
     # the chain: one in-toto link per step that has run (check, build, sbom, harden)
-    todo += [Evidence(f"link {r.name}", INTOTO_LINK, link_predicate(r))
-             for r in run.links.records(LINKED_STEPS)]
-    return todo
+    return [Evidence(f"link {r.name}", v.INTOTO_LINK, link_predicate(r))
+            for r in run.links.records(LINKED_STEPS)]
+
+
+def _always(tools: frozenset[str]) -> bool:
+    return True
+
+
+def _with_vuln(tools: frozenset[str]) -> bool:
+    return "vuln" in tools
+
+
+# Every attestation build-and-sign makes, in order: `evidence()` makes them and
+# `planned_predicates()` tells the precheck which types a run will attach.
+EVIDENCE: tuple[EvidenceSpec, ...] = (
+    EvidenceSpec(v.SLSA_PROVENANCE, _always, _provenance_evidence),
+    EvidenceSpec(v.CYCLONEDX_BOM, _always, _sbom_evidence),
+    EvidenceSpec(v.COSIGN_VULN, _with_vuln, _check_evidence(v.COSIGN_VULN)),
+    EvidenceSpec(v.TEST_RESULT, lambda tools: bool(tools & set(TOOL_URIS)), _check_evidence(v.TEST_RESULT)),
+    EvidenceSpec(v.OPENVEX, _with_vuln, _openvex_evidence),
+    EvidenceSpec(v.SCCHECK_HARDEN, _always, _harden_evidence),
+    EvidenceSpec(v.INTOTO_LINK, _always, _link_evidence),
+)
+
+
+def evidence(run: Run, check: CheckOut, build: BuildOut, sbom: SbomOut, harden: HardenOut) -> list[Evidence]:
+    """Every attestation build-and-sign makes, in order (the rows of EVIDENCE)."""
+    return [e for spec in EVIDENCE for e in spec.produce(run, check, build, sbom, harden)]
+
+
+def planned_predicates(check_tools: tuple[str, ...]) -> frozenset[str]:
+    """The predicate types build-and-sign attaches, given the check tools it runs (() = all):
+    the signature, and each row of EVIDENCE that such a run makes."""
+    tools = frozenset(check_tools or TOOLS)
+    return frozenset({v.COSIGN_SIGN, *(spec.predicate_type for spec in EVIDENCE if spec.made(tools))})
 
 
 def gate_step(run: Run, check: CheckOut, build: BuildOut, sbom: SbomOut, harden: HardenOut) -> GateOut:

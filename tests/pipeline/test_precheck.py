@@ -12,10 +12,10 @@ from supplychain.pipeline.precheck import (
     Plan,
     PolicyCannotPass,
     Signer,
-    planned_predicates,
     precheck,
     signer_from_claims,
 )
+from supplychain.pipeline.run import planned_predicates
 from supplychain.policy.loader import parse_policy
 from supplychain.tools import PROJECT_ROOT
 
@@ -151,3 +151,15 @@ def test_forecast_judges_the_predicates_with_verify_rules() -> None:
                            ("https://in-toto.io/attestation/test-result/v0.1",
                             {"result": "PASSED", "failedTests": []})], digest, "linux/amd64")
     assert ok.passed
+
+
+def test_planned_types_are_the_evidence_table_rows_a_run_makes() -> None:
+    from supplychain.attest import vocabulary as v
+    from supplychain.pipeline.run import EVIDENCE
+
+    everything = planned_predicates(())
+    assert everything == {v.COSIGN_SIGN, *(spec.predicate_type for spec in EVIDENCE)}
+    assert v.OPENVEX in everything   # attested per platform when the vulnerability scan runs
+    vet_only = planned_predicates(("vet",))
+    assert v.COSIGN_VULN not in vet_only and v.OPENVEX not in vet_only and v.TEST_RESULT in vet_only
+    assert v.TEST_RESULT not in planned_predicates(("vuln",))
