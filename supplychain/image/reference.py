@@ -195,3 +195,31 @@ def parse_image_ref(ref: str) -> ImageRef:
             raise _bad(ref, f"repository component {part[:80]!r} must be lowercase letters and digits "
                             "joined by '.', '_', '__' or '-'")
     return ImageRef(registry=registry, repository="/".join(repo_parts), tag=tag, digest=digest)
+
+
+_WILDCARDS = re.compile(r"[*?]+")
+
+
+def check_image_glob(glob: str) -> str:
+    """An image pattern for admission (Kyverno's and policy-controller's `*`/`?` globs): an image
+    reference in which wildcards stand for any text. A pattern that is not one matches nothing, or
+    not what was meant, and a cluster policy with it enforces nothing: a usage error."""
+    def bad(why: str) -> UsageError:
+        shown = glob if len(glob) <= 100 else glob[:100] + "..."
+        return UsageError(f"--image {shown!r} is not an image pattern: {why}",
+                          expected="an image reference with * and ? as wildcards, as in 'ghcr.io/org/*', "
+                                   "'registry.example.com/team/app:v*' or '*'",
+                          fix="write the pattern the runtime's image names must match")
+
+    if not glob or glob != glob.strip():
+        raise bad("it is empty or starts or ends with white space")
+    name, at, digest = glob.partition("@")
+    if at:
+        algorithm, sep, hexpart = digest.partition(":")
+        if not sep or algorithm not in ("sha256", "sha512") or not re.fullmatch(r"[0-9a-f*?]+", hexpart):
+            raise bad(f"the digest part {digest[:80]!r} is not sha256:HEX (wildcards allowed in HEX)")
+    try:
+        parse_image_ref(_WILDCARDS.sub("x", name))
+    except UsageError as exc:
+        raise bad(str(exc).split(": ", 1)[-1]) from None
+    return glob

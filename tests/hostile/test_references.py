@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from supplychain.errors import UsageError
@@ -70,3 +73,29 @@ def test_docker_hub_hosts() -> None:
     assert api_host("docker.io") == "registry-1.docker.io"
     assert credential_key("docker.io") == "https://index.docker.io/v1/"
     assert api_host("localhost:5000") == credential_key("localhost:5000") == "localhost:5000"
+
+
+@pytest.mark.parametrize("glob", ["", " ", "x y", "ghcr.io/app\n- '*'", "a..b/*", "[::1/x",
+                                  "127.0.0.1:99999/*", "h" * 300 + ".com/*", "ghcr.io//app*",
+                                  "ghcr.io/App", "\x1b*"])
+@pytest.mark.parametrize("fmt", ["kyverno", "kyverno-clusterpolicy", "policy-controller"])
+def test_a_malformed_export_image_glob_is_a_usage_error(sccheck, glob: str, fmt: str) -> None:
+    """An admission policy whose image pattern matches nothing (or not what was meant) enforces
+    nothing: a pattern that is not an image reference (with * and ? wildcards) is refused."""
+    policy = Path(__file__).resolve().parents[2] / "policies" / "examples" / "key-based.yaml"
+    proc = sccheck("--json", "policy", "export", "--format", fmt, "--policy", str(policy),
+                   "--image", glob, "--allow-partial")
+    assert proc.returncode == 2, proc.stdout[-500:]
+    doc = json.loads(proc.stdout)
+    assert doc["ok"] is False and "--image" in doc["message"], doc
+
+
+@pytest.mark.parametrize("glob", ["*", "ghcr.io/org/*", "ghcr.io/org/app:v*", "127.0.0.1:5000/app",
+                                  "registry.example.com/team/**", "ghcr.io/org/app@sha256:*",
+                                  "*.example.com/*"])
+def test_export_image_globs_that_are_references(sccheck, glob: str) -> None:
+    policy = Path(__file__).resolve().parents[2] / "policies" / "examples" / "key-based.yaml"
+    proc = sccheck("--json", "policy", "export", "--format", "kyverno", "--policy", str(policy),
+                   "--image", glob, "--allow-partial")
+    assert proc.returncode == 0, proc.stderr
+    assert glob in proc.stdout

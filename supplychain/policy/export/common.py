@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from supplychain.errors import PolicyError, UsageError
+from supplychain.image.reference import check_image_glob
 from supplychain.policy import model as m
 from supplychain.strictdoc import load_json, read_config_file
 
@@ -147,6 +148,13 @@ class ExportOptions:
     trust: TrustMaterial | None = None
     tuf: TufSource | None = None
     allow_partial: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.images:
+            raise UsageError("no --image pattern to apply the policy to",
+                             fix="give --image, or leave it out for '*'")
+        for glob in self.images:
+            check_image_glob(glob)
 
 
 @dataclass(frozen=True)
