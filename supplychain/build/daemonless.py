@@ -19,6 +19,8 @@ from supplychain.build.assemble import (
     image_index,
 )
 from supplychain.build.bases import BaseImage, BaseLayer, resolve_base
+from supplychain.build.cgo import CTarget, cgo_targets, refuse_static_base, require_runnable
+from supplychain.build.elfcheck import read_linkage
 from supplychain.build.gocompile import (
     CompileRequest,
     GoModule,
@@ -124,13 +126,21 @@ def prepare(req: BuildRequest, progress: Progress | None = None) -> Prepared:
     tags = tuple(dict.fromkeys([*goflags.tags, *settings.tags, *(["timetzdata"] if req.tzdata else [])]))
     mains = resolve_mains(module, settings.mains or (package,), goflags.passed, tags)
     entry = choose_entry(mains, settings.entrypoint)
-    needs_cgo = cgo_packages(module, mains, goflags.passed, tags)
+    if settings.cgo:
+        if req.builder != "oci":
+            raise UsageError("--cgo builds with the daemonless builder only",
+                             expected="--builder oci (the default) with --cgo",
+                             found=f"--builder {req.builder}",
+                             fix="drop --builder docker")
+        refuse_static_base(req.base)
+    needs_cgo = [] if settings.cgo else cgo_packages(module, mains, goflags.passed, tags)
     if needs_cgo:
         raise UsageError(
             f"{needs_cgo[0].split()[0]} needs cgo, which a static build leaves out",
             expected="only pure-Go packages in the build list (the build runs with CGO_ENABLED=0)",
             found='import "C" in ' + "; ".join(needs_cgo[:10]),
-            fix="replace it with a pure-Go package (e.g. modernc.org/sqlite for "
+            fix="build with --cgo against a glibc or musl base (--base REF or oci:DIR; build.cgo in "
+                "sccheck.yaml), replace it with a pure-Go package (e.g. modernc.org/sqlite for "
                 "github.com/mattn/go-sqlite3), or use build tags (--tags) that select its pure-Go variant")
     info = source_info(module.root)
     notes: list[str] = []
@@ -181,6 +191,11 @@ def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
     progress.step("base", req.base)
     base = resolve_base(req.base, prep.platforms, prep.epoch, req.registry)
     progress.done("base", base.reference or base.name)
+    targets: dict[Platform, CTarget] = {}
+    if prep.settings.cgo:
+        progress.step("cgo", req.base)
+        targets = cgo_targets(base, prep.platforms)
+        progress.done("cgo", "; ".join(f"{p}: {t.describe()}" for p, t in targets.items()))
     meta = prep.metadata(req, base)
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="sccheck-build-") as tmp:
@@ -190,7 +205,11 @@ def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
                 progress.step(f"compile {platform}", main.package)
                 out = Path(tmp) / str(platform).replace("/", "-") / main.name
                 out.parent.mkdir(parents=True, exist_ok=True)
-                binary = compile_binary(prep.compile_for(main), platform, out, progress)
+                target = targets.get(platform)
+                binary = compile_binary(prep.compile_for(main), platform, out, progress,
+                                        cc=target.cc if target else None)
+                if target is not None:
+                    require_runnable(read_linkage(out), target, req.base, main.name)
                 timings[f"compile {platform} {main.package}"] = binary.seconds
                 progress.done(f"compile {platform}", main.package)
                 data = out.read_bytes()

@@ -1,5 +1,6 @@
 """Compile a Go module into a static binary per platform: CGO off, -trimpath, stripped,
-no build id, version injected with -X, and VCS info recorded (-buildvcs=true)."""
+no build id, version injected with -X, and VCS info recorded (-buildvcs=true). With a C compiler
+(`--cgo`, supplychain/build/cgo.py) CGO is on and the binary links the base's C library."""
 
 from __future__ import annotations
 
@@ -169,11 +170,12 @@ PROGRESS_EVERY = 10.0
 
 
 def compile_binary(req: CompileRequest, platform: Platform, output: Path,
-                   progress: Progress | None = None) -> CompiledBinary:
-    """Run go build for one platform and check that the result is statically linked. A compile
+                   progress: Progress | None = None, cc: str | None = None) -> CompiledBinary:
+    """Run go build for one platform and check that the result is statically linked, or, with
+    a C compiler `cc`, build with cgo (the caller checks the binary against its base). A compile
     that runs long says so every PROGRESS_EVERY seconds."""
-    env = child_env(extra={**go_env(platform), "CGO_ENABLED": "0", "GOFLAGS": req.goflags,
-                           "GOTOOLCHAIN": "local"})
+    cgo = {"CGO_ENABLED": "1", "CC": cc} if cc else {"CGO_ENABLED": "0"}
+    env = child_env(extra={**go_env(platform), **cgo, "GOFLAGS": req.goflags, "GOTOOLCHAIN": "local"})
     argv = go_build_argv(req, output)
     began = time.monotonic()
     with tempfile.TemporaryFile() as log:
@@ -195,8 +197,9 @@ def compile_binary(req: CompileRequest, platform: Platform, output: Path,
         log.seek(0)
         text = log.read(1 << 20).decode("utf-8", errors="replace")
     if proc.returncode != 0:
-        raise _compile_error(req, platform, argv, text)
-    require_static(output, str(platform))
+        raise _compile_error(req, platform, argv, text, cgo=cc is not None)
+    if cc is None:
+        require_static(output, str(platform))
     return CompiledBinary(platform, output, time.monotonic() - began)
 
 
@@ -294,15 +297,17 @@ def _needs_cgo(root: Path) -> list[str]:
     return hits
 
 
-def _compile_error(req: CompileRequest, platform: Platform, argv: list[str], output: str) -> BuildError:
-    cgo_files = _needs_cgo(req.module.root)
+def _compile_error(req: CompileRequest, platform: Platform, argv: list[str], output: str,
+                   cgo: bool = False) -> BuildError:
+    cgo_files = [] if cgo else _needs_cgo(req.module.root)
     if cgo_files:
         return BuildError(
             f"{req.module.path} needs cgo, which a static image cannot carry",
             expected="pure Go code (the build runs with CGO_ENABLED=0)",
             found='import "C" in ' + ", ".join(cgo_files),
-            fix="replace the cgo dependency with a pure-Go one (e.g. modernc.org/sqlite for "
-                "mattn/go-sqlite3) or move the C code out of the service",
+            fix="build with --cgo against a glibc or musl --base, replace the cgo dependency with a "
+                "pure-Go one (e.g. modernc.org/sqlite for mattn/go-sqlite3), or move the C code out "
+                "of the service",
             facts={"command": "go " + shlex.join(argv[1:]), "compiler output": output.strip()},
         )
     return BuildError(

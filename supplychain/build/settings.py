@@ -42,6 +42,7 @@ class BuildSettings:
     data: str | None = None                # a directory copied to DATA_PATH (like ko's kodata)
     bin_dir: str | None = None             # where the binaries go (default /usr/local/bin)
     binary_name: str | None = None         # the entrypoint binary's name (default: go's)
+    cgo: bool | None = None                # CGO_ENABLED=1 against a glibc or musl base (build/cgo.py)
 
     def merged(self, other: BuildSettings) -> BuildSettings:
         """`other` (the flags) wins for every setting it sets."""
@@ -140,13 +141,13 @@ def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 # sccheck.yaml `build:` keys -> (BuildSettings field, kind); kind "list" also takes one string,
-# "pairs" a mapping or a list of KEY=VALUE strings.
+# "pairs" a mapping or a list of KEY=VALUE strings, "bool" true or false.
 YAML_KEYS: dict[str, tuple[str, str]] = {
     "main": ("mains", "list"), "entrypoint": ("entrypoint", "str"), "args": ("args", "list"),
     "tags": ("tags", "list"), "ldflags": ("ldflags", "str"), "versionVar": ("version_var", "str"),
     "x": ("xvars", "pairs"), "env": ("env", "pairs"), "labels": ("labels", "pairs"),
     "expose": ("expose", "list"), "data": ("data", "str"), "binDir": ("bin_dir", "str"),
-    "binaryName": ("binary_name", "str"),
+    "binaryName": ("binary_name", "str"), "cgo": ("cgo", "bool"),
 }
 
 
@@ -157,7 +158,11 @@ def settings_from_yaml(values: Mapping[str, Any], where: str, base: Path | None 
     for key, value in values.items():
         name, kind = YAML_KEYS[key]
         path = f"{where}.{key}"
-        if kind == "str":
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise UsageError(f"{path} must be true or false", found=repr(value))
+            out[name] = value
+        elif kind == "str":
             if not isinstance(value, str) or not value.strip():
                 raise UsageError(f"{path} must be a non-empty string", found=repr(value))
             out[name] = value

@@ -14,7 +14,8 @@ from supplychain.build.settings import BuildSettings, split_list
 
 def build_settings_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Add --main, --entrypoint, --arg, --tags, --ldflags, --version-var, -X/--x, --env, --label,
-    --expose; the command receives them as one `settings: BuildSettings` keyword."""
+    --expose, --data, --bin-dir, --binary-name, --cgo; the command receives them as one
+    `settings: BuildSettings` keyword."""
 
     @click.option("--main", "mains", multiple=True, metavar="./PKG",
                   help="Main package to build, inside the module (repeatable: several binaries "
@@ -37,17 +38,20 @@ def build_settings_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                   help="Directory copied to /var/run/sccheck in the image ($SCCHECK_DATA_PATH).")
     @click.option("--bin-dir", default=None, metavar="/DIR", help="Where the binaries go [/usr/local/bin].")
     @click.option("--binary-name", default=None, metavar="NAME", help="Name of the entrypoint binary.")
+    @click.option("--cgo", is_flag=True, default=None,
+                  help="Build with CGO_ENABLED=1 against the glibc or musl --base; its loader and "
+                       "libraries are checked in the base.")
     @functools.wraps(fn)
     def wrapper(*a: Any, mains: tuple[str, ...], entrypoint: str | None, args: tuple[str, ...],
                 tags: tuple[str, ...], ldflags: str | None, version_var: str | None,
                 xvars: tuple[str, ...], env: tuple[str, ...], labels: tuple[str, ...],
                 expose: tuple[str, ...], data: str | None, bin_dir: str | None, binary_name: str | None,
-                **kwargs: Any) -> Any:
+                cgo: bool | None, **kwargs: Any) -> Any:
         kwargs["settings"] = BuildSettings(
             mains=tuple(mains), entrypoint=entrypoint, args=tuple(args), tags=split_list(tags),
             ldflags=ldflags or "", version_var=version_var, xvars=tuple(xvars), env=tuple(env),
             labels=tuple(labels), expose=split_list(expose), data=data, bin_dir=bin_dir,
-            binary_name=binary_name)
+            binary_name=binary_name, cgo=True if cgo else None)
         return fn(*a, **kwargs)
 
     return wrapper

@@ -58,8 +58,9 @@ def source_tree(run: Run) -> Artifacts:
 
 def _env(run: Run) -> dict[str, str]:
     """What the Go steps depend on besides the source: the toolchain, GOFLAGS (the build honours
-    or refuses each entry, docs/build.md), cgo (always off) and the build tags."""
-    return {"GOVERSION": run.go_version, "GOFLAGS": os.environ.get("GOFLAGS", ""), "CGO_ENABLED": "0",
+    or refuses each entry, docs/build.md), cgo (on with --cgo only) and the build tags."""
+    return {"GOVERSION": run.go_version, "GOFLAGS": os.environ.get("GOFLAGS", ""),
+            "CGO_ENABLED": "1" if run.request.build_settings.cgo else "0",
             "tags": ",".join(run.request.build_settings.tags),
             "module": str(module_root(run.request.path)[1])}
 

@@ -1,10 +1,13 @@
 //go:build cgo
 
-// Package cdep calls C, like database drivers that wrap a C library.
+// Package cdep calls C, like database drivers that wrap a C library; it links libm, so a glibc
+// binary needs libm.so.6 besides libc.so.6.
 package cdep
 
-// static int answer(void) { return 42; }
+// #cgo LDFLAGS: -lm
+// #include <math.h>
+// static int answer(int cube) { return (int)lround(cbrt((double)cube)); }
 import "C"
 
-// Answer comes from C.
-func Answer() int { return int(C.answer()) }
+// Answer comes from C: the cube root of 74088.
+func Answer() int { return int(C.answer(C.int(74088))) }
