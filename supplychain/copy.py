@@ -223,8 +223,6 @@ def move_tag(dst: ContentStore, tag: str, data: bytes, media_type: str, digest: 
     image). On a registry the tag is read back after a settle interval longer than a rival's
     check-to-write gap: if another digest won, this raises TagRaceLost naming the winner, so two
     concurrent moves never both report success. The winner's tag is left as it is."""
-    from supplychain.registry.referrers import settle_delay
-
     start = time.monotonic()
     now = dst.lookup_tag(tag)
     if now not in (expected, digest):
@@ -236,6 +234,8 @@ def move_tag(dst: ContentStore, tag: str, data: bytes, media_type: str, digest: 
     dst.write_manifest(data, media_type, tag=tag)
     if not dst.shared():
         return
+    from supplychain.registry.referrers import settle_delay  # a registry's: loads the HTTP client
+
     time.sleep(settle_delay(time.monotonic() - start))
     after = dst.lookup_tag(tag)
     if after != digest:

@@ -17,7 +17,6 @@ from supplychain.image.layout import OCILayout
 from supplychain.image.reference import ImageRef, parse_image_ref
 from supplychain.image.store import ContentStore
 from supplychain.registry.options import RegistryOptions
-from supplychain.registry.repository import open_repository
 
 
 def open_store(ref: ImageRef | str, options: RegistryOptions | None = None, *,
@@ -29,6 +28,8 @@ def open_store(ref: ImageRef | str, options: RegistryOptions | None = None, *,
     if ref.is_layout:
         assert ref.layout_dir is not None
         return OCILayout(ref.layout_dir, create=create)
+    from supplychain.registry.repository import open_repository  # the HTTP client, only when used
+
     return open_repository(ref, options)
 
 
@@ -44,6 +45,8 @@ def destination(ref: ImageRef | str, options: RegistryOptions | None = None) -> 
         with OCILayout.transaction(ref.layout_dir) as layout:
             yield layout
         return
+    from supplychain.registry.repository import open_repository
+
     yield open_repository(ref, options)
 
 

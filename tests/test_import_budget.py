@@ -66,3 +66,10 @@ def test_key_only_verify_loads_no_sigstore(registry: Registry, tmp_path: Path) -
                         "UnsafeNoTransparencyLog": True}], "signature": {}}))
     names = imported("verify", ref, "--policy", str(policy))
     assert not names & {"sigstore", "sigstore_models", "rekor_types", "pydantic"}, sorted(names & set(HEAVY))
+
+
+def test_build_to_a_layout_loads_no_http_client(tmp_path: Path) -> None:
+    """A build that writes an OCI layout talks to no registry: requests is never imported."""
+    names = imported("build", str(ROOT / "examples" / "hello"), "--output", f"oci:{tmp_path / 'oci'}")
+    assert not names & {*HEAVY, *NETWORK}, sorted(names & {*HEAVY, *NETWORK})
+    assert "supplychain.registry.repository" not in names

@@ -32,6 +32,7 @@ from supplychain.build.gocompile import (
     require_buildable,
     resolve_mains,
 )
+from supplychain.build.layercache import LayerCache
 from supplychain.build.layers import file, make_layer
 from supplychain.build.model import BuildRequest, BuildResult
 from supplychain.build.settings import DATA_PATH, BuildSettings, data_files
@@ -124,25 +125,32 @@ def prepare(req: BuildRequest, progress: Progress | None = None) -> Prepared:
     platforms = build_platforms(req.platforms)
     goflags = parse_goflags(os.environ.get("GOFLAGS"))
     tags = tuple(dict.fromkeys([*goflags.tags, *settings.tags, *(["timetzdata"] if req.tzdata else [])]))
-    mains = resolve_mains(module, settings.mains or (package,), goflags.passed, tags)
-    entry = choose_entry(mains, settings.entrypoint)
-    if settings.cgo:
-        if req.builder != "oci":
-            raise UsageError("--cgo builds with the daemonless builder only",
-                             expected="--builder oci (the default) with --cgo",
-                             found=f"--builder {req.builder}",
-                             fix="drop --builder docker")
-        refuse_static_base(req.base)
-    needs_cgo = [] if settings.cgo else cgo_packages(module, mains, goflags.passed, tags)
-    if needs_cgo:
-        raise UsageError(
-            f"{needs_cgo[0].split()[0]} needs cgo, which a static build leaves out",
-            expected="only pure-Go packages in the build list (the build runs with CGO_ENABLED=0)",
-            found='import "C" in ' + "; ".join(needs_cgo[:10]),
-            fix="build with --cgo against a glibc or musl base (--base REF or oci:DIR; build.cgo in "
-                "sccheck.yaml), replace it with a pure-Go package (e.g. modernc.org/sqlite for "
-                "github.com/mattn/go-sqlite3), or use build tags (--tags) that select its pure-Go variant")
-    info = source_info(module.root)
+    wanted = settings.mains or (package,)
+    # The module's inspection runs side by side: each step mostly waits on its own child
+    # process (two go list, git). Their errors are still raised in this order.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="sccheck-inspect") as pool:
+        cgo_check = None if settings.cgo else pool.submit(cgo_packages, module, wanted, goflags.passed, tags)
+        git_info = pool.submit(source_info, module.root)
+        mains = resolve_mains(module, wanted, goflags.passed, tags)
+        entry = choose_entry(mains, settings.entrypoint)
+        if settings.cgo:
+            if req.builder != "oci":
+                raise UsageError("--cgo builds with the daemonless builder only",
+                                 expected="--builder oci (the default) with --cgo",
+                                 found=f"--builder {req.builder}",
+                                 fix="drop --builder docker")
+            refuse_static_base(req.base)
+        needs_cgo = cgo_check.result() if cgo_check is not None else []
+        if needs_cgo:
+            raise UsageError(
+                f"{needs_cgo[0].split()[0]} needs cgo, which a static build leaves out",
+                expected="only pure-Go packages in the build list (the build runs with CGO_ENABLED=0)",
+                found='import "C" in ' + "; ".join(needs_cgo[:10]),
+                fix="build with --cgo against a glibc or musl base (--base REF or oci:DIR; build.cgo in "
+                    "sccheck.yaml), replace it with a pure-Go package (e.g. modernc.org/sqlite for "
+                    "github.com/mattn/go-sqlite3), or use build tags (--tags) that select its pure-Go "
+                    "variant")
+        info = git_info.result()
     notes: list[str] = []
     if info.revision is None:
         notes.append(f"{module.root} is not in a git work tree: version 'dev' unless --version is given, "
@@ -198,6 +206,7 @@ def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
         progress.done("cgo", "; ".join(f"{p}: {t.describe()}" for p, t in targets.items()))
     meta = prep.metadata(req, base)
     timings: dict[str, float] = {}
+    cache = LayerCache.default()
     with tempfile.TemporaryDirectory(prefix="sccheck-build-") as tmp:
         def one(platform: Platform) -> PlatformImage:
             files = []
@@ -222,9 +231,10 @@ def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
             files += [file(path, content, mode) for path, content, mode in prep.data]
             t0 = time.monotonic()
             progress.step(f"layer {platform}")
-            layer = make_layer(files, prep.epoch, req.gzip_level)
+            layer = make_layer(files, prep.epoch, req.gzip_level, cache)
             timings[f"layer {platform}"] = time.monotonic() - t0
-            progress.done(f"layer {platform}", f"{layer.descriptor.size} bytes")
+            reused = " (unchanged: compressed bytes reused)" if layer.reused else ""
+            progress.done(f"layer {platform}", f"{layer.descriptor.size} bytes{reused}")
             return assemble_platform(base.for_platform(platform), platform, layer, meta)
 
         workers = min(MAX_PARALLEL_COMPILES, len(prep.platforms))

@@ -10,6 +10,7 @@ import shlex
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -271,7 +272,7 @@ def resolve_mains(module: GoModule, wanted: tuple[str, ...], goflags: str = "",
     return out
 
 
-def cgo_packages(module: GoModule, mains: list[MainPackage], goflags: str = "",
+def cgo_packages(module: GoModule, packages: Iterable[str], goflags: str = "",
                  tags: tuple[str, ...] = ()) -> list[str]:
     """Packages outside the standard library in the build list that have cgo files: with
     CGO_ENABLED=0 they fail to compile, or (like go-sqlite3) compile to a stub that fails at run
@@ -280,7 +281,7 @@ def cgo_packages(module: GoModule, mains: list[MainPackage], goflags: str = "",
     args = ["-e", "-deps", "-f", template]
     if tags:
         args += ["-tags", ",".join(tags)]
-    proc = go_list(module.root, [*args, *(m.package for m in mains)], goflags, cgo=True)
+    proc = go_list(module.root, [*args, *packages], goflags, cgo=True)
     return sorted({line.strip() for line in proc.stdout.splitlines() if line.strip()})
 
 

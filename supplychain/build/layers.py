@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from supplychain.build.layercache import LayerCache
 from supplychain.errors import BuildError
 from supplychain.image.descriptor import Descriptor, MediaType
 
@@ -57,6 +58,7 @@ class Layer:
     diff_id: str
     data: bytes
     paths: tuple[str, ...]
+    reused: bool = False      # the gzip bytes came from the layer cache
 
 
 def _clean(path: str) -> str:
@@ -136,11 +138,20 @@ def deterministic_gzip(data: bytes, level: int = GZIP_LEVEL) -> bytes:
     return header + b"".join(parts) + trailer
 
 
-def make_layer(entries: Iterable[Entry], mtime: int, level: int = GZIP_LEVEL) -> Layer:
+def make_layer(entries: Iterable[Entry], mtime: int, level: int = GZIP_LEVEL,
+               cache: LayerCache | None = None) -> Layer:
+    """The layer of `entries`; with `cache`, the gzip bytes of an identical earlier layer are
+    reused (they are the bytes compressing would give: see supplychain.build.layercache)."""
     raw, paths = tar_bytes(entries, mtime)
-    compressed = deterministic_gzip(raw, level)
     diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
-    return Layer(Descriptor.for_bytes(MediaType.OCI_LAYER_GZIP, compressed), diff_id, compressed, paths)
+    compressed = cache.get(diff_id, level, GZIP_BLOCK) if cache is not None else None
+    reused = compressed is not None
+    if compressed is None:
+        compressed = deterministic_gzip(raw, level)
+        if cache is not None:
+            cache.put(diff_id, level, GZIP_BLOCK, compressed)
+    return Layer(Descriptor.for_bytes(MediaType.OCI_LAYER_GZIP, compressed), diff_id, compressed, paths,
+                 reused)
 
 
 def layer_from_tar(raw: bytes, level: int = GZIP_LEVEL) -> Layer:

@@ -130,7 +130,7 @@ class LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, as_json: bool, verbose: bool, quiet: bool) -> None:
     """From Go source to a signed, verified, promoted container image."""
-    from supplychain.httpclient import keep_loopback_off_proxies
+    from supplychain.proxyenv import keep_loopback_off_proxies
     from supplychain.tools import shield_netrc
 
     keep_loopback_off_proxies()

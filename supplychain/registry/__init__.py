@@ -7,9 +7,30 @@
 `supports_referrers_api` and `has_manifest`.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from supplychain.registry.options import RegistryOptions, is_loopback
-from supplychain.registry.repository import Repository, open_repository
-from supplychain.registry.transport import RegistryAuthError, RegistryNotFound
+
+if TYPE_CHECKING:
+    from supplychain.registry.repository import Repository, open_repository
+    from supplychain.registry.transport import RegistryAuthError, RegistryNotFound
+
+# The HTTP client (requests, urllib3: a third of a build's start-up) is imported on first use:
+# a command that only reads options, or writes an OCI layout, never loads it.
+_LAZY = {"Repository": "repository", "open_repository": "repository",
+         "RegistryAuthError": "transport", "RegistryNotFound": "transport"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "RegistryAuthError",

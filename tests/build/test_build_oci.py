@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from supplychain.build import BuildRequest, BuildResult, PublishTarget, build, publish
 from supplychain.image.descriptor import MediaType
 from supplychain.image.filesystem import image_filesystem, platform_images
@@ -141,3 +143,16 @@ def test_tzdata_is_embedded(hello_repo: Path) -> None:
     with_tz = build(BuildRequest(str(hello_repo), base="scratch", version="1.2.3", tzdata=True))
     grown = with_tz.images[0].app_layer.descriptor.size - plain.images[0].app_layer.descriptor.size
     assert 60_000 < grown < 400_000
+
+
+def test_an_unchanged_rebuild_reuses_the_layer_and_gives_the_same_image(
+        hello_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCCHECK_LAYER_CACHE", "1")
+    monkeypatch.setenv("SCCHECK_CACHE_DIR", str(tmp_path / "cache"))
+    req = BuildRequest(str(hello_repo), platforms=("linux/amd64",), version="1.2.3")
+    first, second = build(req), build(req)
+    assert (first.images[0].app_layer.reused, second.images[0].app_layer.reused) == (False, True)
+    assert second.digest == first.digest and second.blobs == first.blobs
+    monkeypatch.setenv("SCCHECK_LAYER_CACHE", "0")
+    uncached = build(req)
+    assert not uncached.images[0].app_layer.reused and uncached.digest == first.digest

@@ -121,3 +121,35 @@ def test_parallel_gzip_is_deterministic_valid_and_compact(monkeypatch: pytest.Mo
     assert len(one_core) <= len(single_stream) * 1.001   # within 0.1% of one stream
     for small in (b"", b"x"):
         assert stdlib_gzip.decompress(layers.deterministic_gzip(small)) == small
+
+
+def test_layer_cache_reuses_identical_bytes_and_never_a_wrong_entry(tmp_path: Path) -> None:
+    """A rebuild of an unchanged binary reuses the gzip bytes; the image digest is the one
+    compressing gives, and a damaged or foreign entry is compressed again, not used."""
+    import os
+
+    from supplychain.build.layercache import LayerCache
+    from supplychain.build.layers import GZIP_BLOCK
+
+    entries = [file("/usr/local/bin/app", os.urandom(3 << 20) + b"\0" * (2 << 20), 0o755)]
+    plain = make_layer(entries, 7)
+    cache = LayerCache(tmp_path / "layers")
+    first = make_layer(entries, 7, cache=cache)
+    second = make_layer(entries, 7, cache=cache)
+    assert (first.reused, second.reused) == (False, True)
+    assert first.descriptor == second.descriptor == plain.descriptor and second.data == plain.data
+    assert make_layer(entries, 7, 9, cache=cache).reused is False      # the level is in the key
+
+    (entry,) = [p for p in (tmp_path / "layers").iterdir()
+                if p.name == LayerCache.key(plain.diff_id, 6, GZIP_BLOCK) + ".gz"]
+    for bad in (plain.data[:-9] + b"\0" * 9,                          # damaged
+                gzip.compress(b"another tar", mtime=0),                # another layer's bytes
+                plain.data + gzip.compress(b"", mtime=0)):             # a second member after it
+        entry.write_bytes(bad)
+        again = make_layer(entries, 7, cache=cache)
+        assert not again.reused and again.data == plain.data
+        assert entry.read_bytes() == plain.data                        # replaced by the right one
+    small = LayerCache(tmp_path / "small", max_bytes=1)
+    make_layer(entries, 7, cache=small)
+    make_layer([file("/b", b"b")], 7, cache=small)
+    assert len(list((tmp_path / "small").glob("*.gz"))) == 1            # the oldest went

@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from supplychain.httpclient import keep_loopback_off_proxies, proxies_for
+from supplychain.httpclient import proxies_for
 from supplychain.image.layout import OCILayout
 from supplychain.image.reference import parse_image_ref
+from supplychain.proxyenv import keep_loopback_off_proxies
 from supplychain.registry import RegistryOptions, open_repository
 from tests.helpers.proxy import RecordingProxy
 from tests.helpers.registries import Registry
