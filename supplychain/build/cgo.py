@@ -13,7 +13,8 @@ be in the base: the interpreter at the path the binary names, each library in th
 the loader searches (glibc: /lib, /usr/lib, /lib64, /usr/lib64, the multiarch directories and
 /etc/ld.so.conf; musl: /etc/ld-musl-ARCH.path, else /lib, /usr/local/lib, /usr/lib; musl's
 loader is itself libc, libm, libpthread, libdl, librt, libutil and libxnet). Symbolic links are
-followed inside the image. The libraries' own dependencies are not followed.
+followed inside the image, and so are the libraries' own DT_NEEDED entries (MAX_DEPTH levels;
+a library larger than MAX_LIBRARY_BYTES is not read).
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ import os
 import posixpath
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from supplychain.build.bases import BaseImage, BaseLayer
-from supplychain.build.elfcheck import Linkage
-from supplychain.errors import Error, UsageError
+from supplychain.build.elfcheck import Linkage, linkage_of
+from supplychain.errors import BuildError, Error, UsageError
 from supplychain.image.filesystem import FileEntry, ImageFilesystem, normalise, read_filesystem
 from supplychain.image.platform import Platform
 
@@ -41,6 +42,8 @@ _MUSL_SELF = ("c", "m", "pthread", "dl", "rt", "util", "xnet")   # names musl's 
 _COMPILERS = {GLIBC: "gcc", MUSL: "musl-gcc"}
 _PACKAGES = {GLIBC: "gcc", MUSL: "musl-tools"}
 MAX_LINKS = 40
+MAX_DEPTH = 8
+MAX_LIBRARY_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class CTarget:
     loader: str               # the loader's path in the base, e.g. /lib/ld-musl-x86_64.so.1
     cc: str                   # the C compiler go runs (CC)
     fs: ImageFilesystem       # the base's file system (entries; loader config contents)
+    layers: tuple[BaseLayer, ...] = ()   # read again for the libraries' own dependencies
 
     def describe(self) -> str:
         return f"{self.libc} ({self.loader}), CC={self.cc}"
@@ -75,12 +79,16 @@ def _wanted(path: str) -> bool:
 
 
 def base_filesystem(base: BaseImage, platform: Platform) -> ImageFilesystem:
-    layers = base.for_platform(platform).layers
+    return _read(base.name, platform, base.for_platform(platform).layers, _wanted, 1 << 16)
+
+
+def _read(name: str, platform: Platform, layers: tuple[BaseLayer, ...], wanted: Callable[[str], bool],
+          cap: int) -> ImageFilesystem:
     try:
-        return read_filesystem((_layer_bytes(layer) for layer in layers), _wanted, 1 << 16,
+        return read_filesystem((_layer_bytes(layer) for layer in layers), wanted, cap,
                                media_types=[layer.descriptor.media_type for layer in layers])
     except Error as exc:
-        raise UsageError(f"cannot read the file system of the base {base.name} ({platform})",
+        raise UsageError(f"cannot read the file system of the base {name} ({platform})",
                          expected="readable tar layers", found=exc.message,
                          fix="pick another --base") from None
 
@@ -134,28 +142,47 @@ def find_loader(fs: ImageFilesystem) -> tuple[str, str] | None:
     return None
 
 
-def c_compiler(platform: Platform, libc: str, env: dict[str, str] | None = None) -> str:
-    """The C compiler for `platform` and `libc`: CC_FOR_<os>_<arch> when set, else the host's
-    gcc or musl-gcc for the host platform; any other platform is refused."""
+def cgo_precheck(base: str, platforms: list[Platform], env: dict[str, str] | None = None) -> None:
+    """What can be refused before the base is read or anything compiled: a base without a C
+    library, a platform without a C compiler."""
+    refuse_static_base(base)
+    for platform in platforms:
+        _given_compiler(platform, None, env)
+
+
+def _given_compiler(platform: Platform, libc: str | None, env: dict[str, str] | None) -> str | None:
+    """CC_FOR_<os>_<arch> when set (it must be installed); None for the host platform without
+    it; any other platform without it is refused."""
     env = dict(os.environ) if env is None else env
     variable = f"CC_FOR_{platform.os}_{platform.architecture}"
     given = env.get(variable, "").strip()
+    makes = f"{libc} binaries" if libc else "binaries for the base's C library"
     if given:
         if shutil.which(given.split()[0]) is None:
             raise UsageError(f"{variable}={given} is not an installed program",
-                             expected=f"a C compiler for {platform} that produces {libc} binaries",
+                             expected=f"a C compiler for {platform} that produces {makes}",
                              found=given, fix=f"install it or correct {variable}")
         return given
     if not platform.same_as(Platform.host()):
         raise UsageError(
             f"--cgo for {platform} needs a C compiler for {platform}",
             expected=f"the host's platform ({Platform.host()}), or {variable} naming a cross C "
-                     f"compiler for {libc}",
+                     f"compiler that produces {makes}",
             found=f"--platform {platform} and no {variable}",
             fix=f"build --cgo for {Platform.host()} only, or set {variable} (e.g. "
-                f"{variable}={_cross_example(platform, libc)})")
+                f"{variable}={_cross_example(platform, libc or GLIBC)})")
+    return None
+
+
+def c_compiler(platform: Platform, libc: str, env: dict[str, str] | None = None) -> str:
+    """The C compiler for `platform` and `libc`: CC_FOR_<os>_<arch> when set, else the host's
+    gcc or musl-gcc for the host platform; any other platform is refused."""
+    given = _given_compiler(platform, libc, env)
+    if given:
+        return given
     compiler = _COMPILERS[libc]
     if shutil.which(compiler) is None:
+        variable = f"CC_FOR_{platform.os}_{platform.architecture}"
         raise UsageError(
             f"--cgo against a {libc} base needs {compiler}, which is not installed",
             expected=f"{compiler} on PATH", found="no such program",
@@ -187,7 +214,8 @@ def cgo_targets(base: BaseImage, platforms: list[Platform]) -> dict[Platform, CT
                 fix="name a glibc base (e.g. a Debian image) or a musl base (e.g. Alpine) with --base, "
                     "or drop --cgo and use pure-Go packages")
         libc, loader = found
-        out[platform] = CTarget(platform, libc, loader, c_compiler(platform, libc), fs)
+        out[platform] = CTarget(platform, libc, loader, c_compiler(platform, libc), fs,
+                                base.for_platform(platform).layers)
     return out
 
 
@@ -223,21 +251,45 @@ def _served_by_musl(name: str) -> bool:
                for lib in _MUSL_SELF)
 
 
+def _find(target: CTarget, name: str, dirs: list[str]) -> FileEntry | None:
+    if "/" in name:
+        return resolve(target.fs, name)
+    return next((e for d in dirs if (e := resolve(target.fs, f"{d}/{name}")) is not None), None)
+
+
+def _contents(target: CTarget, paths: set[str]) -> dict[str, bytes]:
+    return _read("image", target.platform, target.layers, paths.__contains__, MAX_LIBRARY_BYTES).contents
+
+
 def missing(linkage: Linkage, target: CTarget) -> list[str]:
-    """The interpreter and libraries of `linkage` the base does not have."""
+    """The interpreter and libraries of `linkage` the base does not have, the libraries' own
+    dependencies included ("libz.so.1 (needed by libpng16.so.16)")."""
     out = []
     if linkage.interpreter is not None and resolve(target.fs, linkage.interpreter) is None:
         out.append(linkage.interpreter)
     dirs = search_dirs(target)
-    for name in linkage.needed:
-        if target.libc == MUSL and _served_by_musl(name):
-            continue
-        if "/" in name:
-            present = resolve(target.fs, name) is not None
-        else:
-            present = any(resolve(target.fs, f"{d}/{name}") is not None for d in dirs)
-        if not present:
-            out.append(name)
+    seen: set[str] = set()
+    level: list[tuple[str, str | None]] = [(name, None) for name in linkage.needed]
+    for _ in range(MAX_DEPTH):
+        found: dict[str, str] = {}           # the library's path in the base -> its name
+        for name, via in level:
+            if name in seen or (target.libc == MUSL and _served_by_musl(name)):
+                continue
+            seen.add(name)
+            entry = _find(target, name, dirs)
+            if entry is None:
+                out.append(name if via is None else f"{name} (needed by {via})")
+            elif entry.size <= MAX_LIBRARY_BYTES:
+                found[entry.path] = name
+        if not found or not target.layers:
+            break
+        contents = _contents(target, set(found))
+        level = []
+        for path, name in found.items():
+            try:
+                level += [(needed, name) for needed in linkage_of(contents.get(path, b""), name).needed]
+            except BuildError:                # not ELF (a linker script?): nothing to follow
+                continue
     return out
 
 

@@ -19,7 +19,7 @@ from supplychain.build.assemble import (
     image_index,
 )
 from supplychain.build.bases import BaseImage, BaseLayer, resolve_base
-from supplychain.build.cgo import CTarget, cgo_targets, refuse_static_base, require_runnable
+from supplychain.build.cgo import CTarget, cgo_precheck, cgo_targets, require_runnable
 from supplychain.build.elfcheck import read_linkage
 from supplychain.build.gocompile import (
     CompileRequest,
@@ -139,7 +139,7 @@ def prepare(req: BuildRequest, progress: Progress | None = None) -> Prepared:
                                  expected="--builder oci (the default) with --cgo",
                                  found=f"--builder {req.builder}",
                                  fix="drop --builder docker")
-            refuse_static_base(req.base)
+            cgo_precheck(req.base, platforms)
         needs_cgo = cgo_check.result() if cgo_check is not None else []
         if needs_cgo:
             raise UsageError(

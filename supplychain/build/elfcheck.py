@@ -36,9 +36,13 @@ def _cstr(data: bytes, offset: int) -> str:
 
 def read_linkage(path: Path) -> Linkage:
     """Interpreter and needed libraries of an ELF file; raise BuildError if it is not ELF."""
-    data = path.read_bytes()
+    return linkage_of(path.read_bytes(), path.name)
+
+
+def linkage_of(data: bytes, name: str) -> Linkage:
+    """Interpreter and needed libraries of the ELF file `data` (called `name` in errors)."""
     if data[:4] != b"\x7fELF" or len(data) < 64:
-        raise BuildError(f"{path.name} is not an ELF executable",
+        raise BuildError(f"{name} is not an ELF executable",
                          expected="a Linux ELF binary from 'go build'", found=repr(data[:4]))
     is64 = data[4] == 2
     end = "<" if data[5] == 1 else ">"

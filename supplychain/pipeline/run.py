@@ -436,6 +436,11 @@ def prepare(req: PipelineRequest, progress: Progress, layout: Path) -> Run:
         parse_image_ref(req.promote_to)
     find_module_root(req.path)
     req.build_settings.validate()
+    if req.build_settings.cgo:       # refused now, not after the check step has run
+        from supplychain.build.cgo import cgo_precheck
+        from supplychain.build.daemonless import build_platforms
+
+        cgo_precheck(req.base, build_platforms(req.platforms))
     source = source_facts(Path(req.path), os.environ)
     gate_early(req, source, policy, str(policy_path), progress)
     profiles = Path(req.profiles_dir) if req.profiles_dir else layout.parent / "profiles"

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from supplychain.build import BuildRequest, build
-from supplychain.build.cgo import GLIBC, MUSL, c_compiler
-from supplychain.build.elfcheck import read_linkage
+from supplychain.build.bases import resolve_base
+from supplychain.build.cgo import GLIBC, MUSL, c_compiler, cgo_targets, missing
+from supplychain.build.elfcheck import Linkage, read_linkage
 from supplychain.build.layers import Entry, file, make_layer
 from supplychain.build.settings import BuildSettings
 from supplychain.errors import UsageError
@@ -160,6 +161,20 @@ def test_a_base_without_a_needed_library_is_refused_naming_it(sccheck, tmp_path:
     assert not out.exists()
 
 
+def test_the_libraries_own_dependencies_are_followed(tmp_path: Path) -> None:
+    """libm.so.6 needs libc.so.6 (and the loader): a base with libm alone lacks libc for it."""
+    loader, _ = _host_glibc()
+    base = resolve_base(glibc_base(tmp_path / "libm-only", libs=("libm.so.6",)), [HOST], 0)
+    target = cgo_targets(base, [HOST])[HOST]
+    assert target.libc == GLIBC
+    assert missing(Linkage(loader, ("libm.so.6",)), target) == ["libc.so.6 (needed by libm.so.6)"]
+    assert missing(Linkage(loader, ("libc.so.6",)), target) == ["libc.so.6"]
+    full = cgo_targets(resolve_base(glibc_base(tmp_path / "full"), [HOST], 0), [HOST])[HOST]
+    assert missing(Linkage(loader, ("libm.so.6", "libc.so.6")), full) == []
+    assert missing(Linkage("/lib/ld-musl-x86_64.so.1", ("libz.so.1",)), full) == ["/lib/ld-musl-x86_64.so.1",
+                                                                                 "libz.so.1"]
+
+
 def test_a_static_base_or_one_without_a_c_library_is_refused_before_compiling(tmp_path: Path) -> None:
     for base in ("static", "scratch"):
         with pytest.raises(UsageError) as err:
@@ -200,3 +215,17 @@ def test_sccheck_yaml_takes_build_cgo(tmp_path: Path) -> None:
     assert cfg.merged(build=BuildSettings()).build.cgo is True       # a flag left unset keeps it
     with pytest.raises(UsageError, match=r"\$\.build: \$\.build\.cgo must be true or false"):
         parse_config({"build": {"cgo": "yes"}}, "sccheck.yaml", tmp_path)
+
+
+def test_build_and_sign_refuses_what_cgo_cannot_build_before_any_step(sccheck, tmp_path: Path) -> None:
+    module = tmp_path / "cgodep"
+    shutil.copytree(CGODEP, module)
+    (module / "sccheck.yaml").write_text("repo: 127.0.0.1:1/team/cgodep\nbuild:\n  cgo: true\n")
+    proc = sccheck("build-and-sign", str(module))           # build.cgo on the default static base
+    assert proc.returncode == 2, proc.stderr
+    assert "usage error: --cgo needs a base with a C library, and the static base has none" in proc.stderr
+    other = "linux/arm64" if HOST.architecture != "arm64" else "linux/amd64"
+    proc = sccheck("build-and-sign", str(module), "--cgo", "--base", "oci:base", "--platform", other,
+                   env={f"CC_FOR_{other.replace('/', '_')}": ""})
+    assert proc.returncode == 2, proc.stderr
+    assert f"usage error: --cgo for {other} needs a C compiler for {other}" in proc.stderr
