@@ -6,6 +6,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -191,10 +192,12 @@ def top_level(images: list[PlatformImage], meta: ImageMetadata) -> tuple[bytes, 
     return image_index(images, meta.labels()), MediaType.OCI_INDEX
 
 
+CompilePlatform = Callable[[Platform, dict[str, float]], list[bytes]]
+
+
 def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
     began = time.monotonic()
     prep = prepare(req, progress)
-    notes = list(prep.notes)
     # Cheap checks first: a wrong base fails before minutes of compiling.
     progress.step("base", req.base)
     base = resolve_base(req.base, prep.platforms, prep.epoch, req.registry)
@@ -204,12 +207,9 @@ def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
         progress.step("cgo", req.base)
         targets = cgo_targets(base, prep.platforms)
         progress.done("cgo", "; ".join(f"{p}: {t.describe()}" for p, t in targets.items()))
-    meta = prep.metadata(req, base)
-    timings: dict[str, float] = {}
-    cache = LayerCache.default()
     with tempfile.TemporaryDirectory(prefix="sccheck-build-") as tmp:
-        def one(platform: Platform) -> PlatformImage:
-            files = []
+        def compile_platform(platform: Platform, timings: dict[str, float]) -> list[bytes]:
+            binaries: list[bytes] = []
             for main in prep.mains:
                 progress.step(f"compile {platform}", main.package)
                 out = Path(tmp) / str(platform).replace("/", "-") / main.name
@@ -221,25 +221,45 @@ def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
                     require_runnable(read_linkage(out), target, req.base, main.name)
                 timings[f"compile {platform} {main.package}"] = binary.seconds
                 progress.done(f"compile {platform}", main.package)
-                data = out.read_bytes()
-                if main is prep.entry and platform == prep.platforms[0]:
-                    note = version_note(prep, data)
-                    if note:
-                        notes.append(note)
-                        progress.info(f"warning: {note}")
-                files.append(file(prep.binary_path(main), data, 0o755))
-            files += [file(path, content, mode) for path, content, mode in prep.data]
-            t0 = time.monotonic()
-            progress.step(f"layer {platform}")
-            layer = make_layer(files, prep.epoch, req.gzip_level, cache)
-            timings[f"layer {platform}"] = time.monotonic() - t0
-            reused = " (unchanged: compressed bytes reused)" if layer.reused else ""
-            progress.done(f"layer {platform}", f"{layer.descriptor.size} bytes{reused}")
-            return assemble_platform(base.for_platform(platform), platform, layer, meta)
+                binaries.append(out.read_bytes())
+            return binaries
 
-        workers = min(MAX_PARALLEL_COMPILES, len(prep.platforms))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            images = list(pool.map(one, prep.platforms))
+        return assemble_build(req, prep, base, compile_platform, "oci", progress, began)
+
+
+def assemble_build(req: BuildRequest, prep: Prepared, base: BaseImage, compile_platform: CompilePlatform,
+                   builder: str, progress: Progress, began: float) -> BuildResult:
+    """The image from compiled binaries: one deterministic layer (binaries and --data files) on
+    the base per platform, then the index. Every builder ends here, so the digest depends on the
+    binaries and the settings only, never on who compiled them. `compile_platform` returns one
+    binary per main package, in `prep.mains` order."""
+    meta = prep.metadata(req, base)
+    notes = list(prep.notes)
+    timings: dict[str, float] = {}
+    cache = LayerCache.default()
+
+    def one(platform: Platform) -> PlatformImage:
+        binaries = compile_platform(platform, timings)
+        files = []
+        for main, data in zip(prep.mains, binaries, strict=True):
+            if main is prep.entry and platform == prep.platforms[0]:
+                note = version_note(prep, data)
+                if note:
+                    notes.append(note)
+                    progress.info(f"warning: {note}")
+            files.append(file(prep.binary_path(main), data, 0o755))
+        files += [file(path, content, mode) for path, content, mode in prep.data]
+        t0 = time.monotonic()
+        progress.step(f"layer {platform}")
+        layer = make_layer(files, prep.epoch, req.gzip_level, cache)
+        timings[f"layer {platform}"] = time.monotonic() - t0
+        reused = " (unchanged: compressed bytes reused)" if layer.reused else ""
+        progress.done(f"layer {platform}", f"{layer.descriptor.size} bytes{reused}")
+        return assemble_platform(base.for_platform(platform), platform, layer, meta)
+
+    workers = min(MAX_PARALLEL_COMPILES, len(prep.platforms))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        images = list(pool.map(one, prep.platforms))
     top, media_type = top_level(images, meta)
     blobs: dict[str, bytes] = {}
     base_layers: dict[str, BaseLayer] = {}
@@ -253,7 +273,7 @@ def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
     return BuildResult(
         digest=compute_digest(top), media_type=media_type, manifest=top, images=tuple(images),
         blobs=blobs, base_layers=base_layers, base=base.name, base_digest=base.digest,
-        version=prep.version, revision=prep.info.revision, created=prep.epoch, builder="oci",
+        version=prep.version, revision=prep.info.revision, created=prep.epoch, builder=builder,
         name=prep.entry.name, binaries=tuple(prep.binary_path(m) for m in prep.mains),
         notes=tuple(notes), timings=timings,
     )

@@ -1,32 +1,36 @@
-"""`--builder docker`: a generated multi-stage Dockerfile built by the Docker engine.
+"""`--builder docker`: the Docker engine compiles, sccheck assembles.
 
-Stage 1 compiles in a Go builder image (default `golang:<go version>`) with the same flags as
-the daemonless builder; stage 2 is `FROM scratch` plus, for `static`, the same passwd, group,
-CA bundle and /tmp. Modules are vendored into the build context, so the engine needs no network.
-The result is read back with `docker save` and becomes an ordinary BuildResult.
+For each platform one container of the Go builder image (default `golang:<go version>`, never
+pulled) gets the source tree (the module, or the workspace a `go.work` makes of several) and the
+modules it needs from the host's module cache, and runs `go build` with the same flags as the
+daemonless builder, offline (`--network none`, `GOPROXY=off`), with go's build cache in the
+engine volume `sccheck-go-build-cache`. The binaries are copied out and the container is
+removed, whether the compile worked or not; no image is made in the engine.
+The image is then assembled by the same code as the daemonless build (`assemble_build`), so
+file modes and times, labels, `created` and the digest do not depend on the builder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import subprocess
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supplychain.build.assemble import DEFAULT_PATH, ImageMetadata, PlatformImage
-from supplychain.build.bases import ALIASES, BaseImage, static_entries
-from supplychain.build.daemonless import Prepared, prepare, top_level
-from supplychain.build.gocompile import go_env
-from supplychain.build.layers import Entry, Layer, file, layer_from_tar, tar_bytes
+from supplychain.build.bases import ALIASES, BaseImage, BaseLayer, BasePlatform, resolve_base
+from supplychain.build.daemonless import Prepared, assemble_build, prepare
+from supplychain.build.elfcheck import require_static
+from supplychain.build.gocompile import COMPILE_TIMEOUT, PROGRESS_EVERY, compile_error, go_env
+from supplychain.build.layers import Entry, directory, file, layer_from_tar, tar_bytes
 from supplychain.build.model import BuildRequest, BuildResult
 from supplychain.errors import BuildError, UsageError
-from supplychain.image.descriptor import Descriptor, MediaType, canonical_json, compute_digest
 from supplychain.image.platform import Platform
 from supplychain.progress import Progress
 from supplychain.source import go_version
@@ -34,8 +38,60 @@ from supplychain.strictdoc import load_json
 from supplychain.tools import child_env, docker_client, find_tool
 
 MAX_CONTEXT_FILES = 20_000
+MAX_CONTEXT_BYTES = 1 << 30
 SKIP_DIRS = {".git", "dist", "node_modules", ".sccheck"}
 MAX_SAVED_BYTES = 2 * 1024 * 1024 * 1024
+MAX_BINARIES_BYTES = 1 << 30
+WORK = "/sccheck"                      # everything the container gets lives below this
+SRC, OUT, MODCACHE = f"{WORK}/src", f"{WORK}/out", f"{WORK}/gomodcache"
+SCRATCH = f"{WORK}/work"               # go's TMPDIR: the builder image may have no /tmp
+CONTAINER_LABEL = "dev.sccheck.build"  # on every container we make, so a leftover is recognisable
+CACHE_VOLUME = "sccheck-go-build-cache"  # go's build cache in the engine; only speed depends on it
+
+
+@dataclass(frozen=True)
+class Context:
+    root: Path              # the tree copied to SRC: the module, or the go.work's directory
+    workdir: str            # the module's directory in the container
+    gowork: str             # GOWORK in the container: "off" or SRC/go.work
+    tar: bytes              # source + module cache, unpacked at /
+
+
+def _go(args: list[str], cwd: Path, extra: dict[str, str] | None = None,
+        timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    env = child_env(extra={"GOTOOLCHAIN": "local", "CGO_ENABLED": "0", **(extra or {})})
+    try:
+        return subprocess.run([find_tool("go") or "go", *args], cwd=cwd, env=env, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise BuildError(f"go {args[0]} in {cwd} took longer than {timeout}s",
+                         fix="check for a hung module download (offline? vendor the modules)") from None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def workspace(prep: Prepared) -> tuple[Path, Path | None]:
+    """(the tree to copy, the go.work file or None): the go.work `go` would use for the module
+    (as the daemonless build does), whose every `use` directory must lie below it."""
+    proc = _go(["env", "GOWORK"], prep.module.root, {"GOFLAGS": prep.compile.goflags})
+    gowork = proc.stdout.strip()
+    if proc.returncode != 0 or gowork in ("", "off"):
+        return prep.module.root, None
+    work = Path(gowork)
+    edit = _go(["work", "edit", "-json", str(work)], prep.module.root)
+    doc = load_json(edit.stdout.encode(), f"go work edit -json {work}", error=BuildError) \
+        if edit.returncode == 0 else {}
+    for use in doc.get("Use") or []:
+        disk = (work.parent / str(use.get("DiskPath", ""))).resolve()
+        if not _inside(disk, work.parent):
+            raise UsageError(f"{work} uses {use.get('DiskPath')}, outside the workspace directory",
+                             expected=f"every 'use' directory below {work.parent} (the tree the docker "
+                                      "builder copies into the engine)",
+                             found=str(disk),
+                             fix="move the module below the go.work, or use --builder oci")
+    return work.parent, work
 
 
 def _source_entries(root: Path) -> list[Entry]:
@@ -50,83 +106,147 @@ def _source_entries(root: Path) -> list[Entry]:
                 raise BuildError(f"{root} has more than {MAX_CONTEXT_FILES} files",
                                  fix="build from the module directory, not a parent of it")
             mode = 0o755 if os.access(path, os.X_OK) else 0o644
-            entries.append(file("/src/" + str(path.relative_to(root)), path.read_bytes(), mode))
+            entries.append(file(f"{SRC}/{path.relative_to(root).as_posix()}", path.read_bytes(), mode))
     return entries
 
 
-def _vendor(prep: Prepared, tmp: Path) -> list[Entry]:
-    out = tmp / "vendor"
-    env = child_env(extra={"GOFLAGS": "", "GOTOOLCHAIN": "local"})
-    argv = [find_tool("go") or "go", "mod", "vendor", "-o", str(out)]
-    proc = subprocess.run(argv, cwd=prep.module.root, env=env, capture_output=True, text=True, timeout=600,
-                          check=False)
-    if proc.returncode != 0:
-        raise BuildError("cannot vendor the module's dependencies for the Docker build",
-                         found=proc.stderr.strip()[-2000:],
-                         fix="run 'go mod download' with network access first, or 'go mod tidy'")
-    if not out.is_dir():  # "no dependencies to vendor"
-        return []
-    return [file("/src/vendor/" + str(p.relative_to(out)), p.read_bytes())
-            for p in sorted(out.rglob("*")) if p.is_file()]
+def _lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line.strip() for line in proc.stdout.splitlines() if line.strip()]
 
 
-def dockerfile(prep: Prepared, meta: ImageMetadata, base: str, builder_image: str) -> str:
-    platform = prep.platforms[0]
-    env = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=vendor", "GOTOOLCHAIN": "local", "GOPROXY": "off",
-           **go_env(platform)}
-    runs = []
-    for main in prep.mains:
-        argv = ["go", "build", "-trimpath", "-buildvcs=false", "-ldflags", prep.compile.ldflags]
-        if prep.compile.tags:
-            argv += ["-tags", ",".join(prep.compile.tags)]
-        runs.append("RUN " + json.dumps([*argv, "-o", f"/out/{main.name}", main.package]))
-    lines = [
-        "# generated by sccheck build --builder docker",
-        f"FROM {builder_image} AS build",
-        "WORKDIR /src",
-        "COPY src/ /src/",
-        "ENV " + " ".join(f"{k}={v}" for k, v in sorted(env.items())),
-        *runs,
-        "",
-        "FROM scratch" if base in ("scratch", "static") else f"FROM {base}",
-    ]
-    if base == "static":
-        lines += ["COPY rootfs/ /", "COPY --chown=65532:65532 home/ /home/nonroot/"]
-    lines += [
-        *(f"COPY --from=build /out/{m.name} {prep.binary_path(m)}" for m in prep.mains),
-        f"ENV {DEFAULT_PATH}",
-        *(f"ENV {k}={json.dumps(v)}" for k, v in meta.env),
-        *(f"EXPOSE {port}" for port in meta.exposed),
-        f"WORKDIR {meta.workdir}",
-        f"USER {meta.user}",
-        *(f"LABEL {k}={json.dumps(v)}" for k, v in (*meta.extra_labels, *meta.labels().items())),
-        f"ENTRYPOINT {json.dumps([meta.binary])}",
-        *([f"CMD {json.dumps(list(meta.args))}"] if meta.args else []),
-    ]
-    return "\n".join(lines) + "\n"
+def module_cache_entries(prep: Prepared, root: Path, platforms: list[Platform]) -> list[Entry]:
+    """The files of the host's module cache that `go build` reads for these platforms: every
+    module's go.mod (the module graph), and the zips of the modules that provide packages.
+    Nothing when the build uses vendor/; a local `replace` must lie inside the copied tree."""
+    goflags = {"GOFLAGS": prep.compile.goflags}
+    cache = Path(_go(["env", "GOMODCACHE"], prep.module.root).stdout.strip()) / "cache" / "download"
+    graph = _go(["list", "-m", "-f", "{{.GoMod}}\t{{with .Replace}}{{if not .Version}}{{.Dir}}{{end}}{{end}}",
+                 "all"], prep.module.root, goflags)
+    mods: set[Path] = set()
+    for line in _lines(graph) if graph.returncode == 0 else []:
+        listed, _, local = line.partition("\t")
+        if local and not _inside(Path(local), root):
+            raise UsageError(f"a replace directive points at {local}, outside {root}",
+                             expected=f"local replacements below {root} (the tree the docker builder copies)",
+                             fix="move the replaced module below the module (or its go.work), or use "
+                                 "--builder oci")
+        mods.add(Path(listed))
+    zips: set[Path] = set()
+    tags = ["-tags", ",".join(prep.compile.tags)] if prep.compile.tags else []
+    for platform in platforms:
+        deps = _go(["list", "-e", "-deps", *tags, "-f", "{{with .Module}}{{.GoMod}}{{end}}",
+                    *(m.package for m in prep.mains)], prep.module.root, {**goflags, **go_env(platform)})
+        zips.update(Path(line) for line in _lines(deps))
+    entries: list[Entry] = []
+    for gomod in sorted(mods | zips):
+        if not _inside(gomod, cache) or gomod.suffix != ".mod" or not gomod.is_file():
+            continue   # the main module, a local replacement, a vendored module
+        stem = gomod.with_suffix("")
+        wanted = [".mod", ".info", *((".zip", ".ziphash") if gomod in zips else ())]
+        for suffix in wanted:
+            path = stem.with_name(stem.name + suffix)
+            if path.is_file():
+                rel = path.relative_to(cache).as_posix()
+                entries.append(file(f"{MODCACHE}/cache/download/{rel}", path.read_bytes()))
+    return entries
 
 
-def build_context(prep: Prepared, meta: ImageMetadata, base: str, builder_image: str) -> tuple[bytes, str]:
-    text = dockerfile(prep, meta, base, builder_image)
-    entries = [file("/Dockerfile", text.encode()), *_source_entries(prep.module.root)]
-    with tempfile.TemporaryDirectory(prefix="sccheck-docker-") as tmp:
-        if not (prep.module.root / "vendor").is_dir():
-            entries += _vendor(prep, Path(tmp))
-    if base == "static":
-        for entry in static_entries():
-            if entry.path == "/home/nonroot":
-                entries.append(Entry("/home", 0o700))
-            else:
-                entries.append(Entry("/rootfs" + entry.path, entry.mode, entry.data, entry.link))
+def build_context(prep: Prepared) -> Context:
+    root, work = workspace(prep)
+    entries = [directory(OUT), directory(SCRATCH, 0o1777), *_source_entries(root),
+               *module_cache_entries(prep, root, prep.platforms)]
+    size = sum(len(e.data or b"") for e in entries)
+    if size > MAX_CONTEXT_BYTES:
+        raise BuildError(f"the source and modules for the docker build are {size} bytes",
+                         expected=f"at most {MAX_CONTEXT_BYTES} bytes", fix="use --builder oci")
     raw, _ = tar_bytes(entries, 0)
-    return raw, text
+    rel = prep.module.root.resolve().relative_to(root.resolve()).as_posix()
+    workdir = SRC if rel == "." else f"{SRC}/{rel}"
+    return Context(root, workdir, f"{SRC}/go.work" if work else "off", raw)
 
 
-def engine_base(client: Any, spec: str) -> BaseImage:
-    """scratch/static need nothing; a REF base must already be in the engine (nothing is pulled).
-    Its registry digest, when the engine knows one (RepoDigests), goes into the labels."""
-    if spec in ("scratch", "static"):
-        return BaseImage(spec)
+def go_build_argv(prep: Prepared) -> list[str]:
+    """One `go build` for every main package of the image: `-o DIR/` names each binary as
+    `go build` does (the last element of its import path), as MainPackage.name does."""
+    argv = ["go", "build", "-trimpath", "-buildvcs=false", "-ldflags", prep.compile.ldflags]
+    if prep.compile.tags:
+        argv += ["-tags", ",".join(prep.compile.tags)]
+    return [*argv, "-o", OUT + "/", *(m.package for m in prep.mains)]
+
+
+def container_env(prep: Prepared, ctx: Context, platform: Platform) -> dict[str, str]:
+    return {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": prep.compile.goflags,
+            "GOPROXY": "off", "GOSUMDB": "off", "GOWORK": ctx.gowork, "GOMODCACHE": MODCACHE,
+            "GOCACHE": f"{WORK}/gocache", "HOME": WORK, "TMPDIR": SCRATCH, **go_env(platform)}
+
+
+def _binaries(stream: Iterator[bytes], prep: Prepared) -> list[bytes]:
+    buf = bytearray()
+    for chunk in stream:
+        buf += chunk
+        if len(buf) > MAX_BINARIES_BYTES:
+            raise BuildError("the compiled binaries are too large",
+                             found=f"more than {MAX_BINARIES_BYTES} bytes")
+    out = []
+    with tarfile.open(fileobj=io.BytesIO(bytes(buf)), mode="r:") as tar:
+        for main in prep.mains:
+            member = tar.extractfile(f"out/{main.name}")
+            if member is None:
+                raise BuildError(f"the docker build wrote no binary {main.name}")
+            out.append(member.read())
+    return out
+
+
+def compile_in_engine(client: Any, image: str, prep: Prepared, ctx: Context, platform: Platform,
+                      progress: Progress) -> list[bytes]:
+    """Compile every main package for `platform` in one offline container, removed afterwards."""
+    import docker
+    import requests
+
+    argv = go_build_argv(prep)
+    began = time.monotonic()
+    progress.step(f"compile {platform}", f"in {image}")
+    container = client.containers.create(image, command=argv, working_dir=ctx.workdir, user="0:0",
+                                         environment=container_env(prep, ctx, platform),
+                                         network_mode="none", labels={CONTAINER_LABEL: prep.entry.name},
+                                         volumes={CACHE_VOLUME: {"bind": f"{WORK}/gocache", "mode": "rw"}})
+    try:
+        container.put_archive("/", ctx.tar)
+        container.start()
+        while True:
+            try:
+                status = container.wait(timeout=PROGRESS_EVERY)
+                break
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                elapsed = time.monotonic() - began
+                if elapsed > COMPILE_TIMEOUT:
+                    raise BuildError(f"go build for {platform} in the engine took longer than "
+                                     f"{COMPILE_TIMEOUT}s") from None
+                progress.info(f"compile {platform}: still compiling ({elapsed:.0f} s)")
+        if status.get("StatusCode") != 0:
+            log = container.logs(stdout=True, stderr=True).decode("utf-8", errors="replace")
+            raise compile_error(prep.compile_for(prep.entry), platform, argv, log[-200_000:])
+        stream, _ = container.get_archive(OUT)
+        binaries = _binaries(stream, prep)
+    finally:
+        with contextlib.suppress(docker.errors.DockerException):
+            container.remove(force=True)
+    with tempfile.TemporaryDirectory(prefix="sccheck-docker-") as tmp:
+        for main, data in zip(prep.mains, binaries, strict=True):
+            path = Path(tmp) / main.name
+            path.write_bytes(data)
+            require_static(path, str(platform))
+    progress.done(f"compile {platform}", f"{time.monotonic() - began:.1f} s")
+    return binaries
+
+
+def engine_base(client: Any, spec: str, platforms: list[Platform], mtime: int,
+                req: BuildRequest) -> BaseImage:
+    """scratch, static and oci:DIR as the daemonless build has them; a REF base must already be
+    in the engine (nothing is pulled), one platform, read with `docker save`. Its registry
+    digest, when the engine knows one (RepoDigests), goes into the labels."""
+    if spec in ("scratch", "static") or spec.startswith("oci:"):
+        return resolve_base(spec, platforms, mtime, req.registry)
     import docker
 
     target = ALIASES.get(spec, spec)
@@ -139,79 +259,22 @@ def engine_base(client: Any, spec: str) -> BaseImage:
             found="no such image",
             fix=f"docker pull {target} (or docker load it), or use --builder oci, which reads registries "
                 "and OCI layouts") from None
+    saved = b"".join(image.save(named=False))
+    config, layers = _saved_image(saved, image.id, req.gzip_level)
+    missing = [str(p) for p in platforms if not p.matches(config)]
+    if missing:
+        has = Platform.from_oci(config) or "an unknown platform"
+        raise BuildError(f"the base {spec} in the engine is for {has}, not {', '.join(missing)}",
+                         expected="a base image for every requested platform",
+                         fix="use --builder oci with a multi-platform base (a registry or oci:DIR)")
     digests = [d for d in image.attrs.get("RepoDigests") or [] if "@" in d]
-    if not digests:
-        return BaseImage(spec)
-    name, digest = digests[0].split("@", 1)
-    return BaseImage(spec, reference=f"{name}@{digest}", digest=digest)
+    reference, digest = (digests[0], digests[0].split("@", 1)[1]) if digests else (target, None)
+    return BaseImage(spec, reference, digest, dict.fromkeys(platforms, BasePlatform(layers, config)))
 
 
-def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
-    import docker
-
-    began = time.monotonic()
-    prep = prepare(req, progress)
-    if prep.data:
-        raise UsageError("the docker builder does not take --data yet",
-                         expected="no --data with --builder docker",
-                         fix="use the default daemonless builder (--builder oci)")
-    if prep.platforms != [Platform.host()]:
-        raise UsageError("the docker builder builds for the engine's own platform only",
-                         expected=f"--platform {Platform.host()}",
-                         found="--platform " + ",".join(map(str, prep.platforms)),
-                         fix="use the default daemonless builder (--builder oci) for other platforms")
-    if req.base.startswith("oci:"):
-        raise UsageError("the docker builder cannot use an OCI layout as base",
-                         expected="scratch, static or an image the Docker engine has",
-                         fix="load the base into the engine first, or use --builder oci")
-    try:
-        client = docker_client()  # credential helpers see no secrets of ours
-        base = engine_base(client, req.base)
-    except docker.errors.DockerException as exc:
-        raise BuildError("the Docker engine is not reachable", found=str(exc)[:1000],
-                         fix="start the Docker engine (scripts/services) or use --builder oci") from None
-    meta = prep.metadata(req, base)
-    builder_image = req.builder_image or f"golang:{go_version().removeprefix('go') or 'unknown'}"
-    progress.step("docker build", builder_image)
-    context, text = build_context(prep, meta, ALIASES.get(req.base, req.base), builder_image)
-    try:
-        log: list[str] = []
-        image_id = None
-        for chunk in client.api.build(fileobj=io.BytesIO(context), custom_context=True, rm=True,
-                                      forcerm=True, pull=False, decode=True):
-            if "stream" in chunk:
-                log.append(str(chunk["stream"]))
-            if "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
-                image_id = str(chunk["aux"]["ID"])
-            if "error" in chunk:
-                raise BuildError("docker build failed", expected="the generated Dockerfile to build",
-                                 found=str(chunk["error"]).strip()[:2000],
-                                 fix="see the build log; is the builder image present in the engine?",
-                                 facts={"Dockerfile": text, "build log": "".join(log)[-6000:]})
-        if image_id is None:
-            raise BuildError("docker build reported no image id", facts={"build log": "".join(log)[-4000:]})
-        saved = b"".join(client.images.get(image_id).save(named=False))
-        with contextlib.suppress(docker.errors.DockerException):
-            # the engine keeps the builder stage as cache; the untagged result is ours to drop
-            client.images.remove(image_id)
-    except docker.errors.DockerException as exc:
-        raise BuildError("the Docker engine could not build the image", found=str(exc)[:1000],
-                         fix="start the Docker engine (scripts/services) or use --builder oci") from None
-    progress.done("docker build", image_id)
-    result = _from_docker_save(saved, prep, meta, image_id, req.gzip_level)
-    return BuildResult(
-        digest=result[0], media_type=result[1], manifest=result[2], images=(result[3],),
-        blobs=result[4], base_layers={}, base=req.base, base_digest=base.digest, version=prep.version,
-        revision=prep.info.revision, created=prep.epoch, builder="docker", name=prep.entry.name,
-        binaries=tuple(prep.binary_path(m) for m in prep.mains), notes=prep.notes,
-        timings={"build": time.monotonic() - began},
-    )
-
-
-def _from_docker_save(saved: bytes, prep: Prepared, meta: ImageMetadata, image_id: str,
-                      level: int) -> tuple[str, str, bytes, PlatformImage, dict[str, bytes]]:
+def _saved_image(saved: bytes, image_id: str, level: int) -> tuple[dict[str, Any], tuple[BaseLayer, ...]]:
     if len(saved) > MAX_SAVED_BYTES:
-        raise BuildError("the image the engine saved is too large", found=f"{len(saved)} bytes")
+        raise BuildError("the base image the engine saved is too large", found=f"{len(saved)} bytes")
     with tarfile.open(fileobj=io.BytesIO(saved), mode="r:") as tar:
         def member(name: str) -> bytes:
             extracted = tar.extractfile(name)
@@ -221,23 +284,55 @@ def _from_docker_save(saved: bytes, prep: Prepared, meta: ImageMetadata, image_i
 
         manifest: list[dict[str, Any]] = load_json(member("manifest.json"), "docker save's manifest.json",
                                                    error=BuildError)
-        config = member(manifest[0]["Config"])
-        layers: list[Layer] = [layer_from_tar(member(name), level) for name in manifest[0]["Layers"]]
-    if compute_digest(config) != image_id:
-        raise BuildError("docker save returned another image than the one built",
-                         expected=image_id, found=compute_digest(config))
-    config_desc = Descriptor.for_bytes(MediaType.OCI_CONFIG, config)
-    doc = {"schemaVersion": 2, "mediaType": MediaType.OCI_MANIFEST, "config": config_desc.to_dict(),
-           "layers": [lay.descriptor.to_dict() for lay in layers], "annotations": meta.labels()}
-    data = canonical_json(doc)
-    platform = prep.platforms[0]
-    desc = Descriptor.for_bytes(MediaType.OCI_MANIFEST, data, platform=platform.to_oci())
-    image = PlatformImage(platform, desc, data, config, config_desc,
-                          tuple(lay.descriptor for lay in layers), layers[-1])
-    blobs = {desc.digest: data, config_desc.digest: config}
-    blobs.update({lay.descriptor.digest: lay.data for lay in layers})
-    top, media_type = top_level([image], meta)
-    return compute_digest(top), media_type, top, image, blobs
+        raw_config = member(manifest[0]["Config"])
+        layers = [layer_from_tar(member(name), level) for name in manifest[0]["Layers"]]
+    config: dict[str, Any] = load_json(raw_config, "the base's config", error=BuildError)
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    if [lay.diff_id for lay in layers] != diff_ids:
+        raise BuildError("docker save returned layers that are not the base's",
+                         expected=", ".join(diff_ids), found=", ".join(lay.diff_id for lay in layers),
+                         facts={"image": image_id})
+    return config, tuple(BaseLayer(lay.descriptor, lay.diff_id, lay.data) for lay in layers)
 
 
-__all__ = ["build_context", "build_with_docker", "dockerfile"]
+def require_builder_image(client: Any, image: str) -> None:
+    import docker
+
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        raise BuildError(
+            f"the Go builder image {image} is not in the Docker engine",
+            expected="a local image with the go command on its PATH (the docker builder does not pull)",
+            found="no such image",
+            fix="docker pull it where the engine can, or 'docker import' a Go toolchain tarball and name it "
+                "with --builder-image (docs/build.md, \"Docker backend\"), or use --builder oci") from None
+
+
+def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
+    import docker
+
+    began = time.monotonic()
+    prep = prepare(req, progress)
+    builder_image = req.builder_image or f"golang:{go_version().removeprefix('go') or 'unknown'}"
+    try:
+        client = docker_client()  # credential helpers see no secrets of ours
+        require_builder_image(client, builder_image)
+        progress.step("base", req.base)
+        base = engine_base(client, req.base, prep.platforms, prep.epoch, req)
+        progress.done("base", base.reference or base.name)
+        ctx = build_context(prep)
+
+        def compile_platform(platform: Platform, timings: dict[str, float]) -> list[bytes]:
+            t0 = time.monotonic()
+            out = compile_in_engine(client, builder_image, prep, ctx, platform, progress)
+            timings[f"compile {platform}"] = time.monotonic() - t0
+            return out
+
+        return assemble_build(req, prep, base, compile_platform, "docker", progress, began)
+    except docker.errors.DockerException as exc:
+        raise BuildError("the Docker engine could not build the image", found=str(exc)[:1000],
+                         fix="start the Docker engine (scripts/services) or use --builder oci") from None
+
+
+__all__ = ["build_context", "build_with_docker", "go_build_argv"]

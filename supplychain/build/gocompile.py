@@ -198,7 +198,7 @@ def compile_binary(req: CompileRequest, platform: Platform, output: Path,
         log.seek(0)
         text = log.read(1 << 20).decode("utf-8", errors="replace")
     if proc.returncode != 0:
-        raise _compile_error(req, platform, argv, text, cgo=cc is not None)
+        raise compile_error(req, platform, argv, text, cgo=cc is not None)
     if cc is None:
         require_static(output, str(platform))
     return CompiledBinary(platform, output, time.monotonic() - began)
@@ -298,8 +298,8 @@ def _needs_cgo(root: Path) -> list[str]:
     return hits
 
 
-def _compile_error(req: CompileRequest, platform: Platform, argv: list[str], output: str,
-                   cgo: bool = False) -> BuildError:
+def compile_error(req: CompileRequest, platform: Platform, argv: list[str], output: str,
+                  cgo: bool = False) -> BuildError:
     cgo_files = [] if cgo else _needs_cgo(req.module.root)
     if cgo_files:
         return BuildError(

@@ -4,17 +4,26 @@ with the daemonless builder."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from supplychain.build import BuildRequest, PublishTarget, build, publish
+from supplychain.build.docker_backend import CACHE_VOLUME, CONTAINER_LABEL
+from supplychain.build.settings import BuildSettings
 from supplychain.errors import BuildError
 from supplychain.image.filesystem import image_filesystem, platform_images
 from supplychain.image.layout import OCILayout
 from tests.build.builder_image import ensure_builder_image
-from tests.build.conftest import make_base_layout
+from tests.build.conftest import BOTH, make_base_layout
+from tests.conftest import EXAMPLES
+
+MODULES = Path(__file__).parent / "modules"
 
 pytestmark = pytest.mark.docker
 
@@ -75,7 +84,7 @@ def _summary(layout: Path) -> dict:
             "entrypoint": cfg["Entrypoint"], "cmd": cfg.get("Cmd"), "workdir": cfg["WorkingDir"],
             "labels": cfg["Labels"], "env": cfg["Env"],
             "modes": {p: (e.mode & 0o7777, e.uid, e.gid) for p, e in fs.files.items()
-                      if p in ("/tmp", "/usr/local/bin/hello", "/etc/passwd")}}
+                      if p in ("/tmp", "/usr/local/bin/hello", "/etc/passwd", "/home/nonroot")}}
 
 
 def test_docker_backend_matches_the_daemonless_image(docker_client, hello_repo: Path,
@@ -118,3 +127,85 @@ def test_docker_backend_on_a_base_from_the_engine(docker_client, hello_repo: Pat
         build(BuildRequest(str(hello_repo), builder="docker", base="sccheck-test/absent:1",
                            builder_image=builder))
     assert info.value.message == "the base sccheck-test/absent:1 is not in the Docker engine"
+
+
+def _engine_objects() -> dict[str, set[str]]:
+    """Every image and container the engine has, and the volumes."""
+    def ids(*argv: str) -> set[str]:
+        out = subprocess.run(["docker", *argv], capture_output=True, text=True, check=True).stdout
+        return set(out.split())
+    return {"images": ids("images", "-a", "-q", "--no-trunc"),
+            "containers": ids("ps", "-a", "-q", "--no-trunc"), "volumes": ids("volume", "ls", "-q")}
+
+
+@contextmanager
+def _leaves_nothing_behind() -> Iterator[None]:
+    """The engine gains no image, no container and no volume but go's build cache."""
+    before = _engine_objects()
+    yield
+    after = _engine_objects()
+    assert after["images"] - before["images"] == set()
+    assert after["containers"] - before["containers"] == set()
+    assert after["volumes"] - before["volumes"] <= {CACHE_VOLUME}
+    labelled = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label={CONTAINER_LABEL}"],
+                              capture_output=True, text=True, check=True).stdout
+    assert labelled.strip() == ""
+
+
+def test_two_docker_builds_give_the_daemonless_digest(docker_client, tmp_path: Path) -> None:
+    """Outside git (so go stamps no VCS info) the engine's binaries are the host's, byte for
+    byte, and the image is assembled by the same code: one digest for every build."""
+    builder = ensure_builder_image(docker_client)
+    src = shutil.copytree(EXAMPLES / "hello", tmp_path / "hello")
+    request = BuildRequest(str(src), platforms=BOTH, version="1.2.3", source_date_epoch=1767323045)
+    with _leaves_nothing_behind():
+        first = build(replace(request, builder="docker", builder_image=builder))
+        second = build(replace(request, builder="docker", builder_image=builder))
+    assert first.builder == "docker" and first.platforms == ("linux/amd64", "linux/arm64")
+    assert first.media_type == "application/vnd.oci.image.index.v1+json"
+    assert first.digest == second.digest
+    daemonless = build(request)
+    assert daemonless.digest == first.digest
+    assert first.platform_digests == daemonless.platform_digests
+
+
+def test_docker_build_of_a_workspace_with_data(docker_client, tmp_path: Path) -> None:
+    builder = ensure_builder_image(docker_client)
+    work = shutil.copytree(MODULES / "work", tmp_path / "work")
+    data = tmp_path / "kodata"
+    data.mkdir()
+    (data / "index.html").write_text("<h1>hi</h1>\n")
+    request = BuildRequest(str(work / "app"), base="scratch", version="1.2.3",
+                           settings=BuildSettings(data=str(data)))
+    with _leaves_nothing_behind():
+        result = build(replace(request, builder="docker", builder_image=builder))
+    assert result.digest == build(request).digest
+    layout = tmp_path / "oci"
+    publish(result, PublishTarget(output=f"oci:{layout}"))
+    [image] = platform_images(OCILayout(layout), "latest")
+    fs = image_filesystem(OCILayout(layout), image)
+    assert fs.files["/var/run/sccheck/index.html"].mode & 0o7777 == 0o644
+    assert "SCCHECK_DATA_PATH=/var/run/sccheck" in image.config["config"]["Env"]
+    tag = "sccheck-test/work:docker-backend"
+    try:
+        publish(result, PublishTarget(output=None, load=True, tag=tag))
+        out = subprocess.run(["docker", "run", "--rm", "--network", "none", tag], capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0 and out.stdout.strip().startswith("app "), out.stderr
+    finally:
+        _rmi(tag)
+
+
+def test_a_failed_docker_compile_leaves_no_container(docker_client, tmp_path: Path) -> None:
+    builder = ensure_builder_image(docker_client)
+    src = tmp_path / "broken"
+    src.mkdir()
+    (src / "go.mod").write_text("module example.com/broken\n\ngo 1.22\n")
+    (src / "main.go").write_text("package main\n\nfunc main() { undefined() }\n")
+    with _leaves_nothing_behind(), pytest.raises(BuildError) as info:
+        build(BuildRequest(str(src), base="scratch", builder="docker", builder_image=builder))
+    assert "undefined: undefined" in info.value.facts["compiler output"]
+    absent = "sccheck-test/absent-go:1"
+    with pytest.raises(BuildError) as missing:
+        build(BuildRequest(str(src), base="scratch", builder="docker", builder_image=absent))
+    assert missing.value.message == f"the Go builder image {absent} is not in the Docker engine"
