@@ -49,10 +49,12 @@ def _one(bench: Bench, name: str, src: Path, ko_base: str, builder: str) -> list
     out = bench.work / "build" / f"{name}-out"
     stamp = iter(range(1_000_000))
 
-    outputs = {"sccheck -9": "sc9", "sccheck -6": "sc6", "ko": "ko"}
+    outputs = {"sccheck -9": "sc9", "sccheck -6": "sc6", "sccheck -6 unchanged": "sc6u", "ko": "ko",
+               "ko unchanged": "kou"}
 
     def restamp(case: str) -> None:
-        (mod / "zz_bench_stamp.go").write_text(f'package main\n\nvar benchStamp = "{next(stamp)}"\n')
+        if not case.endswith(" unchanged"):   # "unchanged": the same source as the run before it
+            (mod / "zz_bench_stamp.go").write_text(f'package main\n\nvar benchStamp = "{next(stamp)}"\n')
         if case in outputs:                  # each tool writes a fresh layout every run
             shutil.rmtree(out / outputs[case], ignore_errors=True)
         out.mkdir(parents=True, exist_ok=True)
@@ -62,6 +64,12 @@ def _one(bench: Bench, name: str, src: Path, ko_base: str, builder: str) -> list
               "KO_DEFAULTBASEIMAGE": ko_base}
     tag = f"sccheck-bench/{name}:latest"
     ctx = _docker_context(bench, name, mod, builder)
+
+    def ko_build(dest: str) -> None:
+        sh([tool("ko"), "build", "--bare", "--platform", PLATFORM, "--push=false", "--sbom=none",
+            f"--ldflags={LDFLAGS}", "--oci-layout-path", str(out / dest), "."],
+           cwd=mod, env={**quiet_env(), **ko_env})
+
     cases = {
         "go build": lambda: sh(["go", "build", "-trimpath", "-ldflags", LDFLAGS, "-o", str(out / "bin"), "."],
                                cwd=mod, env=go_env),
@@ -69,9 +77,11 @@ def _one(bench: Bench, name: str, src: Path, ko_base: str, builder: str) -> list
                                             "--gzip-level", "9", "--output", f"oci:{out}/sc9"),
         "sccheck -6": lambda: bench.sccheck("--json", "build", str(mod), "--platform", PLATFORM,
                                             "--gzip-level", "6", "--output", f"oci:{out}/sc6"),
-        "ko": lambda: sh([tool("ko"), "build", "--bare", "--platform", PLATFORM, "--push=false",
-                          "--sbom=none", f"--ldflags={LDFLAGS}", "--oci-layout-path", str(out / "ko"), "."],
-                         cwd=mod, env={**quiet_env(), **ko_env}),
+        # the layer cache's case: the same source built again (sccheck reuses the compressed layer)
+        "sccheck -6 unchanged": lambda: bench.sccheck("--json", "build", str(mod), "--platform", PLATFORM,
+                                                      "--gzip-level", "6", "--output", f"oci:{out}/sc6u"),
+        "ko": lambda: ko_build("ko"),
+        "ko unchanged": lambda: ko_build("kou"),
         "docker": lambda: sh(["docker", "build", "-q", "-t", tag, str(ctx)], env=quiet_env()),
     }
     # Warm every cache once (Go build cache, the docker deps layer, ko's base), untimed.
@@ -101,6 +111,8 @@ def _one(bench: Bench, name: str, src: Path, ko_base: str, builder: str) -> list
             med["ko"] - go, note=note_beyond),
         Row(f"build {name}: time beyond go build (gzip 9)", med["sccheck -9"] - go, "ko build",
             med["ko"] - go, note=note_beyond),
+        Row(f"build {name}: rebuild, source unchanged", med["sccheck -6 unchanged"], "ko build",
+            med["ko unchanged"], note="the layer cache: compressed bytes of the same layer reused"),
         Row(f"build {name}: total vs docker build", med["sccheck -6"], "docker build", med["docker"],
             note="docker: multi-stage, deps layer cached, only main pkg rebuilt"),
         Row(f"image size {name} (static base, gzip 6)", sizes["sccheck6"], "ko build", sizes["ko"], unit="B",

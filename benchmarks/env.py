@@ -41,8 +41,19 @@ class Bench:
     def sccheck(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
                 input: str | None = None) -> subprocess.CompletedProcess[str]:
         """The real CLI in a subprocess, like a user runs it (this checkout first on the path)."""
+        # sccheck's layer cache lives in this run's work directory, emptied when the run starts:
+        # a source that changed never meets an entry left by an earlier run
         return sh([sys.executable, "-m", "supplychain", *args], cwd=cwd, input=input,
-                  env={"PYTHONPATH": str(ROOT), **(env or {})})
+                  env={"PYTHONPATH": str(ROOT), "SCCHECK_CACHE_DIR": str(self._layer_cache()),
+                       **(env or {})})
+
+    def _layer_cache(self) -> Path:
+        def start() -> Path:
+            path = self.work / "sccheck-cache"
+            shutil.rmtree(path, ignore_errors=True)
+            return path
+        path: Path = self._once("layer-cache", start)
+        return path
 
     def _once(self, key: str, start: Callable[[], Any]) -> Any:
         if key not in self._cache:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import compileall
 import importlib
+import os
 import sys
 import time
+import traceback
 
 from benchmarks.env import Bench
 from benchmarks.harness import ROOT, Row, machine_facts, write_reports
 
-AREAS = ("build", "sbom", "check", "verify", "copy", "realistic", "scale", "hostile", "promote", "bundle")
+AREAS = ("build", "service", "sbom", "check", "verify", "copy", "realistic", "scale", "hostile", "promote",
+         "bundle", "demo")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,12 +35,20 @@ def main(argv: list[str] | None = None) -> int:
     compileall.compile_dir(ROOT / "supplychain", quiet=1)
     bench = Bench(repeat=args.repeat)
     rows: list[Row] = []
+    load_at_start, began = os.getloadavg(), time.perf_counter()
+    failed: list[str] = []
     try:
         for area in areas:
             start = time.perf_counter()
             print(f"benchmarks: {area} ...", file=sys.stderr, flush=True)
             module = importlib.import_module(f"benchmarks.bench_{area}")
-            new = module.run(bench)
+            try:
+                new = module.run(bench)
+            except Exception as exc:        # one broken area must not lose the others' numbers
+                traceback.print_exc()
+                failed.append(f"{area} ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]})"
+                              if str(exc).strip() else f"{area} ({type(exc).__name__})")
+                continue
             rows += new
             for row in new:
                 print(f"  {row.task}: {row.sccheck:.3f} vs {row.peer_name} {row.peer} ({row.ratio_text})",
@@ -45,10 +56,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"benchmarks: {area} done in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     finally:
         bench.close()
-    md, js = write_reports(rows, machine_facts(), args.repeat)
+    # The machine is shared: its load during the run is part of every number above.
+    facts = {**machine_facts(), "load average (1, 5, 15 min) at start": _load(load_at_start),
+             "at end": _load(os.getloadavg()), "run took": f"{(time.perf_counter() - began) / 60:.0f} min"}
+    if failed:
+        facts["areas that failed (no rows)"] = "; ".join(failed)
+    md, js = write_reports(rows, facts, args.repeat)
     print(md.read_text())
     print(f"benchmarks: wrote {md} and {js}", file=sys.stderr)
-    return 0
+    return 1 if failed else 0
+
+
+def _load(avg: tuple[float, float, float]) -> str:
+    return " / ".join(f"{v:.1f}" for v in avg)
 
 
 if __name__ == "__main__":
