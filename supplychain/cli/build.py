@@ -32,7 +32,7 @@ def _human(out: dict[str, Any]) -> str:
 @click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[,...]",
               help="Target platforms, e.g. linux/amd64,linux/arm64 (default: the host's).")
 @click.option("--builder", type=click.Choice(["oci", "docker"]), default="oci", show_default=True,
-              help="oci: daemonless; docker: a multi-stage Dockerfile built by the engine.")
+              help="oci: daemonless; docker: compile in the Docker engine, assemble as oci does.")
 @click.option("--builder-image", default=None, help="Go image of the docker builder [golang:<go version>].")
 @click.option("--output", default=None, metavar="oci:DIR",
               help="Write an OCI layout (default oci:dist/oci when no other output is named).")

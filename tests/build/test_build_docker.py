@@ -121,6 +121,11 @@ def test_docker_backend_on_a_base_from_the_engine(docker_client, hello_repo: Pat
         assert {"/etc/os-release", "/bin/sh", "/usr/local/bin/hello"} <= files
         assert summary["cmd"] is None and summary["entrypoint"] == ["/usr/local/bin/hello"]
         assert summary["user"] == "65532:65532"
+        with pytest.raises(BuildError) as one_platform:
+            build(BuildRequest(str(hello_repo), builder="docker", base=tag, platforms=BOTH,
+                               builder_image=builder))
+        assert one_platform.value.message == \
+            f"the base {tag} in the engine is for linux/amd64, not linux/arm64"
     finally:
         _rmi(tag)
     with pytest.raises(BuildError) as info:
@@ -196,7 +201,7 @@ def test_docker_build_of_a_workspace_with_data(docker_client, tmp_path: Path) ->
         _rmi(tag)
 
 
-def test_a_failed_docker_compile_leaves_no_container(docker_client, tmp_path: Path) -> None:
+def test_a_failed_docker_compile_leaves_no_container(docker_client, sccheck, tmp_path: Path) -> None:
     builder = ensure_builder_image(docker_client)
     src = tmp_path / "broken"
     src.mkdir()
@@ -209,3 +214,8 @@ def test_a_failed_docker_compile_leaves_no_container(docker_client, tmp_path: Pa
     with pytest.raises(BuildError) as missing:
         build(BuildRequest(str(src), base="scratch", builder="docker", builder_image=absent))
     assert missing.value.message == f"the Go builder image {absent} is not in the Docker engine"
+    cli = sccheck("--json", "build", str(src), "--builder", "docker", "--builder-image", absent)
+    assert cli.returncode == 3, cli.stderr
+    error = json.loads(cli.stdout)
+    assert error["message"] == f"the Go builder image {absent} is not in the Docker engine"
+    assert "--builder-image" in error["fix"] and "docker import" in error["fix"]
