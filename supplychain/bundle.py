@@ -348,9 +348,10 @@ def _tampered(what: str, expected: str, found: str) -> VerificationFailed:
     )
 
 
-def _extract(path: str, into: Path) -> None:
+def _extract(path: str, into: Path, skip: frozenset[str] = frozenset()) -> None:
     """Unpack the layout of `path` into `into`: only the layout's own names, regular files, bounded
-    in count and size; every blob hashed on the way and refused unless it matches its name."""
+    in count and size; every blob hashed on the way and refused unless it matches its name.
+    Names in `skip` (a docker archive's manifest.json in a `build --tarball`) are passed over."""
     try:
         tar = tarfile.open(path, mode="r:")  # noqa: SIM115 - closed by the with below
     except (OSError, tarfile.TarError) as exc:
@@ -359,14 +360,14 @@ def _extract(path: str, into: Path) -> None:
         ) from None
     try:
         with tar:
-            _unpack(tar, path, into)
+            _unpack(tar, path, into, skip)
     except (tarfile.TarError, EOFError) as exc:  # cut short or damaged mid-way
         raise ImageError(f"the bundle {path} is truncated or damaged: {str(exc)[:200]}",
                          expected="a whole tar archive written by 'sccheck bundle export'",
                          fix="copy the bundle again and compare its sha256 with the original") from None
 
 
-def _unpack(tar: tarfile.TarFile, path: str, into: Path) -> None:
+def _unpack(tar: tarfile.TarFile, path: str, into: Path, skip: frozenset[str]) -> None:
     total = count = 0
     for member in tar:
         count += 1
@@ -374,6 +375,8 @@ def _unpack(tar: tarfile.TarFile, path: str, into: Path) -> None:
             raise ImageError(f"the bundle {path} has more than {MAX_MEMBERS} entries")
         name = member.name.removeprefix("./").rstrip("/")
         if member.isdir() and (name in _DIRS or name in ("", ".")):
+            continue
+        if name in skip and member.isreg():
             continue
         blob = _BLOB_NAME.match(name)
         if not member.isreg() or not (blob or name in ("oci-layout", "index.json")):
@@ -479,6 +482,34 @@ def open_archive(path: str) -> Iterator[OpenArchive]:
                     f"{len(listed)}",
                 )
         yield OpenArchive(path, layout, directory, contents, release)
+
+
+DOCKER_ARCHIVE_MEMBERS = frozenset({"manifest.json", "repositories"})
+
+
+@contextlib.contextmanager
+def archive_as_layout(image: str) -> Iterator[str]:
+    """`oci-archive:FILE[@sha256:...]` (an OCI layout tar, e.g. `sccheck build --tarball`, which
+    is also a docker archive) as `oci:DIR@digest` of its checked, unpacked copy for the duration;
+    any other reference as it is. Without a digest the archive must hold exactly one image."""
+    if not is_archive(image):
+        yield image
+        return
+    path, _, digest = archive_path(image).partition("@")
+    with tempfile.TemporaryDirectory(prefix="sccheck-archive-") as tmp:
+        directory = Path(tmp) / "layout"
+        directory.mkdir()
+        _extract(path, directory, DOCKER_ARCHIVE_MEMBERS)
+        if not digest:
+            index = load_json((directory / "index.json").read_bytes(), f"{path}: index.json")
+            listed = index.get("manifests") if isinstance(index, dict) else None
+            if not isinstance(listed, list) or len(listed) != 1 or not isinstance(listed[0], dict):
+                raise UsageError(f"{path} does not hold exactly one image",
+                                 expected=f"oci-archive:{path}@sha256:<digest>",
+                                 found=f"{len(listed) if isinstance(listed, list) else 0} entries "
+                                       "in index.json")
+            digest = str(listed[0].get("digest"))
+        yield f"oci:{directory}@{validate_digest(digest)}"
 
 
 def _pinned_trust(archive: OpenArchive, pins: Pins) -> tuple[TrustFile, str]:

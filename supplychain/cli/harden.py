@@ -52,9 +52,15 @@ def check_cmd(opts: Options, image: str, threshold: str | None, allow: tuple[str
               predicate_out: str | None, profiles_dir: str | None, registry: RegistryOptions) -> None:
     """Lint IMAGE (host/repo:tag, host/repo@sha256:..., oci:DIR[:tag]) for hardening problems."""
 
-    report: HardenReport = run_guarded(opts, lambda: run_check(
-        image, threshold=threshold, allow=allow, config=config, max_size=max_size, scan_cap=scan_cap,
-        progress=opts.progress(), registry=registry, profiles_dir=profiles_dir))
+    def work() -> HardenReport:
+        from supplychain.bundle import archive_as_layout
+
+        with archive_as_layout(image) as local:
+            return run_check(local, threshold=threshold, allow=allow, config=config, max_size=max_size,
+                             scan_cap=scan_cap, progress=opts.progress(), registry=registry,
+                             profiles_dir=profiles_dir)
+
+    report: HardenReport = run_guarded(opts, work)
     if predicate_out:
         run_guarded(opts, lambda: write_harden_predicate(report, predicate_out))
     emit(opts, harden_document(report), lambda _r: render_human(report), ok=report.passed)

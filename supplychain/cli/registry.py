@@ -30,8 +30,11 @@ def copy_cmd(opts: Options, src: str, dst: str, referrers: bool, force: bool,
     from supplychain.copy import copy_reference
 
     def work() -> dict[str, Any]:
-        result, reference = copy_reference(src, dst, options=registry, referrers=referrers, force=force,
-                                           progress=opts.progress())
+        from supplychain.bundle import archive_as_layout
+
+        with archive_as_layout(src) as source:
+            result, reference = copy_reference(source, dst, options=registry, referrers=referrers,
+                                               force=force, progress=opts.progress())
         return {"ok": True, "reference": reference, **result.to_dict()}
 
     out = run_guarded(opts, work)

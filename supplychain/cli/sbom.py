@@ -32,8 +32,11 @@ def sbom_cmd(opts: Options, target: str, output: str | None, spec_version: str, 
     from supplychain.sbom.generate import generate_sbom, write_sboms
 
     def work() -> dict[str, Any]:
-        docs = generate_sbom(target, spec_version=spec_version, platform=platform, use_go=not no_go,
-                             validate=validate, progress=opts.progress(), registry=registry)
+        from supplychain.bundle import archive_as_layout
+
+        with archive_as_layout(target) as image:
+            docs = generate_sbom(image, spec_version=spec_version, platform=platform, use_go=not no_go,
+                                 validate=validate, progress=opts.progress(), registry=registry)
         if output is None:
             if len(docs) > 1:
                 raise UsageError(
