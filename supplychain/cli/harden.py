@@ -53,7 +53,7 @@ def check_cmd(opts: Options, image: str, threshold: str | None, allow: tuple[str
     """Lint IMAGE (host/repo:tag, host/repo@sha256:..., oci:DIR[:tag]) for hardening problems."""
 
     def work() -> HardenReport:
-        from supplychain.bundle import archive_as_layout
+        from supplychain.image.archive import archive_as_layout
 
         with archive_as_layout(image) as local:
             return run_check(local, threshold=threshold, allow=allow, config=config, max_size=max_size,

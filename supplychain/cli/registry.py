@@ -30,7 +30,7 @@ def copy_cmd(opts: Options, src: str, dst: str, referrers: bool, force: bool,
     from supplychain.copy import copy_reference
 
     def work() -> dict[str, Any]:
-        from supplychain.bundle import archive_as_layout
+        from supplychain.image.archive import archive_as_layout
 
         with archive_as_layout(src) as source:
             result, reference = copy_reference(source, dst, options=registry, referrers=referrers,

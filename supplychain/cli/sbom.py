@@ -32,7 +32,7 @@ def sbom_cmd(opts: Options, target: str, output: str | None, spec_version: str, 
     from supplychain.sbom.generate import generate_sbom, write_sboms
 
     def work() -> dict[str, Any]:
-        from supplychain.bundle import archive_as_layout
+        from supplychain.image.archive import archive_as_layout
 
         with archive_as_layout(target) as image:
             docs = generate_sbom(image, spec_version=spec_version, platform=platform, use_go=not no_go,
