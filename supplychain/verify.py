@@ -328,14 +328,35 @@ def _runnable(store: ContentStore, digest: str) -> tuple[View, list[ImageView]]:
         raise _tampered(store, exc) from None
 
 
+def _top_layer_binaries(store: ContentStore, image: ImageView) -> tuple[tuple[str, str], ...]:
+    """The executables of the image's top layer (where sccheck's build puts the binaries), for a
+    chain layout that matches them. A layer that cannot be read as a layer is refused, as sbom and
+    harden refuse it: an unreadable layer must not make the binary rule vanish."""
+    from supplychain.attest.link import layer_executables
+    from supplychain.image.filesystem import LAYER_ERRORS
+
+    layers = image.layers()
+    if not layers:
+        return ()
+    top = layers[-1]
+    try:
+        found = layer_executables(store.read_blob(top), image.platform_name, top.media_type)
+    except LAYER_ERRORS as exc:
+        raise ImageError(f"the top layer {top.digest} of {image.platform_name} cannot be read for its "
+                         f"binaries: {exc}", fix="the image is damaged or not what the build made") from None
+    return tuple((name, hashes["sha256"]) for name, hashes in sorted(found.items()) if "sha256" in hashes)
+
+
 def gather_evidence(store: ContentStore, reference: str, digest: str, v: Verification,
                     progress: Progress | None = None) -> ImageEvidence:
     """Everything the policy needs about the image `digest` in `store`: the facts of every
     runnable image (THE rule of `supplychain.image.view`) and the evidence attached to each."""
     progress = progress or SilentProgress()
     view, images = _runnable(store, digest)
+    binaries = v.policy.steps is not None and v.policy.steps.reads_binaries
     manifests = tuple(ManifestFacts(i.digest, i.platform_name, i.base_name, i.base_digest,
-                                    tuple(d.digest for d in i.layers())) for i in images)
+                                    tuple(d.digest for d in i.layers()),
+                                    _top_layer_binaries(store, i) if binaries else ()) for i in images)
     targets = (digest, *(mf.digest for mf in manifests)) if view.is_index else (digest,)
     progress.step("bundles", f"{len(targets)} digest(s)")
     verified, rejected = _collect(v, store, targets, progress)

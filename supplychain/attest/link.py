@@ -19,13 +19,14 @@ predicate (`products`, a list of resource descriptors like `materials`).
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supplychain.errors import UsageError
+from supplychain.errors import ImageError, UsageError
 
 # Never part of what a step consumed: version control and editor litter. One list for every step,
 # so a MATCH between two steps compares the same set of files.
@@ -47,6 +48,26 @@ def as_digest(digest: str) -> dict[str, str]:
     """An OCI digest ("sha256:<hex>") as an in-toto hash dict."""
     alg, _, hexpart = digest.partition(":")
     return {alg: hexpart}
+
+
+def layer_executables(data: bytes, platform: str, media_type: str | None = None) -> Artifacts:
+    """The executable regular files of one image layer as `bin/<platform>/<name>` -> sha256, read
+    as every layer is read (streamed, within the size, ratio and entry limits of
+    `supplychain.image.filesystem`: a bomb or an oversized layer is an ImageError, never a
+    shorter list)."""
+    from supplychain.image.filesystem import open_layer
+
+    out: Artifacts = {}
+    with open_layer(data, media_type=media_type) as tar:
+        for count, member in enumerate(tar):
+            if count >= MAX_ARTIFACTS:
+                raise ImageError(f"the layer has more than {MAX_ARTIFACTS} entries to look through for "
+                                 "binaries")
+            if member.isfile() and member.mode & 0o111:
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    out[f"bin/{platform}/{posixpath.basename(member.name)}"] = digest_of(handle.read())
+    return out
 
 
 def record_tree(root: str | Path) -> Artifacts:

@@ -9,17 +9,21 @@ that the gate hands to the attest step, one link attestation per step. Artifact 
 
 from __future__ import annotations
 
-import gzip
-import io
 import os
-import tarfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from supplychain.attest.link import Artifacts, LinkRecord, as_digest, digest_of, record_tree
+from supplychain.attest.link import (
+    Artifacts,
+    LinkRecord,
+    as_digest,
+    digest_of,
+    layer_executables,
+    record_tree,
+)
 from supplychain.gomodule import module_root
 
 if TYPE_CHECKING:
@@ -28,8 +32,6 @@ if TYPE_CHECKING:
 
 # The pipeline's `Run` (pipeline/run.py imports this module, so it is not imported back).
 Run = Any
-
-MAX_BINARY_BYTES = 512 * 1024 * 1024
 
 
 class LinkBook:
@@ -79,17 +81,10 @@ def _image(result: BuildResult) -> Artifacts:
 
 
 def _binaries(result: BuildResult) -> Artifacts:
-    """Each platform's binaries (the executable files of the layer sccheck built), read back from
-    that layer."""
+    """Each platform's binaries: the executables of the layer sccheck built, read back from it."""
     out: Artifacts = {}
     for img in result.images:
-        with tarfile.open(fileobj=io.BytesIO(gzip.decompress(img.app_layer.data))) as tar:
-            for member in tar.getmembers():
-                if member.isfile() and member.mode & 0o111 and member.size <= MAX_BINARY_BYTES:
-                    handle = tar.extractfile(member)
-                    if handle is not None:
-                        name = os.path.basename(member.name)
-                        out[f"bin/{img.platform}/{name}"] = digest_of(handle.read())
+        out |= layer_executables(img.app_layer.data, str(img.platform))
     return out
 
 

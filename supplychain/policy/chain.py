@@ -12,6 +12,7 @@ digests where a MATCH found the other side different.
 
 from __future__ import annotations
 
+import fnmatch
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -27,7 +28,7 @@ _RULES = threading.Lock()
 
 def image_artifacts(ev: ImageEvidence, target: str) -> dict[str, dict[str, str]]:
     """The products of the `image` link for one runnable image: the index (when there is one),
-    that image's manifest, and its layers."""
+    that image's manifest, its layers, and the binaries of its top layer when they were read."""
     out: dict[str, dict[str, str]] = {}
     if ev.is_index:
         out["image/index"] = _hash(ev.digest)
@@ -37,6 +38,8 @@ def image_artifacts(ev: ImageEvidence, target: str) -> dict[str, dict[str, str]]
         out[f"image/{mf.platform}/manifest"] = _hash(mf.digest)
         for n, layer in enumerate(mf.layers):
             out[f"image/{mf.platform}/layer/{n}"] = _hash(layer)
+        for name, sha in mf.binaries:
+            out[name] = {"sha256": sha}
     return out
 
 
@@ -87,7 +90,8 @@ def _explain(step: str, kind: str, rules: tuple[str, ...], links: Mapping[str, A
         line = f"step {step}, {kind} {name}: sha256:{found}"
         for rule in rules:
             parts = rule.split()
-            if parts[0] == "MATCH" and len(parts) >= 6 and parts[-2] == "FROM":
+            if (parts[0] == "MATCH" and len(parts) >= 6 and parts[-2] == "FROM"
+                    and fnmatch.fnmatchcase(name, parts[1])):
                 other, other_kind = parts[-1], parts[-3].lower()
                 theirs = getattr(links[other], other_kind, {}).get(name) if other in links else None
                 if theirs is not None:

@@ -74,6 +74,9 @@ class ManifestFacts:
     base_name: str = ""            # org.opencontainers.image.base.name
     base_digest: str = ""          # org.opencontainers.image.base.digest
     layers: tuple[str, ...] = ()   # the manifest's layer digests, in order
+    # the executables of the top layer (name, sha256 hex), read only for a chain layout that
+    # matches binaries (`bin/*` in the rules of its `image` step)
+    binaries: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

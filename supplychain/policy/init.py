@@ -32,7 +32,8 @@ steps:
   harden:
     materials: ["MATCH image/* WITH PRODUCTS FROM build", "DISALLOW *"]
   image:
-    products: ["MATCH image/* WITH PRODUCTS FROM build", "DISALLOW *"]
+    products: ["MATCH image/* WITH PRODUCTS FROM build", "MATCH bin/* WITH PRODUCTS FROM build",
+               "DISALLOW *"]
 """
 
 

@@ -228,6 +228,11 @@ class ChainLayout:
     name: str = "steps"
     predicate_type: str = PREDICATE_LINK
 
+    @property
+    def reads_binaries(self) -> bool:
+        """Whether the image's own artifacts include its binaries (read from its top layer)."""
+        return self.image is not None and any("bin/" in r for r in self.image.materials + self.image.products)
+
     def __post_init__(self) -> None:
         if not self.steps:
             raise PolicyError("steps names no step whose link must exist",

@@ -57,13 +57,13 @@ def links(check_src: dict[str, dict[str, str]], build_src: dict[str, dict[str, s
 
 
 def evidence(records: list[LinkRecord], signer: dict[str, Signer] | None = None,
-             layers: tuple[str, ...] = LAYERS) -> ImageEvidence:
+             layers: tuple[str, ...] = LAYERS, binaries: tuple[tuple[str, str], ...] = ()) -> ImageEvidence:
     statements = tuple(
         VerifiedStatement(f"sha256:{n + 1:064x}", IMAGE, m.PREDICATE_LINK, (IMAGE,),
                           (signer or {}).get(r.name, ME), link_predicate(r))
         for n, r in enumerate(records))
     return ImageEvidence(f"reg.example/app@{IMAGE}", IMAGE, False,
-                         (ManifestFacts(IMAGE, P, layers=layers),), statements)
+                         (ManifestFacts(IMAGE, P, layers=layers, binaries=binaries),), statements)
 
 
 def chain_result(policy: m.Policy, ev: ImageEvidence):  # type: ignore[no-untyped-def]
@@ -191,3 +191,14 @@ def test_too_big_a_tree_is_refused_with_the_count(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(link, "MAX_ARTIFACTS", 1)
     with pytest.raises(UsageError, match="has 2 files, too many"):
         record_tree(tree(tmp_path))
+
+
+def test_a_binary_in_the_image_that_build_did_not_make_fails(tmp_path: Path) -> None:
+    src = record_tree(tree(tmp_path))
+    same = ((f"bin/{P}/hello", "4" * 64),)
+    assert chain_result(chain_policy(), evidence(links(src, src), binaries=same)).status == PASS
+    other = ((f"bin/{P}/hello", "e" * 64),)
+    result = chain_result(chain_policy(), evidence(links(src, src), binaries=other))
+    assert result.status == FAIL
+    assert result.found == (f"step image, products bin/{P}/hello: sha256:{'e' * 64}; expected sha256:{'4' * 64} "
+                            "from the products of build")
