@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import dataclasses
 import importlib
+import json
 import os
 import sys
 import time
@@ -25,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks/run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median); default 3")
     parser.add_argument("--only", default=",".join(AREAS), help=f"comma-separated areas of {AREAS}")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of results.json this run does not measure (rerun one area)")
     args = parser.parse_args(argv)
     areas = [a.strip() for a in args.only.split(",") if a.strip()]
     unknown = [a for a in areas if a not in AREAS]
@@ -61,10 +65,24 @@ def main(argv: list[str] | None = None) -> int:
              "at end": _load(os.getloadavg()), "run took": f"{(time.perf_counter() - began) / 60:.0f} min"}
     if failed:
         facts["areas that failed (no rows)"] = "; ".join(failed)
+    if args.merge:
+        rows, facts = _merged(rows, facts, areas)
     md, js = write_reports(rows, facts, args.repeat)
     print(md.read_text())
     print(f"benchmarks: wrote {md} and {js}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _merged(rows: list[Row], facts: dict[str, str], areas: list[str]) -> tuple[list[Row], dict[str, str]]:
+    """This run's rows first, then the earlier run's rows of the tasks it did not measure; the
+    machine line keeps the earlier run's facts and says which areas were measured again, when."""
+    old = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    fields = {f.name for f in dataclasses.fields(Row)}
+    measured = {r.task for r in rows}
+    kept = [Row(**{k: v for k, v in r.items() if k in fields}) for r in old["rows"] if r["task"] not in measured]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    merged = {**old["machine"], f"measured again at {when}": f"{', '.join(areas)} (load {facts['at end']})"}
+    return rows + kept, merged
 
 
 def _load(avg: tuple[float, float, float]) -> str:
