@@ -23,6 +23,7 @@ MAX_ARCHIVE_BYTES = 64 << 30
 MAX_SMALL_FILE = 16 << 20  # index.json, oci-layout
 _BLOB_NAME = re.compile(r"^blobs/(sha256)/([0-9a-f]{64})$")
 _DIRS = {"blobs", "blobs/sha256"}
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 def is_archive(image: str) -> bool:
@@ -119,6 +120,9 @@ def archive_as_layout(image: str) -> Iterator[str]:
         yield image
         return
     path, _, digest = archive_path(image).partition("@")
+    if digest and not _DIGEST.match(digest):     # refused before anything is unpacked
+        raise UsageError(f"{image[:200]!r} names a malformed digest",
+                         expected="oci-archive:FILE[@sha256:<64 lowercase hex>]")
     with tempfile.TemporaryDirectory(prefix="sccheck-archive-") as tmp:
         directory = Path(tmp) / "layout"
         directory.mkdir()

@@ -33,3 +33,10 @@ def test_a_build_tarball_feeds_sbom_harden_and_copy(sccheck, tmp_path: Path) -> 
     bad = sccheck("sbom", f"oci-archive:{evil}")
     assert bad.returncode != 0 and "not part of an OCI layout" in bad.stderr
     assert not (tmp_path.parent / "escape").exists()
+
+
+def test_a_malformed_archive_digest_is_a_usage_error_before_unpacking(sccheck, tmp_path: Path) -> None:
+    proc = sccheck("--json", "copy", "oci-archive:/etc/passwd@sha256:zz", f"oci:{tmp_path / 'out'}")
+    assert proc.returncode == 2, proc.stdout
+    assert "malformed digest" in json.loads(proc.stdout)["message"]
+    assert not (tmp_path / "out").exists()
