@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import os
 import shutil
 import tarfile
 import tempfile
@@ -32,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from supplychain.errors import DigestMismatch, ImageError, UsageError, VerificationFailed
-from supplychain.fsutil import temp_file_beside
-from supplychain.image.archive import ARCHIVE_PREFIX, archive_path, extract, is_archive
+from supplychain.fsutil import atomic_output
+from supplychain.image.archive import ARCHIVE_PREFIX, archive_path, extract, is_archive, tampered
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json, validate_digest
 from supplychain.image.layout import REF_NAME, OCILayout
 from supplychain.image.reference import ImageRef, parse_image_ref
@@ -144,29 +143,19 @@ def _listed_referrers(layout: OCILayout, image_digest: str) -> list[str]:
 def _write_tar(layout_dir: Path, output: Path) -> int:
     """The layout as a tar (sorted names, fixed owners and times: the same layout gives the same
     bytes), written beside `output` and renamed onto it."""
-    fd, tmp = temp_file_beside(output)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                names = ["oci-layout", "index.json"]
-                blob_root = layout_dir / "blobs"
-                for alg in sorted(p.name for p in blob_root.iterdir()):
-                    names += [f"blobs/{alg}/{p.name}" for p in sorted((blob_root / alg).iterdir())]
-                for name in names:
-                    info = tar.gettarinfo(str(layout_dir / name), arcname=name)
-                    info.uid = info.gid = 0
-                    info.uname = info.gname = ""
-                    info.mtime = 0
-                    info.mode = 0o644
-                    with (layout_dir / name).open("rb") as src:
-                        tar.addfile(info, src)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, output)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_output(output) as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        names = ["oci-layout", "index.json"]
+        blob_root = layout_dir / "blobs"
+        for alg in sorted(p.name for p in blob_root.iterdir()):
+            names += [f"blobs/{alg}/{p.name}" for p in sorted((blob_root / alg).iterdir())]
+        for name in names:
+            info = tar.gettarinfo(str(layout_dir / name), arcname=name)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mtime = 0
+            info.mode = 0o644
+            with (layout_dir / name).open("rb") as src:
+                tar.addfile(info, src)
     return output.stat().st_size
 
 
@@ -322,12 +311,7 @@ def _read_vuln_db(path: str) -> tuple[str, bytes]:
 
 
 def _tampered(what: str, expected: str, found: str) -> VerificationFailed:
-    return VerificationFailed(
-        f"the bundle is tampered: {what}",
-        expected=expected,
-        found=found,
-        fix="do not ship from this bundle; export it again from the source",
-    )
+    return tampered(what, expected, found, noun="bundle", remake="export it again from the source")
 
 
 @dataclass

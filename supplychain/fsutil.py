@@ -11,7 +11,9 @@ import contextlib
 import functools
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from supplychain.errors import UsageError
 
@@ -50,29 +52,40 @@ def temp_file_beside(target: Path, *, mode: int | None = None, prefix: str | Non
     return fd, tmp
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int | None = None,
-                 what: str | None = None) -> None:
-    """Write `data` to `path` through a temporary file in the same directory and a rename, so a
-    reader sees the old file or the new one, never half of one. Missing directories are made.
-    `mode` (default: an output's, after the umask; SECRET_MODE for keys) is applied before any
-    byte is written. With `what` (a flag name),
-    a path that cannot be written is a usage error naming that flag."""
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], *, mode: int | None = None, what: str | None = None,
+                  name: str | None = None, sync: bool = True) -> Iterator[BinaryIO]:
+    """A binary file handle whose bytes land at `path` only when the block ends without an
+    exception: written to a temporary file in the same directory (missing directories are made)
+    and renamed onto `path`, so a reader sees the old file or the new one, never half of one; on
+    an exception the temporary file is removed. `mode` (default: an output's, after the umask;
+    SECRET_MODE for keys) is applied before any byte is written. With `what` (a flag name), a
+    path that cannot be written is a usage error naming that flag (and `name`, default the path).
+    `sync` flushes the bytes to disk before the rename."""
     target = Path(path)
-    raw = data.encode() if isinstance(data, str) else data
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = temp_file_beside(target, mode=mode)
     except OSError as exc:
         if what is None:
             raise
-        raise UsageError(f"cannot write {target}: {exc.strerror}", fix=f"choose a writable {what}") from None
+        raise UsageError(f"cannot write {name or target}: {exc.strerror}",
+                         fix=f"choose a writable {what}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
+            yield fh
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int | None = None,
+                 what: str | None = None) -> None:
+    """Write `data` to `path` whole or not at all (`atomic_output`)."""
+    with atomic_output(path, mode=mode, what=what) as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)

@@ -10,6 +10,7 @@ from pathlib import Path
 from supplychain.build import outputs
 from supplychain.build.model import DEFAULT_OUTPUT, BuildRequest, BuildResult, PublishResult, PublishTarget
 from supplychain.errors import UsageError
+from supplychain.fsutil import atomic_write
 from supplychain.image.reference import parse_image_ref
 from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
@@ -77,10 +78,7 @@ def keep_out_of_git(directory: Path) -> bool:
     ignore = directory / ".gitignore"
     if ignore.exists() or directory.is_symlink():
         return False
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".gitignore.{os.getpid()}.tmp"
-    tmp.write_text("# sccheck build's default output: never part of the source it stamps\n*\n")
-    os.replace(tmp, ignore)
+    atomic_write(ignore, "# sccheck build's default output: never part of the source it stamps\n*\n")
     return True
 
 

@@ -12,18 +12,15 @@ Tags (docs/registry.md): `--push` moves an existing registry tag to another dige
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import os
 import re
 import tarfile
-from pathlib import Path
 from typing import Any
 
 from supplychain.copy import copy_image
 from supplychain.errors import BuildError, UsageError
-from supplychain.fsutil import temp_file_beside
+from supplychain.fsutil import atomic_output
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json
 from supplychain.image.layout import LAYOUT_VERSION, REF_NAME
 from supplychain.image.memory import MemoryStore
@@ -107,22 +104,8 @@ def write_docker_archive(store: ContentStore, digest: str, fh: Any, repo_tag: st
 
 
 def write_tarball(store: ContentStore, digest: str, path: str, repo_tag: str) -> ImageView:
-    target = Path(path)
-    try:
-        parent = target.parent if str(target.parent) else Path(".")
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = temp_file_beside(parent / target.name)
-    except OSError as exc:
-        raise UsageError(f"cannot write the tarball {path}: {exc.strerror}",
-                         fix="choose a writable --tarball path") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            img = write_docker_archive(store, digest, fh, repo_tag)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path, what="--tarball path", name=f"the tarball {path}", sync=False) as fh:
+        img = write_docker_archive(store, digest, fh, repo_tag)
     return img
 
 

@@ -37,12 +37,14 @@ def archive_path(image: str) -> str:
     return path
 
 
-def _tampered(what: str, expected: str, found: str) -> VerificationFailed:
+def tampered(what: str, expected: str, found: str, *, noun: str = "archive",
+             remake: str = "export or build it again from the source") -> VerificationFailed:
+    """What reading an archive (or a bundle) found that is not what it claims to hold."""
     return VerificationFailed(
-        f"the archive is tampered: {what}",
+        f"the {noun} is tampered: {what}",
         expected=expected,
         found=found,
-        fix="do not ship from this archive; export or build it again from the source",
+        fix=f"do not ship from this {noun}; {remake}",
     )
 
 
@@ -93,7 +95,7 @@ def _unpack(tar: tarfile.TarFile, path: str, into: Path, skip: frozenset[str]) -
         assert src is not None
         dest = into / name
         if dest.exists():   # a second entry of one name would replace what was checked
-            raise _tampered(f"the archive holds {name} twice", "each name once", "twice")
+            raise tampered(f"the archive holds {name} twice", "each name once", "twice")
         dest.parent.mkdir(parents=True, exist_ok=True)
         hasher = hashlib.sha256()
         with src, dest.open("xb") as out:
@@ -101,7 +103,7 @@ def _unpack(tar: tarfile.TarFile, path: str, into: Path, skip: frozenset[str]) -
                 hasher.update(chunk)
                 out.write(chunk)
         if blob and hasher.hexdigest() != blob.group(2):
-            raise _tampered(
+            raise tampered(
                 f"the blob {name} does not match its digest",
                 f"sha256:{blob.group(2)}",
                 f"sha256:{hasher.hexdigest()}",
