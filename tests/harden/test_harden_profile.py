@@ -244,10 +244,15 @@ def test_observe_adds_what_only_a_run_shows(tmp_path: Path) -> None:
     observed = make_profiles(ref, output_dir=str(tmp_path / "observed"), name="dynsys", observe=True,
                              observe_seconds=3).platforms[0]
     assert observed.observed is not None and observed.observed["ran"] is True
-    assert "getppid" in observed.observed["used"] and observed.observed["added"] == ["getppid"]
-    assert observed.groups["observed"] == ("getppid",)
+    added = observed.observed["added"]
+    # The run must add getppid. A traced run on a busy machine may show a call or two more than
+    # the binary's own code makes (the tracer's view of a stop it raced with); whatever it adds is
+    # exactly what the profile gains, no more, and nothing the scan found is listed again.
+    assert "getppid" in observed.observed["used"] and "getppid" in added
+    assert not set(added) & set(static.groups["static"])
+    assert observed.groups["observed"] == tuple(added)
     names = allowed(json.loads(Path(observed.seccomp_file).read_text()))
-    assert "getppid" in names and len(names) == static.allowed + 1
+    assert "getppid" in names and len(names) == static.allowed + len(added)
 
 
 def test_observe_probes_the_port_of_the_service(hello: str, tmp_path: Path) -> None:
