@@ -12,8 +12,10 @@ Two levels:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,9 @@ _GUARD = threading.Lock()
 _API: dict[str, bool] = {}
 _PROBES: dict[str, Capabilities] = {}
 _NO_MOUNT: set[str] = set()
+_NO_SINGLE_POST: set[str] = set()
+_ANSWERED: set[tuple[str, str]] = set()
+_ASKING: dict[tuple[str, str], threading.Lock] = {}
 
 
 def declines_mounts(host: str) -> bool:
@@ -51,16 +56,49 @@ def note_declined_mount(host: str) -> None:
         _NO_MOUNT.add(host)
 
 
+def declines_single_post(host: str) -> bool:
+    with _GUARD:
+        return host in _NO_SINGLE_POST
+
+
+def note_declined_single_post(host: str) -> None:
+    """The registry answered a blob POST with its bytes by an upload session (or refused it): it
+    does not take a blob in one request; later uploads open a session first (per process)."""
+    with _GUARD:
+        _NO_SINGLE_POST.add(host)
+
+
+@contextlib.contextmanager
+def first_answer(host: str, question: str) -> Iterator[None]:
+    """Until `host` has answered `question` once in this process, one caller at a time asks it
+    (the parallel lanes of a batch wait for the first answer instead of each asking); after that,
+    no waiting."""
+    key = (host, question)
+    with _GUARD:
+        lock = None if key in _ANSWERED else _ASKING.setdefault(key, threading.Lock())
+    if lock is None:
+        yield
+        return
+    with lock:
+        yield
+        with _GUARD:
+            _ANSWERED.add(key)
+
+
 def referrers_api(repo: Repository) -> bool:
     """Whether `repo`'s registry serves the OCI 1.1 referrers API; asked once per host."""
     with _GUARD:
         known = _API.get(repo.registry)
     if known is None:
-        known = _referrers.probe_referrers_api(repo)
-        if known is None:   # inconclusive (e.g. the repository does not exist yet): ask again later
-            return False
-        with _GUARD:
-            _API[repo.registry] = known
+        with first_answer(repo.registry, "referrers"):
+            with _GUARD:
+                known = _API.get(repo.registry)
+            if known is None:
+                known = _referrers.probe_referrers_api(repo)
+            if known is None:   # inconclusive (e.g. the repository does not exist yet): ask again later
+                return False
+            with _GUARD:
+                _API[repo.registry] = known
     return known
 
 
@@ -72,10 +110,13 @@ def forget(host: str | None = None) -> None:
                 cache.clear()
             else:
                 cache.pop(host, None)  # type: ignore[arg-type]
-        if host is None:
-            _NO_MOUNT.clear()
-        else:
-            _NO_MOUNT.discard(host)
+        for found in (_NO_MOUNT, _NO_SINGLE_POST):
+            if host is None:
+                found.clear()
+            else:
+                found.discard(host)
+        for key in [k for k in _ANSWERED if host is None or k[0] == host]:
+            _ANSWERED.discard(key)
 
 
 @dataclass(frozen=True)
@@ -158,6 +199,24 @@ def probe(host: str, options: RegistryOptions | None = None,
         return Finding(there, "POST, three PATCH chunks, PUT ?digest=: blob stored" if there
                        else "the chunked upload finished but the blob is not there")
     found["chunkedUpload"] = _attempt("chunked upload", chunked)
+
+    def single_post() -> Finding:
+        data = os.urandom(100)
+        desc = Descriptor.for_bytes(MediaType.OCI_LAYER, data)
+        resp = repo._req("POST", repo._path("blobs", "uploads") + "/", "upload a blob in one POST", push=True,
+                         ok=(201, 202, 400, 405, 415, 501), params={"digest": desc.digest}, data=data,
+                         headers={"Content-Type": "application/octet-stream"})
+        status, location = resp.status_code, resp.headers.get("Location")
+        resp.close()
+        if status == 201:
+            there = repo.has_blob(desc.digest)
+            return Finding(there, "POST ?digest= with the bytes answered 201 Created: one request per small "
+                           "blob" if there else "POST ?digest= answered 201 but the blob is not there")
+        if status == 202 and location:
+            repo._cancel(repo._location(resp))
+        return Finding(False, f"POST ?digest= with the bytes answered {status}"
+                       + (" (an upload session): small blobs take POST and PUT" if status == 202 else ""))
+    found["singleRequestUpload"] = _attempt("single-request upload", single_post)
 
     def mount() -> Finding:
         other = Repository(host, repository + "-mount", options)

@@ -39,6 +39,7 @@ from supplychain.registry.transport import RegistryNotFound, Transport, transpor
 
 MANIFEST_ACCEPT = ", ".join(sorted(MediaType.ALL_MANIFESTS))
 _DIGEST_PREFIXES = ("sha256:", "sha512:")
+SINGLE_POST_MAX = 256 << 10   # blobs up to this size are offered in one POST (signatures, attestations)
 
 
 def _is_digest(identifier: str) -> bool:
@@ -206,9 +207,47 @@ class Repository:
         return desc
 
     def _upload(self, data: bytes, desc: Descriptor) -> None:
+        """A small blob goes up in one request (POST ?digest= with the bytes) where the registry
+        takes that; one that answers with an upload session gets the bytes by PUT, as a larger
+        blob does, and is not asked again in this process."""
+        from supplychain.registry import capabilities
+
+        if len(data) <= SINGLE_POST_MAX and not capabilities.declines_single_post(self.registry):
+            location = self._single_post(data, desc)
+            if location is None:
+                self._present.add(desc.digest)
+                return
+            if location:
+                try:
+                    self._finish_upload(location, desc.digest, data)
+                    self._present.add(desc.digest)
+                    return
+                except RegistryError as err:
+                    if err.facts.get("status") != 400:   # the session may hold the POST's bytes
+                        raise
+                    self._cancel(location)
         location = self._start_upload()
         self._finish_upload(location, desc.digest, data)
         self._present.add(desc.digest)
+
+    def _single_post(self, data: bytes, desc: Descriptor) -> str | None:
+        """None: stored by the POST. Otherwise the registry declined (noted per host): the upload
+        session it opened instead ("" when it refused the request outright)."""
+        from supplychain.registry import capabilities
+
+        try:
+            resp = self._req("POST", self._path("blobs", "uploads") + "/", f"upload blob {desc.digest}",
+                             push=True, ok=(201, 202), params={"digest": desc.digest}, data=data,
+                             headers={"Content-Type": "application/octet-stream"})
+        except RegistryError as err:
+            if err.facts.get("status") not in (400, 405, 415, 501):
+                raise
+            capabilities.note_declined_single_post(self.registry)
+            return ""
+        if resp.status_code == 201:
+            return None
+        capabilities.note_declined_single_post(self.registry)
+        return self._location(resp)
 
     def _start_upload(self, extra: dict[str, str] | None = None, scopes: tuple[str, ...] | None = None,
                       ok: tuple[int, ...] = (202,)) -> str:
@@ -318,6 +357,14 @@ class Repository:
         validate_digest(desc.digest)
         if capabilities.declines_mounts(self.registry):   # it said so once: do not ask per blob
             return False
+        with capabilities.first_answer(self.registry, "mount"):   # one lane asks, the others wait
+            if capabilities.declines_mounts(self.registry):
+                return False
+            return self._mount(desc, from_repository)
+
+    def _mount(self, desc: Descriptor, from_repository: str) -> bool:
+        from supplychain.registry import capabilities
+
         scopes = (*self._push, f"repository:{from_repository}:pull")
         resp = self._req("POST", self._path("blobs", "uploads") + "/", f"mount blob {desc.digest}",
                          push=True, ok=(201, 202), params={"mount": desc.digest, "from": from_repository},

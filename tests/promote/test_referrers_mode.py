@@ -29,6 +29,8 @@ def test_probe_reports_what_each_registry_can_do(any_registry: Registry) -> None
     assert caps["oci11MediaTypes"] is True
     # distribution 2.8 mounts across repositories; go-containerregistry's registry answers 202
     assert caps["crossRepositoryMount"] is (not any_registry.referrers_api)
+    # go-containerregistry's registry takes a blob in one POST; distribution 2.8 opens a session
+    assert caps["singleRequestUpload"] is any_registry.referrers_api
     limit = doc["manifestSizeLimit"]
     assert limit["largestAccepted"] >= 4 << 20
     assert doc["recommendedReferrersMode"] == ("api" if any_registry.referrers_api else "tag")
@@ -76,4 +78,44 @@ def test_the_capability_question_is_asked_once_per_registry(referrers_registry: 
         probes = [p for _, _, p, _ in proxy.log if "/referrers/sha256:" + "0" * 64 in p]
         assert len(probes) == 1, probes
     finally:
+        proxy.stop()
+
+
+@pytest.mark.parametrize("refuse", [None, 405])
+def test_a_small_blob_goes_up_in_one_request_where_the_registry_takes_it(
+        any_registry: Registry, refuse: int | None) -> None:
+    """The go-containerregistry registry stores a blob POSTed with ?digest= (201); distribution 2.8
+    opens an upload session instead (202) and gets the bytes by PUT; a registry that refuses the
+    request (405) gets the usual POST and PUT. Each blob is stored whole, and a registry that
+    declined is not asked again in this process."""
+    from supplychain.registry import capabilities
+
+    proxy = FaultProxy(any_registry.host)
+    try:
+        capabilities.forget(proxy.host)
+        if refuse:
+            proxy.fail("blob", nth=1, status=refuse)
+        store = open_store(f"{proxy.host}/single/post:v1")
+        blobs = [f"small blob {i} {refuse}".encode() for i in range(2)]
+        proxy.reset()
+        first = store.write_blob(blobs[0])
+        first_log = list(proxy.log)
+        proxy.reset()
+        second = store.write_blob(blobs[1])
+        second_log = list(proxy.log)
+        for desc, data in ((first, blobs[0]), (second, blobs[1])):
+            assert open_store(f"{any_registry.host}/single/post:v1").read_blob(desc) == data
+        posts_with_bytes = [p for _, m, p, _ in first_log + second_log if m == "POST" and "digest=" in p]
+        uploads = [(m, s) for _, m, p, s in first_log if "/uploads" in p]
+        if any_registry.referrers_api and not refuse:
+            assert uploads == [("POST", 201)] and len(posts_with_bytes) == 2
+            assert not capabilities.declines_single_post(proxy.host)
+        else:
+            assert capabilities.declines_single_post(proxy.host)
+            assert len(posts_with_bytes) == 1    # asked once; the second blob goes POST, PUT
+            assert [m for _, m, p, _ in second_log if "/uploads" in p] == ["POST", "PUT"]
+            refused = [("POST", 405)] if refuse else []
+            assert uploads == [*refused, ("POST", 202), ("PUT", 201)]
+    finally:
+        capabilities.forget(proxy.host)
         proxy.stop()
