@@ -1,7 +1,8 @@
 """`--builder docker`: the Docker engine compiles, sccheck assembles.
 
 For each platform one container of the Go builder image (default `golang:<go version>`, never
-pulled) gets the source tree (the module, or the workspace a `go.work` makes of several) and the
+pulled) gets the source tree (the module, or the workspace a `go.work` makes of several; in a git
+work tree the repository as git sees it, so go stamps the VCS facts the host's go stamps) and the
 modules it needs from the host's module cache, and runs `go build` with the same flags as the
 daemonless builder, offline (`--network none`, `GOPROXY=off`), with go's build cache in the
 engine volume `sccheck-go-build-cache`. The binaries are copied out and the container is
@@ -20,13 +21,14 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from supplychain.build.bases import ALIASES, BaseImage, BaseLayer, BasePlatform, resolve_base
 from supplychain.build.daemonless import Prepared, assemble_build, prepare
 from supplychain.build.elfcheck import require_static
+from supplychain.build.enginevcs import Stamp, TooLarge, host_repo, repo_entries, stamp_note
 from supplychain.build.gocompile import COMPILE_TIMEOUT, PROGRESS_EVERY, compile_error, go_env
 from supplychain.build.layers import Entry, directory, file, layer_from_tar, tar_bytes
 from supplychain.build.model import BuildRequest, BuildResult
@@ -51,10 +53,13 @@ CACHE_VOLUME = "sccheck-go-build-cache"  # go's build cache in the engine; only 
 
 @dataclass(frozen=True)
 class Context:
-    root: Path              # the tree copied to SRC: the module, or the go.work's directory
+    root: Path              # the tree copied to SRC: the module, the go.work's directory, or the
+                            # git work tree holding either (when go is to stamp VCS info)
     workdir: str            # the module's directory in the container
-    gowork: str             # GOWORK in the container: "off" or SRC/go.work
+    gowork: str             # GOWORK in the container: "off" or the go.work below SRC
     tar: bytes              # source + module cache, unpacked at /
+    stamp: Stamp | None = None   # the VCS stamp the host's go writes, when the engine's go is to
+    notes: tuple[str, ...] = ()
 
 
 def _go(args: list[str], cwd: Path, extra: dict[str, str] | None = None,
@@ -94,7 +99,7 @@ def workspace(prep: Prepared) -> tuple[Path, Path | None]:
     return work.parent, work
 
 
-def _source_entries(root: Path) -> list[Entry]:
+def _source_entries(root: Path, dest: str = SRC) -> list[Entry]:
     entries: list[Entry] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
@@ -106,7 +111,7 @@ def _source_entries(root: Path) -> list[Entry]:
                 raise BuildError(f"{root} has more than {MAX_CONTEXT_FILES} files",
                                  fix="build from the module directory, not a parent of it")
             mode = 0o755 if os.access(path, os.X_OK) else 0o644
-            entries.append(file(f"{SRC}/{path.relative_to(root).as_posix()}", path.read_bytes(), mode))
+            entries.append(file(f"{dest}/{path.relative_to(root).as_posix()}", path.read_bytes(), mode))
     return entries
 
 
@@ -151,24 +156,47 @@ def module_cache_entries(prep: Prepared, root: Path, platforms: list[Platform]) 
     return entries
 
 
+def _below(path: Path, root: Path) -> str:
+    rel = path.resolve().relative_to(root.resolve()).as_posix()
+    return SRC if rel == "." else f"{SRC}/{rel}"
+
+
 def build_context(prep: Prepared) -> Context:
+    """The container's tree. In a git work tree (where the host's go stamps VCS info) it is the
+    repository as git sees it (supplychain/build/enginevcs.py), so the engine's go stamps the
+    same; past the context's limits it is the module alone, and a note says the stamp is left out."""
     root, work = workspace(prep)
-    entries = [directory(OUT), directory(SCRATCH, 0o1777), *_source_entries(root),
-               *module_cache_entries(prep, root, prep.platforms)]
+    tree, stamp, notes = root, None, []
+    source = _source_entries(root)
+    repo = host_repo(prep.module.root)
+    if repo is not None:
+        tree = repo.top if _inside(root, repo.top) else root
+        try:
+            source = repo_entries(repo, tree, SRC, _source_entries(root, _below(root, tree)),
+                                  max_files=MAX_CONTEXT_FILES, max_bytes=MAX_CONTEXT_BYTES // 2)
+            stamp = repo.stamp
+        except TooLarge as why:
+            tree = root
+            notes.append(f"the git repository is too large to copy into the engine ({why}): the binary "
+                         "carries no VCS stamp, so its digest differs from --builder oci's; labels and "
+                         "provenance still name the revision")
+    entries = [directory(OUT), directory(SCRATCH, 0o1777), *source,
+               *module_cache_entries(prep, tree, prep.platforms)]
     size = sum(len(e.data or b"") for e in entries)
     if size > MAX_CONTEXT_BYTES:
         raise BuildError(f"the source and modules for the docker build are {size} bytes",
                          expected=f"at most {MAX_CONTEXT_BYTES} bytes", fix="use --builder oci")
     raw, _ = tar_bytes(entries, 0)
-    rel = prep.module.root.resolve().relative_to(root.resolve()).as_posix()
-    workdir = SRC if rel == "." else f"{SRC}/{rel}"
-    return Context(root, workdir, f"{SRC}/go.work" if work else "off", raw)
+    gowork = f"{_below(work.parent, tree)}/{work.name}" if work else "off"
+    return Context(tree, _below(prep.module.root, tree), gowork, raw, stamp, tuple(notes))
 
 
-def go_build_argv(prep: Prepared) -> list[str]:
+def go_build_argv(prep: Prepared, vcs: bool = False) -> list[str]:
     """One `go build` for every main package of the image: `-o DIR/` names each binary as
-    `go build` does (the last element of its import path), as MainPackage.name does."""
-    argv = ["go", "build", "-trimpath", "-buildvcs=false", "-ldflags", prep.compile.ldflags]
+    `go build` does (the last element of its import path), as MainPackage.name does. With `vcs`
+    go stamps VCS info where it finds git and a repository (`-buildvcs=auto`)."""
+    argv = ["go", "build", "-trimpath", f"-buildvcs={'auto' if vcs else 'false'}", "-ldflags",
+            prep.compile.ldflags]
     if prep.compile.tags:
         argv += ["-tags", ",".join(prep.compile.tags)]
     return [*argv, "-o", OUT + "/", *(m.package for m in prep.mains)]
@@ -198,12 +226,37 @@ def _binaries(stream: Iterator[bytes], prep: Prepared) -> list[bytes]:
 
 
 def compile_in_engine(client: Any, image: str, prep: Prepared, ctx: Context, platform: Platform,
-                      progress: Progress) -> list[bytes]:
-    """Compile every main package for `platform` in one offline container, removed afterwards."""
+                      progress: Progress, notes: list[str] | None = None) -> list[bytes]:
+    """Compile every main package for `platform` in one offline container, removed afterwards.
+    Where the host's go stamps VCS info the engine's go is asked to; if its git cannot read the
+    repository the compile is run again without the stamp, and `notes` says so. The entry
+    binary's stamp is compared with the host's (first platform only: one repository, one stamp)."""
+    notes = notes if notes is not None else []
+    if ctx.stamp is None:
+        return _compile(client, image, prep, ctx, platform, progress, vcs=False)
+    try:
+        binaries = _compile(client, image, prep, ctx, platform, progress, vcs=True)
+    except BuildError as exc:
+        if "error obtaining VCS status" not in f"{exc.message} {exc.found} {exc.facts}":
+            raise
+        notes.append("git in the builder image could not read the repository (\"error obtaining VCS "
+                     "status\"): built without the VCS stamp, so the digest differs from --builder oci's")
+        progress.info(f"note: {notes[-1]}")
+        return _compile(client, image, prep, ctx, platform, progress, vcs=False)
+    if platform == prep.platforms[0]:
+        note = stamp_note(binaries[prep.mains.index(prep.entry)], ctx.stamp)
+        if note:
+            notes.append(note)
+            progress.info(f"note: {note}")
+    return binaries
+
+
+def _compile(client: Any, image: str, prep: Prepared, ctx: Context, platform: Platform,
+             progress: Progress, *, vcs: bool) -> list[bytes]:
     import docker
     import requests
 
-    argv = go_build_argv(prep)
+    argv = go_build_argv(prep, vcs)
     began = time.monotonic()
     progress.step(f"compile {platform}", f"in {image}")
     container = client.containers.create(image, command=argv, working_dir=ctx.workdir, user="0:0",
@@ -322,14 +375,18 @@ def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
         base = engine_base(client, req.base, prep.platforms, prep.epoch, req)
         progress.done("base", base.reference or base.name)
         ctx = build_context(prep)
+        notes = list(ctx.notes)
+        for note in notes:
+            progress.info(f"note: {note}")
 
         def compile_platform(platform: Platform, timings: dict[str, float]) -> list[bytes]:
             t0 = time.monotonic()
-            out = compile_in_engine(client, builder_image, prep, ctx, platform, progress)
+            out = compile_in_engine(client, builder_image, prep, ctx, platform, progress, notes)
             timings[f"compile {platform}"] = time.monotonic() - t0
             return out
 
-        return assemble_build(req, prep, base, compile_platform, "docker", progress, began)
+        result = assemble_build(req, prep, base, compile_platform, "docker", progress, began)
+        return replace(result, notes=(*result.notes, *notes)) if notes else result
     except docker.errors.DockerException as exc:
         raise BuildError("the Docker engine could not build the image", found=str(exc)[:1000],
                          fix="start the Docker engine (scripts/services) or use --builder oci") from None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -43,13 +45,35 @@ def _rootfs_tar(root: Path) -> bytes:
     return buf.getvalue()
 
 
-def ensure_builder_image(client: object) -> str:
-    """Return the tag of the local builder image, creating it when missing."""
-    tag = f"sccheck-test/go-builder:{go_version()}"
+def _with_git(data: bytes) -> bytes:
+    """The rootfs plus the host's git and the shared libraries it loads (as `ldd` lists them), as
+    the `golang` images carry git."""
+    git = shutil.which("git")
+    assert git, "git is needed for the builder image with git"
+    ldd = subprocess.run(["ldd", git], capture_output=True, text=True, check=True).stdout
+    libs = sorted({p for p in re.findall(r"(/\S+\.so[.\d]*)", ldd) if Path(p).exists()})
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as old, tarfile.open(fileobj=out, mode="w") as tar:
+        for member in old.getmembers():
+            tar.addfile(member, old.extractfile(member) if member.isfile() else None)
+        for path in [git, *libs]:
+            real = Path(path).resolve()
+            info = tar.gettarinfo(str(real), arcname=path.lstrip("/"))
+            with real.open("rb") as f:
+                tar.addfile(info, f)
+    return out.getvalue()
+
+
+def ensure_builder_image(client: object, git: bool = False) -> str:
+    """Return the tag of the local builder image, creating it when missing; with `git`, one that
+    also has git on its PATH."""
+    tag = f"sccheck-test/go-builder:{go_version()}" + ("-git" if git else "")
     result = subprocess.run(["docker", "image", "inspect", tag], capture_output=True, check=False)
     if result.returncode == 0:
         return tag
     data = _rootfs_tar(goroot())
+    if git:
+        data = _with_git(data)
     changes = ["ENV PATH=/usr/local/go/bin:/usr/bin:/bin", "ENV GOPATH=/tmp/gopath",
                "ENV GOCACHE=/tmp/gocache", "ENV HOME=/tmp"]
     argv = ["docker", "import"]

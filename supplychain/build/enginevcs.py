@@ -1,0 +1,211 @@
+"""The docker builder's VCS stamp: go in the engine writes the `vcs.*` settings the host's go writes.
+
+Go stamps `vcs.revision`, `vcs.time` and `vcs.modified` into a binary built in a git work tree
+(and takes the main module's version from a tag) by running git in the repository. For the
+engine's go to stamp what the host's go stamps, the container gets the repository as git sees
+it on the host:
+
+- the work tree: every file git lists (tracked, and untracked but not ignored), regular files with
+  their executable bit and symlinks as symlinks; the module's other files (ignored ones a build may
+  still read) come too, and the container's git is told to ignore exactly those (`info/exclude`),
+  so a file only the host's global excludes hide does not read as a modification;
+- `.git` without `hooks/`, `logs/`, `lfs/` and `config`: a config holding only the `core` settings
+  git needs to read the tree and the `extensions` of the repository format is written instead, so
+  remotes, credentials, URL rewrites, helpers and hooks never reach the engine.
+
+It needs git on the builder image's PATH (the `golang` images have it). go runs with
+`-buildvcs=auto`: without git it stamps nothing. After the compile the stamp in the binary is
+compared with what the host's git says; any difference is a note naming both, never silence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from supplychain.build.layers import Entry, file
+from supplychain.tools import child_env, find_tool
+
+GIT_TIMEOUT = 60
+SKIP_GIT = {"hooks", "logs", "lfs", "config", "fsmonitor--daemon"}
+CONFIG_KEYS = ("core.repositoryformatversion", "core.filemode", "core.symlinks", "core.ignorecase",
+               "core.precomposeunicode", "core.autocrlf", "core.eol", "core.safecrlf", "core.checkstat",
+               "core.trustctime", "core.quotepath", "core.bare")
+
+
+class TooLarge(Exception):
+    """The repository is larger than the engine's build context may be: build without the stamp."""
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What the host's go would write: vcs.revision, vcs.time, vcs.modified."""
+    revision: str | None
+    time: str | None
+    modified: bool
+
+    def settings(self) -> dict[str, str]:
+        out = {"vcs": "git", "vcs.modified": str(self.modified).lower()}
+        if self.revision:
+            out["vcs.revision"] = self.revision
+        if self.time:
+            out["vcs.time"] = self.time
+        return out
+
+
+@dataclass(frozen=True)
+class Repo:
+    top: Path          # the work tree's top level (holds the .git directory)
+    stamp: Stamp       # what the host's go stamps
+
+
+def _git(top: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    exe = find_tool("git", required=False) or "git"
+    return subprocess.run([exe, "-C", str(top), *args], capture_output=True, text=True,
+                          timeout=GIT_TIMEOUT, check=False, env=child_env())
+
+
+def _git_bytes(top: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    exe = find_tool("git", required=False) or "git"
+    return subprocess.run([exe, "-C", str(top), *args], capture_output=True, timeout=GIT_TIMEOUT,
+                          check=False, env=child_env())
+
+
+def host_repo(module_root: Path) -> Repo | None:
+    """The git repository the host's go stamps from, or None when it stamps nothing (no git, not
+    a work tree, or a linked worktree, whose `.git` is a file go does not look for)."""
+    if find_tool("git", required=False) is None:
+        return None
+    try:
+        top_proc = _git(module_root, "rev-parse", "--show-toplevel")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if top_proc.returncode != 0 or not top_proc.stdout.strip():
+        return None
+    top = Path(top_proc.stdout.strip())
+    if not (top / ".git").is_dir():
+        return None
+    # the two questions go asks, as go asks them (cmd/go/internal/vcs: gitStatus)
+    status = _git(top, "status", "--porcelain")
+    if status.returncode != 0:
+        return None
+    modified = bool(status.stdout)
+    log = _git(top, "-c", "log.showsignature=false", "log", "-1", "--format=%H:%ct")
+    revision = when = None
+    if log.returncode == 0 and ":" in log.stdout:
+        revision, _, seconds = log.stdout.strip().partition(":")
+        if seconds.isdigit():
+            when = dt.datetime.fromtimestamp(int(seconds), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Repo(top, Stamp(revision or None, when, modified))
+
+
+def _config(top: Path) -> bytes:
+    """The repository's config cut down to what reading the tree needs."""
+    lines = ["[core]"]
+    for key in CONFIG_KEYS:
+        proc = _git(top, "config", "--file", str(top / ".git" / "config"), "--get", key)
+        if proc.returncode == 0 and proc.stdout.strip():
+            lines.append(f"\t{key.split('.', 1)[1]} = {proc.stdout.strip()}")
+    ext = _git(top, "config", "--file", str(top / ".git" / "config"), "--get-regexp", r"^extensions\.")
+    if ext.returncode == 0 and ext.stdout.strip():
+        lines.append("[extensions]")
+        for line in ext.stdout.strip().splitlines():
+            key, _, value = line.partition(" ")
+            lines.append(f"\t{key.split('.', 1)[1]} = {value}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def repo_entries(repo: Repo, tree: Path, dest: str, others: list[Entry], *, max_files: int,
+                 max_bytes: int) -> list[Entry]:
+    """The work tree git sees and the cut-down `.git`, below `dest` (the container path of
+    `tree`, which holds `repo.top`); `others` are the files already chosen from the module
+    (their paths below `dest`), which are kept, and told to git as ignored when git does not
+    list them. Raises TooLarge past `max_files` / `max_bytes`."""
+    prefix = repo.top.resolve().relative_to(tree.resolve()).as_posix()
+    base = dest if prefix == "." else f"{dest}/{prefix}"
+    listed = _git_bytes(repo.top, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    if listed.returncode != 0:
+        raise TooLarge("git ls-files failed")
+    names = sorted({n.decode("utf-8", "surrogateescape") for n in listed.stdout.split(b"\0") if n})
+    entries: dict[str, Entry] = {e.path: e for e in others}
+    seen = 0
+    for name in names:
+        path = repo.top / name
+        target = f"{base}/{name}"
+        if path.is_symlink():
+            entries[target] = Entry(target, 0o777, None, os.readlink(path))
+        elif path.is_file():
+            seen += path.stat().st_size
+            if seen > max_bytes:
+                raise TooLarge(f"the work tree is over {max_bytes} bytes")
+            if target not in entries:
+                mode = 0o755 if os.access(path, os.X_OK) else 0o644
+                entries[target] = file(target, path.read_bytes(), mode)
+        if len(entries) > max_files:
+            raise TooLarge(f"the work tree has over {max_files} files")
+    known = set(names)
+    ignored = sorted(e.path[len(base) + 1:] for e in others
+                     if e.path.startswith(base + "/") and e.path[len(base) + 1:] not in known)
+    git_dir = repo.top / ".git"
+    exclude = b""
+    for dirpath, dirnames, filenames in os.walk(git_dir):
+        rel_dir = Path(dirpath).relative_to(git_dir)
+        if rel_dir == Path("."):
+            dirnames[:] = [d for d in dirnames if d not in SKIP_GIT]
+        for name in filenames:
+            rel = (rel_dir / name).as_posix()
+            path = Path(dirpath) / name
+            if rel in SKIP_GIT or path.is_symlink() or not path.is_file():
+                continue
+            if rel == "info/exclude":
+                exclude = path.read_bytes()
+                continue
+            seen += path.stat().st_size
+            if seen > max_bytes:
+                raise TooLarge(f"the repository is over {max_bytes} bytes")
+            entries[f"{base}/.git/{rel}"] = file(f"{base}/.git/{rel}", path.read_bytes())
+            if len(entries) > max_files:
+                raise TooLarge(f"the repository has over {max_files} files")
+    entries[f"{base}/.git/config"] = file(f"{base}/.git/config", _config(repo.top))
+    extra = "".join(f"/{_pattern(name)}\n" for name in ignored)
+    if extra:
+        exclude = exclude + (b"" if not exclude or exclude.endswith(b"\n") else b"\n") + \
+            b"# ignored on the host (sccheck build --builder docker)\n" + extra.encode()
+    entries[f"{base}/.git/info/exclude"] = file(f"{base}/.git/info/exclude", exclude)
+    return list(entries.values())
+
+
+def _pattern(name: str) -> str:
+    """A path as a literal gitignore pattern."""
+    out = []
+    for ch in name:
+        out.append("\\" + ch if ch in "*?[]\\!# " else ch)
+    return "".join(out)
+
+
+def stamp_note(binary: bytes, expected: Stamp) -> str | None:
+    """None when the binary carries the stamp the host's go writes; else what differs."""
+    from supplychain.errors import SbomError
+    from supplychain.sbom.buildinfo import read_buildinfo
+
+    try:
+        info = read_buildinfo(binary, "the engine's binary")
+    except SbomError:
+        return "the engine's binary has no readable build info: its VCS stamp could not be checked"
+    got = {k: v for k, v in info.settings if k == "vcs" or k.startswith("vcs.")}
+    want = expected.settings()
+    if got == want:
+        return None
+    if not got:
+        return ("the builder image has no git on its PATH (or go found no repository): the binary carries "
+                "no VCS stamp, so its digest differs from --builder oci's; the image's labels and "
+                f"provenance still name revision {expected.revision or 'unknown'}")
+    diff = ", ".join(f"{k}={got.get(k, '(none)')} (the host's go: {want.get(k, '(none)')})"
+                     for k in sorted(set(got) | set(want)) if got.get(k) != want.get(k))
+    return f"the engine's go stamped other VCS facts than the host's would: {diff}"
+
+
+__all__ = ["Repo", "Stamp", "TooLarge", "host_repo", "repo_entries", "stamp_note"]
