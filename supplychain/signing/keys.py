@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,6 +160,10 @@ def generate_key_pair(output_prefix: str | os.PathLike[str], password: str) -> K
     return KeyPairResult(str(private_path), str(public_path), key_hint(key.public_key()))
 
 
+_DECRYPTED: dict[tuple[bytes, bytes], ec.EllipticCurvePrivateKey] = {}
+_DECRYPTED_LOCK = threading.Lock()
+
+
 def load_signing_key(path: str | os.PathLike[str], password: str | None) -> ec.EllipticCurvePrivateKey:
     file = Path(path)
     try:
@@ -171,7 +176,15 @@ def load_signing_key(path: str | os.PathLike[str], password: str | None) -> ec.E
     if password is None:
         raise UsageError(f"no password for {file}",
                          fix="set SCCHECK_KEY_PASSWORD (or COSIGN_PASSWORD), or run interactively")
-    return decrypt_private_key(data, password, str(file))
+    # The key's scrypt costs a third of a second by design; a process that signs many times (a
+    # promotion batch's summaries, build-and-sign's attestations) pays it once per key file
+    # content and password. Only a key that decrypted is kept, in this process's memory only.
+    cache_key = (hashlib.sha256(data).digest(), hashlib.sha256(data + b"\0" + password.encode()).digest())
+    with _DECRYPTED_LOCK:      # held while decrypting: parallel lanes wait for the one scrypt
+        found = _DECRYPTED.get(cache_key)
+        if found is None:
+            found = _DECRYPTED[cache_key] = decrypt_private_key(data, password, str(file))
+    return found
 
 
 def sign_bytes(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:

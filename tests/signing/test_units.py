@@ -157,6 +157,27 @@ def test_wrong_key_password_attaches_nothing(tmp_path: Path) -> None:
     assert list_bundles(layout, image.digest) == []
 
 
+def test_a_key_is_decrypted_once_per_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt runs once for a key file and password, however many signatures follow; a wrong
+    password is refused every time; the cache is keyed by the file's content, not its name."""
+    from supplychain.signing import keys
+
+    first, second = generate_key_pair(tmp_path / "a", PASSWORD), generate_key_pair(tmp_path / "b", PASSWORD)
+    calls: list[int] = []
+    real = keys._scrypt_key
+    monkeypatch.setattr(keys, "_scrypt_key", lambda *a: calls.append(1) or real(*a))
+    one = load_signing_key(first.private_key, PASSWORD)
+    assert load_signing_key(first.private_key, PASSWORD) is one and len(calls) == 1
+    for _ in range(2):
+        with pytest.raises(UsageError):
+            load_signing_key(first.private_key, PASSWORD + "-wrong")
+    assert len(calls) == 3
+    other = load_signing_key(second.private_key, PASSWORD)
+    assert other is not one and len(calls) == 4
+    Path(first.private_key).write_bytes(Path(second.private_key).read_bytes())
+    assert load_signing_key(first.private_key, PASSWORD) is other and len(calls) == 4
+
+
 def test_identity_token_checks_never_leak_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("SIGSTORE_ID_TOKEN", "SCCHECK_IDENTITY_TOKEN", "SCCHECK_DEV_TOKEN_URL",
                  "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
