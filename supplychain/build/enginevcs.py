@@ -9,9 +9,11 @@ it on the host:
   their executable bit and symlinks as symlinks; the module's other files (ignored ones a build may
   still read) come too, and the container's git is told to ignore exactly those (`info/exclude`),
   so a file only the host's global excludes hide does not read as a modification;
-- `.git` without `hooks/`, `logs/`, `lfs/` and `config`: a config holding only the `core` settings
-  git needs to read the tree and the `extensions` of the repository format is written instead, so
-  remotes, credentials, URL rewrites, helpers and hooks never reach the engine.
+- `.git` without `config` (and `config.worktree`), `FETCH_HEAD`, `logs/`, `hooks/`, `modules/`,
+  `worktrees/` and `lfs/`: a config holding only the `core` settings git needs to read the tree and
+  the `extensions` of the repository format is written instead, so remotes, credentials, URL
+  rewrites, helpers and hooks never reach the engine (a submodule's own git directory stays out
+  too: its status cannot be read there, which the stamp check reports).
 
 It needs git on the builder image's PATH (the `golang` images have it). go runs with
 `-buildvcs=auto`: without git it stamps nothing. After the compile the stamp in the binary is
@@ -30,7 +32,10 @@ from supplychain.build.layers import Entry, file
 from supplychain.tools import child_env, find_tool
 
 GIT_TIMEOUT = 60
-SKIP_GIT = {"hooks", "logs", "lfs", "config", "fsmonitor--daemon"}
+# Left out of `.git`: what may name remotes or credentials (config, config.worktree, FETCH_HEAD,
+# the reflogs, submodules' own git directories), hooks, other worktrees' records, LFS objects.
+SKIP_GIT = {"hooks", "logs", "lfs", "config", "config.worktree", "FETCH_HEAD", "modules", "worktrees",
+            "fsmonitor--daemon"}
 CONFIG_KEYS = ("core.repositoryformatversion", "core.filemode", "core.symlinks", "core.ignorecase",
                "core.precomposeunicode", "core.autocrlf", "core.eol", "core.safecrlf", "core.checkstat",
                "core.trustctime", "core.quotepath", "core.bare")

@@ -50,6 +50,12 @@ def _monorepo(tmp: Path, nested: bool = True) -> Path:
     _git(top, "add", "-A")
     _git(top, "commit", "-q", "-m", "mono")
     _git(top, "tag", "v1.4.0")
+    # what a fetch and a submodule would leave beside: each names a remote with a token
+    fetched = "https://fetch:ghp_fetch-token@git.example.com/org/mono"
+    (top / ".git" / "FETCH_HEAD").write_text("0" * 40 + f"\t\tbranch 'main' of {fetched}\n")
+    sub = top / ".git" / "modules" / "vendor-sub"
+    sub.mkdir(parents=True)
+    (sub / "config").write_text('[remote "origin"]\n\turl = https://sub:ghp_sub-token@git.example.com/sub\n')
     return module
 
 
@@ -63,7 +69,8 @@ def test_what_reaches_the_engine_of_a_repository(tmp_path: Path) -> None:
                                                 max_bytes=1 << 30)}
     config = entries["/src/.git/config"].data or b""
     text = b"".join(e.data or b"" for e in entries.values())
-    for secret in (b"ghp_secret-token", b"another-secret", b".secret-credentials", b"git.example.com"):
+    for secret in (b"ghp_secret-token", b"another-secret", b".secret-credentials", b"git.example.com",
+                   b"ghp_fetch-token", b"ghp_sub-token"):
         assert secret not in text, secret
     assert b"repositoryformatversion = 0" in config and b"[remote" not in config
     assert not any("/.git/hooks/" in p or "/.git/logs/" in p for p in entries)
