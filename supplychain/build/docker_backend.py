@@ -169,7 +169,7 @@ def build_context(prep: Prepared) -> Context:
     tree, stamp, notes = root, None, []
     source = _source_entries(root)
     repo = host_repo(prep.module.root)
-    if repo is not None:
+    if repo is not None and (_inside(root, repo.top) or _inside(repo.top, root)):
         tree = repo.top if _inside(root, repo.top) else root
         try:
             source = repo_entries(repo, tree, SRC, _source_entries(root, _below(root, tree)),

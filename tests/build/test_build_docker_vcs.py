@@ -102,11 +102,15 @@ def test_a_binary_without_the_hosts_stamp_is_named(tmp_path: Path) -> None:
 
 
 def _stamp(result: BuildResult) -> dict[str, str]:
+    return _stamp_of(result, "hello")
+
+
+def _stamp_of(result: BuildResult, name: str) -> dict[str, str]:
     """The VCS settings and main module version of the image's binary (amd64), from our layer."""
     [image] = [i for i in result.images if str(i.platform) == "linux/amd64"]
     layer = result.blobs[image.layers[-1].digest]
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer)), mode="r:") as tar:
-        member = tar.extractfile("usr/local/bin/hello")
+        member = tar.extractfile(f"usr/local/bin/{name}")
         assert member is not None
         info = read_buildinfo(member.read())
     return {k: v for k, v in info.settings if k.startswith("vcs")} | {"version": info.main.version}
@@ -144,3 +148,19 @@ def test_a_builder_image_without_git_says_the_stamp_is_missing(docker_client, tm
     [note] = [n for n in docker.notes if "no VCS stamp" in n]
     assert "no git on its PATH" in note and revision(tmp_path / "mono") in note
     assert docker.digest != build(request).digest
+
+
+@pytest.mark.docker
+def test_a_workspace_in_a_repository_gets_the_daemonless_digest(docker_client, tmp_path: Path) -> None:
+    """A go.work at the top of a repository, the main module one of its `use` directories: the
+    engine's go finds the repository above the module, as the host's does."""
+    builder = ensure_builder_image(docker_client, git=True)
+    top = shutil.copytree(Path(__file__).parent / "modules" / "work", tmp_path / "work")
+    _git(top, "init", "-q", "-b", "main")
+    _git(top, "add", "-A")
+    _git(top, "commit", "-q", "-m", "work")
+    request = BuildRequest(str(top / "app"), base="scratch", version="1.2.3")
+    daemonless = build(request)
+    docker = build(replace(request, builder="docker", builder_image=builder))
+    assert docker.digest == daemonless.digest, docker.notes
+    assert _stamp_of(docker, "app")["vcs.revision"] == revision(top)
