@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import platform as host
 import subprocess
 import tarfile
 import tempfile
@@ -28,7 +29,7 @@ from typing import Any
 from supplychain.build.bases import ALIASES, BaseImage, BaseLayer, BasePlatform, resolve_base
 from supplychain.build.daemonless import Prepared, assemble_build, prepare
 from supplychain.build.elfcheck import require_static
-from supplychain.build.enginevcs import Stamp, TooLarge, host_repo, repo_entries, stamp_note
+from supplychain.build.enginevcs import Stamp, TooLarge, host_git_entries, host_repo, repo_entries, stamp_note
 from supplychain.build.gocompile import COMPILE_TIMEOUT, PROGRESS_EVERY, compile_error, go_env
 from supplychain.build.layers import Entry, directory, file, layer_from_tar, tar_bytes
 from supplychain.build.model import BuildRequest, BuildResult
@@ -49,6 +50,8 @@ SRC, OUT, MODCACHE = f"{WORK}/src", f"{WORK}/out", f"{WORK}/gomodcache"
 SCRATCH = f"{WORK}/work"               # go's TMPDIR: the builder image may have no /tmp
 CONTAINER_LABEL = "dev.sccheck.build"  # on every container we make, so a leftover is recognisable
 CACHE_VOLUME = "sccheck-go-build-cache"  # go's build cache in the engine; only speed depends on it
+HOST_GIT = f"{WORK}/hostgit"           # the host's git, when it comes along (enginevcs)
+DEFAULT_PATH = "/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Context:
     tar: bytes              # source + module cache, unpacked at /
     stamp: Stamp | None = None   # the VCS stamp the host's go writes, when the engine's go is to
     notes: tuple[str, ...] = ()
+    path: str | None = None      # PATH in the container when the host's git came along
 
 
 def _go(args: list[str], cwd: Path, extra: dict[str, str] | None = None,
@@ -161,12 +165,15 @@ def _below(path: Path, root: Path) -> str:
     return SRC if rel == "." else f"{SRC}/{rel}"
 
 
-def build_context(prep: Prepared) -> Context:
+def build_context(prep: Prepared, git_arch: str | None = None, image_path: str = DEFAULT_PATH) -> Context:
     """The container's tree. In a git work tree (where the host's go stamps VCS info) it is the
     repository as git sees it (supplychain/build/enginevcs.py), so the engine's go stamps the
-    same; past the context's limits it is the module alone, and a note says the stamp is left out."""
+    same, and with `git_arch` (the engine's architecture, when it is this machine's) the host's
+    git comes along, first on the PATH; past the context's limits it is the module alone, and a
+    note says the stamp is left out."""
     root, work = workspace(prep)
-    tree, stamp, notes = root, None, []
+    tree, stamp, notes, path = root, None, [], None
+    extra: list[Entry] = []
     source = _source_entries(root)
     repo = host_repo(prep.module.root)
     if repo is not None and (_inside(root, repo.top) or _inside(repo.top, root)):
@@ -175,12 +182,15 @@ def build_context(prep: Prepared) -> Context:
             source = repo_entries(repo, tree, SRC, _source_entries(root, _below(root, tree)),
                                   max_files=MAX_CONTEXT_FILES, max_bytes=MAX_CONTEXT_BYTES // 2)
             stamp = repo.stamp
+            carried = host_git_entries(HOST_GIT, git_arch) if git_arch else None
+            if carried:
+                extra, path = carried, f"{HOST_GIT}/bin:{image_path}"
         except TooLarge as why:
             tree = root
             notes.append(f"the git repository is too large to copy into the engine ({why}): the binary "
                          "carries no VCS stamp, so its digest differs from --builder oci's; labels and "
                          "provenance still name the revision")
-    entries = [directory(OUT), directory(SCRATCH, 0o1777), *source,
+    entries = [directory(OUT), directory(SCRATCH, 0o1777), *source, *extra,
                *module_cache_entries(prep, tree, prep.platforms)]
     size = sum(len(e.data or b"") for e in entries)
     if size > MAX_CONTEXT_BYTES:
@@ -188,7 +198,7 @@ def build_context(prep: Prepared) -> Context:
                          expected=f"at most {MAX_CONTEXT_BYTES} bytes", fix="use --builder oci")
     raw, _ = tar_bytes(entries, 0)
     gowork = f"{_below(work.parent, tree)}/{work.name}" if work else "off"
-    return Context(tree, _below(prep.module.root, tree), gowork, raw, stamp, tuple(notes))
+    return Context(tree, _below(prep.module.root, tree), gowork, raw, stamp, tuple(notes), path)
 
 
 def go_build_argv(prep: Prepared, vcs: bool = False) -> list[str]:
@@ -203,9 +213,14 @@ def go_build_argv(prep: Prepared, vcs: bool = False) -> list[str]:
 
 
 def container_env(prep: Prepared, ctx: Context, platform: Platform) -> dict[str, str]:
-    return {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": prep.compile.goflags,
-            "GOPROXY": "off", "GOSUMDB": "off", "GOWORK": ctx.gowork, "GOMODCACHE": MODCACHE,
-            "GOCACHE": f"{WORK}/gocache", "HOME": WORK, "TMPDIR": SCRATCH, **go_env(platform)}
+    env = {"CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": prep.compile.goflags,
+           "GOPROXY": "off", "GOSUMDB": "off", "GOWORK": ctx.gowork, "GOMODCACHE": MODCACHE,
+           "GOCACHE": f"{WORK}/gocache", "HOME": WORK, "TMPDIR": SCRATCH, **go_env(platform)}
+    if ctx.stamp is not None:
+        env["GIT_CONFIG_NOSYSTEM"] = "1"      # the image's /etc/gitconfig does not change the answers
+    if ctx.path:
+        env["PATH"] = ctx.path
+    return env
 
 
 def _binaries(stream: Iterator[bytes], prep: Prepared) -> list[bytes]:
@@ -348,11 +363,12 @@ def _saved_image(saved: bytes, image_id: str, level: int) -> tuple[dict[str, Any
     return config, tuple(BaseLayer(lay.descriptor, lay.diff_id, lay.data) for lay in layers)
 
 
-def require_builder_image(client: Any, image: str) -> None:
+def require_builder_image(client: Any, image: str) -> str:
+    """The builder image's PATH (it must be in the engine)."""
     import docker
 
     try:
-        client.images.get(image)
+        found = client.images.get(image)
     except docker.errors.ImageNotFound:
         raise BuildError(
             f"the Go builder image {image} is not in the Docker engine",
@@ -360,6 +376,20 @@ def require_builder_image(client: Any, image: str) -> None:
             found="no such image",
             fix="docker pull it where the engine can, or 'docker import' a Go toolchain tarball and name it "
                 "with --builder-image (docs/build.md, \"Docker backend\"), or use --builder oci") from None
+    env = (found.attrs.get("Config") or {}).get("Env") or []
+    return next((str(e)[5:] for e in env if str(e).startswith("PATH=")), DEFAULT_PATH)
+
+
+def engine_arch(client: Any) -> str | None:
+    """The engine's architecture as GOARCH when it is this machine's (the host's git runs there)."""
+    import docker
+
+    names = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+    try:
+        engine = names.get(str(client.info().get("Architecture", "")))
+    except (docker.errors.DockerException, OSError):   # it will not say: the image's own git, if any
+        return None
+    return engine if engine and engine == names.get(host.machine()) else None
 
 
 def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
@@ -370,11 +400,11 @@ def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
     builder_image = req.builder_image or f"golang:{go_version().removeprefix('go') or 'unknown'}"
     try:
         client = docker_client()  # credential helpers see no secrets of ours
-        require_builder_image(client, builder_image)
+        image_path = require_builder_image(client, builder_image)
         progress.step("base", req.base)
         base = engine_base(client, req.base, prep.platforms, prep.epoch, req)
         progress.done("base", base.reference or base.name)
-        ctx = build_context(prep)
+        ctx = build_context(prep, engine_arch(client), image_path)
         notes = list(ctx.notes)
         for note in notes:
             progress.info(f"note: {note}")

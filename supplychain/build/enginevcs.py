@@ -15,14 +15,20 @@ it on the host:
   rewrites, helpers and hooks never reach the engine (a submodule's own git directory stays out
   too: its status cannot be read there, which the stamp check reports).
 
-It needs git on the builder image's PATH (the `golang` images have it). go runs with
-`-buildvcs=auto`: without git it stamps nothing. After the compile the stamp in the binary is
+go needs a git to run in the container. The host's own git goes in with the tree (its binary,
+its ELF loader and the shared libraries it needs, below one directory, started by a small static
+launcher named `git` first on the PATH), so the questions are answered by the very git the
+daemonless build asks, whatever the builder image has (a toolchain made by `docker import` has
+no git). Where the engine runs another architecture than this machine, or the host's git cannot
+be carried (a library not found), the builder image's own git is used if it has one. go runs with
+`-buildvcs=auto`: without any git it stamps nothing. After the compile the stamp in the binary is
 compared with what the host's git says; any difference is a note naming both, never silence.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 from dataclasses import dataclass
@@ -191,6 +197,107 @@ def _pattern(name: str) -> str:
     return "".join(out)
 
 
+LIB_DIRS = ("/lib", "/usr/lib", "/lib64", "/usr/lib64", "/usr/local/lib")
+MAX_LIBS = 64
+LAUNCHER = """package main
+
+// git for the build container: runs the host's git through the loader and libraries that came
+// with it, so no library of the builder image is needed.
+import (
+	"os"
+	"syscall"
+)
+
+const dir = %s
+
+func main() {
+	argv := append([]string{dir + "/ld.so", "--library-path", dir + "/lib", dir + "/git"}, os.Args[1:]...)
+	err := syscall.Exec(argv[0], argv, os.Environ())
+	os.Stderr.WriteString("git launcher: " + err.Error() + "\\n")
+	os.Exit(127)
+}
+"""
+
+
+def _lib_dirs() -> list[Path]:
+    out: list[Path] = []
+    for base in LIB_DIRS:
+        root = Path(base)
+        out += sorted(p for p in root.glob("*-linux-gnu*") if p.is_dir()) if root.is_dir() else []
+        out.append(root)
+    return out
+
+
+def _libraries(needed: tuple[str, ...]) -> dict[str, Path] | None:
+    """Each needed library (and theirs) as found in the host's standard directories; None when
+    one is missing."""
+    from supplychain.build.elfcheck import read_linkage
+    from supplychain.errors import BuildError
+
+    found: dict[str, Path] = {}
+    todo = list(needed)
+    dirs = _lib_dirs()
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        path = next((d / name for d in dirs if (d / name).is_file()), None)
+        if path is None or len(found) >= MAX_LIBS:
+            return None
+        found[name] = path.resolve()
+        try:
+            todo += [n for n in read_linkage(found[name]).needed if n not in found]
+        except BuildError:
+            return None
+    return found
+
+
+def host_git_entries(dest: str, goarch: str) -> list[Entry] | None:
+    """The host's git below `dest`, runnable in a container of this machine's architecture as
+    `dest/bin/git`; None when it cannot be carried."""
+    from supplychain.build.elfcheck import read_linkage
+    from supplychain.errors import BuildError
+
+    exe = find_tool("git", required=False)
+    if exe is None:
+        return None
+    real = Path(exe).resolve()
+    try:
+        linkage = read_linkage(real)
+    except BuildError:
+        return None          # a script or a wrapper: not carried
+    if linkage.interpreter is None:
+        return [file(f"{dest}/bin/git", real.read_bytes(), 0o755)]
+    loader = Path(linkage.interpreter)
+    libs = _libraries(linkage.needed)
+    launcher = _launcher(dest, goarch)
+    if libs is None or launcher is None or not loader.is_file():
+        return None
+    return [file(f"{dest}/git", real.read_bytes(), 0o755),
+            file(f"{dest}/ld.so", loader.resolve().read_bytes(), 0o755),
+            *(file(f"{dest}/lib/{name}", path.read_bytes(), 0o755) for name, path in sorted(libs.items())),
+            file(f"{dest}/bin/git", launcher, 0o755)]
+
+
+def _launcher(dest: str, goarch: str) -> bytes | None:
+    """The launcher, built by the host's go (static, for `goarch`)."""
+    import tempfile
+
+    go = find_tool("go", required=False) or "go"
+    with tempfile.TemporaryDirectory(prefix="sccheck-gitlauncher-") as tmp:
+        (Path(tmp) / "go.mod").write_text("module sccheck.local/gitlauncher\n\ngo 1.21\n")
+        (Path(tmp) / "main.go").write_text(LAUNCHER % json.dumps(dest))  # a Go string literal
+        env = child_env(extra={"CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": goarch, "GOFLAGS": "",
+                               "GOWORK": "off", "GOTOOLCHAIN": "local", "GO111MODULE": "on"})
+        try:
+            proc = subprocess.run([go, "build", "-trimpath", "-ldflags=-s -w", "-o", "git", "."], cwd=tmp,
+                                  env=env, capture_output=True, timeout=300, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        out = Path(tmp) / "git"
+        return out.read_bytes() if proc.returncode == 0 and out.is_file() else None
+
+
 def stamp_note(binary: bytes, expected: Stamp) -> str | None:
     """None when the binary carries the stamp the host's go writes; else what differs."""
     from supplychain.errors import SbomError
@@ -205,7 +312,8 @@ def stamp_note(binary: bytes, expected: Stamp) -> str | None:
     if got == want:
         return None
     if not got:
-        return ("the builder image has no git on its PATH (or go found no repository): the binary carries "
+        return ("no git ran in the engine (the host's could not come along and the builder image has "
+                "no git on its PATH) or go found no repository there: the binary carries "
                 "no VCS stamp, so its digest differs from --builder oci's; the image's labels and "
                 f"provenance still name revision {expected.revision or 'unknown'}")
     diff = ", ".join(f"{k}={got.get(k, '(none)')} (the host's go: {want.get(k, '(none)')})"
@@ -213,4 +321,4 @@ def stamp_note(binary: bytes, expected: Stamp) -> str | None:
     return f"the engine's go stamped other VCS facts than the host's would: {diff}"
 
 
-__all__ = ["Repo", "Stamp", "TooLarge", "host_repo", "repo_entries", "stamp_note"]
+__all__ = ["Repo", "Stamp", "TooLarge", "host_git_entries", "host_repo", "repo_entries", "stamp_note"]

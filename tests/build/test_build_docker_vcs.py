@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from supplychain.build import BuildRequest, BuildResult, build
-from supplychain.build.enginevcs import host_repo, repo_entries, stamp_note
+from supplychain.build.enginevcs import host_git_entries, host_repo, repo_entries, stamp_note
 from supplychain.sbom.buildinfo import read_buildinfo
 from tests.build.builder_image import ensure_builder_image
 from tests.build.conftest import COMMIT_DATE, revision
@@ -117,10 +117,13 @@ def _stamp_of(result: BuildResult, name: str) -> dict[str, str]:
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("nested", [True, False], ids=["module-below-the-top", "module-at-the-top"])
+@pytest.mark.parametrize(("nested", "image_git"), [(True, False), (False, False), (False, True)],
+                         ids=["module-below-the-top", "module-at-the-top", "builder-image-with-git"])
 def test_the_docker_builder_stamps_what_the_daemonless_build_stamps(docker_client, tmp_path: Path,
-                                                                     nested: bool) -> None:
-    builder = ensure_builder_image(docker_client, git=True)
+                                                                     nested: bool, image_git: bool) -> None:
+    """The host's git goes into the engine with the tree, so a builder image without git (one made
+    by docker import of a toolchain) stamps as the host does; one with its own git too."""
+    builder = ensure_builder_image(docker_client, git=image_git)
     module = _monorepo(tmp_path, nested)
     request = BuildRequest(str(module))
     daemonless = build(request)
@@ -140,7 +143,13 @@ def test_the_docker_builder_stamps_what_the_daemonless_build_stamps(docker_clien
 
 
 @pytest.mark.docker
-def test_a_builder_image_without_git_says_the_stamp_is_missing(docker_client, tmp_path: Path) -> None:
+def test_with_no_git_in_the_engine_the_note_says_the_stamp_is_missing(
+        docker_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine of another architecture cannot run the host's git; with a builder image that has
+    none either, go stamps nothing, and the build says so."""
+    from supplychain.build import docker_backend
+
+    monkeypatch.setattr(docker_backend, "engine_arch", lambda client: None)
     builder = ensure_builder_image(docker_client)
     module = _monorepo(tmp_path)
     request = BuildRequest(str(module))
@@ -150,11 +159,30 @@ def test_a_builder_image_without_git_says_the_stamp_is_missing(docker_client, tm
     assert docker.digest != build(request).digest
 
 
+def test_the_hosts_git_is_carried_whole(tmp_path: Path) -> None:
+    """The host's git, its loader and every library it needs (and theirs), and a static launcher
+    for this machine's architecture; the launcher names only paths below the directory."""
+    import platform
+
+    from supplychain.build.elfcheck import linkage_of
+
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
+    entries = {e.path: e for e in host_git_entries("/sccheck/hostgit", arch) or []}
+    assert "/sccheck/hostgit/bin/git" in entries
+    launcher = linkage_of(entries["/sccheck/hostgit/bin/git"].data or b"", "launcher")
+    assert launcher.is_static
+    git = linkage_of(entries["/sccheck/hostgit/git"].data or b"", "git")
+    libs = {p.rsplit("/", 1)[1] for p in entries if p.startswith("/sccheck/hostgit/lib/")}
+    assert set(git.needed) <= libs and "/sccheck/hostgit/ld.so" in entries
+    for name in libs:
+        assert set(linkage_of(entries[f"/sccheck/hostgit/lib/{name}"].data or b"", name).needed) <= libs
+
+
 @pytest.mark.docker
 def test_a_workspace_in_a_repository_gets_the_daemonless_digest(docker_client, tmp_path: Path) -> None:
     """A go.work at the top of a repository, the main module one of its `use` directories: the
     engine's go finds the repository above the module, as the host's does."""
-    builder = ensure_builder_image(docker_client, git=True)
+    builder = ensure_builder_image(docker_client)
     top = shutil.copytree(Path(__file__).parent / "modules" / "work", tmp_path / "work")
     _git(top, "init", "-q", "-b", "main")
     _git(top, "add", "-A")
