@@ -65,24 +65,29 @@ def main(argv: list[str] | None = None) -> int:
              "at end": _load(os.getloadavg()), "run took": f"{(time.perf_counter() - began) / 60:.0f} min"}
     if failed:
         facts["areas that failed (no rows)"] = "; ".join(failed)
+    repeat = args.repeat
     if args.merge:
-        rows, facts = _merged(rows, facts, areas)
-    md, js = write_reports(rows, facts, args.repeat)
+        rows, facts, repeat = _merged(rows, facts, areas, args.repeat)
+    md, js = write_reports(rows, facts, repeat)
     print(md.read_text())
     print(f"benchmarks: wrote {md} and {js}", file=sys.stderr)
     return 1 if failed else 0
 
 
-def _merged(rows: list[Row], facts: dict[str, str], areas: list[str]) -> tuple[list[Row], dict[str, str]]:
-    """This run's rows first, then the earlier run's rows of the tasks it did not measure; the
-    machine line keeps the earlier run's facts and says which areas were measured again, when."""
+def _merged(rows: list[Row], facts: dict[str, str], areas: list[str],
+            repeat: int) -> tuple[list[Row], dict[str, str], int]:
+    """The earlier run's table with this run's rows in the places of the tasks it measured again
+    (new tasks at the end); the machine line keeps the earlier run's facts and says which areas
+    were measured again, when, with how many runs; the header keeps the earlier run count."""
     old = json.loads((ROOT / "benchmarks" / "results.json").read_text())
     fields = {f.name for f in dataclasses.fields(Row)}
-    measured = {r.task for r in rows}
-    kept = [Row(**{k: v for k, v in r.items() if k in fields}) for r in old["rows"] if r["task"] not in measured]
+    fresh = {r.task: r for r in rows}
+    earlier = [Row(**{k: v for k, v in r.items() if k in fields}) for r in old["rows"]]
+    merged_rows = [fresh.pop(r.task, r) for r in earlier] + list(fresh.values())
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    merged = {**old["machine"], f"measured again at {when}": f"{', '.join(areas)} (load {facts['at end']})"}
-    return rows + kept, merged
+    merged = {**old["machine"], f"measured again at {when}":
+              f"{', '.join(areas)} ({repeat} run(s) each, load {facts['at end']})"}
+    return merged_rows, merged, int(old.get("repeat", repeat))
 
 
 def _load(avg: tuple[float, float, float]) -> str:
