@@ -34,7 +34,7 @@ from supplychain.build.gocompile import COMPILE_TIMEOUT, PROGRESS_EVERY, compile
 from supplychain.build.layers import Entry, directory, file, layer_from_tar, tar_bytes
 from supplychain.build.model import BuildRequest, BuildResult
 from supplychain.errors import BuildError, UsageError
-from supplychain.image.platform import Platform
+from supplychain.image.platform import Platform, goarch
 from supplychain.progress import Progress
 from supplychain.source import go_version
 from supplychain.strictdoc import load_json
@@ -174,10 +174,11 @@ def build_context(prep: Prepared, git_arch: str | None = None, image_path: str =
     root, work = workspace(prep)
     tree, stamp, notes, path = root, None, [], None
     extra: list[Entry] = []
-    source = _source_entries(root)
-    repo = host_repo(prep.module.root)
-    if repo is not None and (_inside(root, repo.top) or _inside(repo.top, root)):
-        tree = repo.top if _inside(root, repo.top) else root
+    source: list[Entry] | None = None
+    repo = host_repo(prep.module.root, prep.info)
+    top_holds_root = repo is not None and _inside(root, repo.top)
+    if repo is not None and (top_holds_root or _inside(repo.top, root)):
+        tree = repo.top if top_holds_root else root
         try:
             source = repo_entries(repo, tree, SRC, _source_entries(root, _below(root, tree)),
                                   max_files=MAX_CONTEXT_FILES, max_bytes=MAX_CONTEXT_BYTES // 2)
@@ -190,6 +191,8 @@ def build_context(prep: Prepared, git_arch: str | None = None, image_path: str =
             notes.append(f"the git repository is too large to copy into the engine ({why}): the binary "
                          "carries no VCS stamp, so its digest differs from --builder oci's; labels and "
                          "provenance still name the revision")
+    if source is None:       # no repository to stamp from, or too large: the module alone
+        source = _source_entries(root)
     entries = [directory(OUT), directory(SCRATCH, 0o1777), *source, *extra,
                *module_cache_entries(prep, tree, prep.platforms)]
     size = sum(len(e.data or b"") for e in entries)
@@ -384,12 +387,11 @@ def engine_arch(client: Any) -> str | None:
     """The engine's architecture as GOARCH when it is this machine's (the host's git runs there)."""
     import docker
 
-    names = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
     try:
-        engine = names.get(str(client.info().get("Architecture", "")))
+        engine = goarch(str(client.info().get("Architecture", "")))
     except (docker.errors.DockerException, OSError):   # it will not say: the image's own git, if any
         return None
-    return engine if engine and engine == names.get(host.machine()) else None
+    return engine if engine and engine == goarch(host.machine()) else None
 
 
 def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supplychain.build.layers import Entry, file
+from supplychain.source import SourceInfo, git
 from supplychain.tools import child_env, find_tool
 
 GIT_TIMEOUT = 60
@@ -73,59 +74,54 @@ class Repo:
     stamp: Stamp       # what the host's go stamps
 
 
-def _git(top: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    exe = find_tool("git", required=False) or "git"
-    return subprocess.run([exe, "-C", str(top), *args], capture_output=True, text=True,
-                          timeout=GIT_TIMEOUT, check=False, env=child_env())
-
-
-def _git_bytes(top: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    exe = find_tool("git", required=False) or "git"
-    return subprocess.run([exe, "-C", str(top), *args], capture_output=True, timeout=GIT_TIMEOUT,
-                          check=False, env=child_env())
-
-
-def host_repo(module_root: Path) -> Repo | None:
-    """The git repository the host's go stamps from, or None when it stamps nothing (no git, not
-    a work tree, or a linked worktree, whose `.git` is a file go does not look for)."""
-    if find_tool("git", required=False) is None:
+def _git_bytes(top: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
+    """`git -C TOP ARGS` with its raw output (an empty answer is an answer here), or None when
+    git is missing or does not finish."""
+    exe = find_tool("git", required=False)
+    if exe is None:
         return None
     try:
-        top_proc = _git(module_root, "rev-parse", "--show-toplevel")
+        return subprocess.run([exe, "-C", str(top), *args], capture_output=True, timeout=GIT_TIMEOUT,
+                              check=False, env=child_env())
     except (OSError, subprocess.TimeoutExpired):
         return None
-    if top_proc.returncode != 0 or not top_proc.stdout.strip():
+
+
+def host_repo(module_root: Path, info: SourceInfo) -> Repo | None:
+    """The git repository the host's go stamps from, or None when it stamps nothing (no git, not
+    a work tree, or a linked worktree, whose `.git` is a file go does not look for). `info` is
+    what the build already read from git (`supplychain.source.source_info` of the module): HEAD
+    and its commit time are the answer to go's `log -1 --format=%H:%ct`; only `status
+    --porcelain`, go's other question, is asked here."""
+    top_text = info.toplevel or git(module_root, "rev-parse", "--show-toplevel")   # no commit yet
+    if not top_text:
         return None
-    top = Path(top_proc.stdout.strip())
+    top = Path(top_text)
     if not (top / ".git").is_dir():
         return None
-    # the two questions go asks, as go asks them (cmd/go/internal/vcs: gitStatus)
-    status = _git(top, "status", "--porcelain")
-    if status.returncode != 0:
+    status = _git_bytes(top, "status", "--porcelain")
+    if status is None or status.returncode != 0:
         return None
-    modified = bool(status.stdout)
-    log = _git(top, "-c", "log.showsignature=false", "log", "-1", "--format=%H:%ct")
-    revision = when = None
-    if log.returncode == 0 and ":" in log.stdout:
-        revision, _, seconds = log.stdout.strip().partition(":")
-        if seconds.isdigit():
-            when = dt.datetime.fromtimestamp(int(seconds), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return Repo(top, Stamp(revision or None, when, modified))
+    when = None
+    if info.commit_time is not None:
+        when = dt.datetime.fromtimestamp(info.commit_time, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Repo(top, Stamp(info.revision, when, bool(status.stdout)))
 
 
 def _config(top: Path) -> bytes:
-    """The repository's config cut down to what reading the tree needs."""
+    """The repository's config cut down to what reading the tree needs (one read of it)."""
+    listed = git(top, "config", "--file", str(top / ".git" / "config"), "--get-regexp",
+                 r"^(core|extensions)\.")
+    values: dict[str, str] = {}
+    for line in (listed or "").splitlines():
+        key, _, value = line.partition(" ")
+        values[key] = value            # the last of a repeated key wins, as `git config --get`
     lines = ["[core]"]
-    for key in CONFIG_KEYS:
-        proc = _git(top, "config", "--file", str(top / ".git" / "config"), "--get", key)
-        if proc.returncode == 0 and proc.stdout.strip():
-            lines.append(f"\t{key.split('.', 1)[1]} = {proc.stdout.strip()}")
-    ext = _git(top, "config", "--file", str(top / ".git" / "config"), "--get-regexp", r"^extensions\.")
-    if ext.returncode == 0 and ext.stdout.strip():
-        lines.append("[extensions]")
-        for line in ext.stdout.strip().splitlines():
-            key, _, value = line.partition(" ")
-            lines.append(f"\t{key.split('.', 1)[1]} = {value}")
+    lines += [f"\t{key.split('.', 1)[1]} = {values[key]}" for key in CONFIG_KEYS if values.get(key)]
+    ext = [f"\t{key.split('.', 1)[1]} = {value}" for key, value in values.items()
+           if key.startswith("extensions.")]
+    if ext:
+        lines += ["[extensions]", *ext]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -138,7 +134,7 @@ def repo_entries(repo: Repo, tree: Path, dest: str, others: list[Entry], *, max_
     prefix = repo.top.resolve().relative_to(tree.resolve()).as_posix()
     base = dest if prefix == "." else f"{dest}/{prefix}"
     listed = _git_bytes(repo.top, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    if listed.returncode != 0:
+    if listed is None or listed.returncode != 0:
         raise TooLarge("git ls-files failed")
     names = sorted({n.decode("utf-8", "surrogateescape") for n in listed.stdout.split(b"\0") if n})
     entries: dict[str, Entry] = {e.path: e for e in others}

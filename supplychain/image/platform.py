@@ -25,6 +25,12 @@ UNKNOWN = "unknown"
 EXAMPLE = "e.g. linux/amd64,linux/arm64"
 
 
+def goarch(machine: str) -> str | None:
+    """A machine name as `uname -m` (or the Docker engine's `Architecture`) gives it, as an OCI /
+    GOARCH architecture (`x86_64` -> `amd64`); None for one we do not know."""
+    return _HOST_ARCH.get(machine.lower())
+
+
 @dataclass(frozen=True, order=True)
 class Platform:
     os: str
@@ -59,7 +65,7 @@ class Platform:
 
     @classmethod
     def host(cls) -> Platform:
-        arch = _HOST_ARCH.get(host_platform.machine().lower(), "amd64")
+        arch = goarch(host_platform.machine()) or "amd64"
         return cls("linux", arch, "v7" if arch == "arm" else None)
 
     @property

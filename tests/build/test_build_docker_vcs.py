@@ -18,6 +18,7 @@ import pytest
 from supplychain.build import BuildRequest, BuildResult, build
 from supplychain.build.enginevcs import host_git_entries, host_repo, repo_entries, stamp_note
 from supplychain.sbom.buildinfo import read_buildinfo
+from supplychain.source import source_info
 from tests.build.builder_image import ensure_builder_image
 from tests.build.conftest import COMMIT_DATE, revision
 from tests.conftest import EXAMPLES
@@ -61,7 +62,7 @@ def _monorepo(tmp: Path, nested: bool = True) -> Path:
 
 def test_what_reaches_the_engine_of_a_repository(tmp_path: Path) -> None:
     module = _monorepo(tmp_path)
-    repo = host_repo(module)
+    repo = host_repo(module, source_info(module))
     assert repo is not None and repo.top == (tmp_path / "mono").resolve()
     assert repo.stamp.revision == revision(repo.top) and repo.stamp.modified is False
     assert repo.stamp.time == COMMIT_DATE
@@ -88,7 +89,7 @@ def test_what_reaches_the_engine_of_a_repository(tmp_path: Path) -> None:
 
 def test_a_binary_without_the_hosts_stamp_is_named(tmp_path: Path) -> None:
     module = _monorepo(tmp_path)
-    repo = host_repo(module)
+    repo = host_repo(module, source_info(module))
     assert repo is not None
     exe = tmp_path / "hello"
     env = {**os.environ, "CGO_ENABLED": "0"}
