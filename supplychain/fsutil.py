@@ -21,6 +21,15 @@ SECRET_MODE = 0o600
 
 
 @functools.cache
+def cache_root() -> Path:
+    """sccheck's cache directory: $SCCHECK_CACHE_DIR, else $XDG_CACHE_HOME/sccheck, else
+    ~/.cache/sccheck (layers, check results)."""
+    base = os.environ.get("SCCHECK_CACHE_DIR")
+    if base:
+        return Path(base)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sccheck"
+
+
 def umask() -> int:
     """The process umask, read without changing it where /proc has it (os.umask can only be read
     by setting it, which would race with other threads creating files)."""

@@ -2,8 +2,8 @@
 reader the policy uses, side by side.
 
 buildType SCCHECK_BUILD_TYPE (documented in docs/signing.md): externalParameters = {source,
-ref, path, platforms, base}; resolvedDependencies = the source repository at its commit, the
-base image by digest, the Go toolchain. The reader takes any SLSA v1 provenance: builder id,
+ref, path, platforms, base, layerCompression}; resolvedDependencies = the source repository at
+its commit, the base image by digest, the Go toolchain. The reader takes any SLSA v1 provenance: builder id,
 build type, source repositories and commits.
 """
 

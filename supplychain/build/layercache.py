@@ -2,11 +2,12 @@
 bytes of the last build instead of compressing the same tar again.
 
 The key is the digest of the uncompressed tar (the layer's diff_id) together with everything
-the compressed bytes depend on: the compressor (zlib, by its run-time version), the level and
-the block size. A hit is therefore the very bytes compressing would give, and the image digest
-is the same with the cache as without it. An entry is checked before it is used: it is
-decompressed and the digest of what comes out must be the diff_id, so a damaged or foreign
-entry is compressed again and replaced, never put into an image.
+the compressed bytes depend on: the compressor (supplychain.build.compress.COMPRESSOR: the
+library and its version), the level and the block size. A hit is therefore the very bytes
+compressing would give, and the image digest is the same with the cache as without it. An entry
+is checked before it is used: it is decompressed, its members must hold the blocks compressing
+makes, and the digest of what comes out must be the diff_id, so a damaged or foreign entry is
+compressed again and replaced, never put into an image.
 
 Where: $SCCHECK_CACHE_DIR/layers, else $XDG_CACHE_HOME/sccheck/layers, else
 ~/.cache/sccheck/layers. SCCHECK_LAYER_CACHE=0 turns it off. The oldest entries are removed
@@ -21,15 +22,11 @@ import os
 import zlib
 from pathlib import Path
 
+from supplychain.build.compress import COMPRESSOR, GZIP_BLOCK
+from supplychain.fsutil import cache_root
+
 MAX_BYTES = 512 << 20
 MAX_INFLATED = 1 << 34        # a cached layer never inflates past 16 GiB, whatever it claims
-
-
-def cache_root() -> Path:
-    base = os.environ.get("SCCHECK_CACHE_DIR")
-    if base:
-        return Path(base)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sccheck"
 
 
 class LayerCache:
@@ -48,7 +45,7 @@ class LayerCache:
 
     @staticmethod
     def key(diff_id: str, level: int, block: int) -> str:
-        recipe = f"{diff_id} gzip zlib-{zlib.ZLIB_RUNTIME_VERSION} level-{level} block-{block}"
+        recipe = f"{diff_id} gzip {COMPRESSOR} level-{level} block-{block}"
         return hashlib.sha256(recipe.encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
@@ -104,23 +101,32 @@ class LayerCache:
 
 
 def _holds(data: bytes, diff_id: str) -> bool:
-    """Whether `data` is one gzip member whose content has digest `diff_id`."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    """Whether `data` is the members compressing gives (each holds GZIP_BLOCK bytes, the last
+    the rest) and what they hold has digest `diff_id`."""
     digest = hashlib.sha256()
-    size, rest = 0, data
+    total, rest, sizes = 0, data, []
     try:
-        while rest:
-            chunk = inflater.decompress(rest, 8 << 20)
-            size += len(chunk)
-            if size > MAX_INFLATED:
-                return False
-            digest.update(chunk)
-            rest = inflater.unconsumed_tail
-        tail = inflater.flush()
-        size += len(tail)
-        digest.update(tail)
-        if not inflater.eof or inflater.unused_data or size > MAX_INFLATED:
-            return False
+        while True:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            size = 0
+            while rest and not inflater.eof:
+                chunk = inflater.decompress(rest, GZIP_BLOCK + 1)   # a block at most: no bomb
+                size += len(chunk)
+                if size > GZIP_BLOCK:
+                    return False
+                digest.update(chunk)
+                rest = inflater.unconsumed_tail
+            if not inflater.eof:
+                return False                      # cut short
+            sizes.append(size)
+            total += size
+            rest = inflater.unused_data
+            if not rest:
+                break
+            if total > MAX_INFLATED or size != GZIP_BLOCK:
+                return False                      # a member after a short one: not ours
     except zlib.error:
         return False
+    if len(sizes) > 1 and sizes[-1] == 0:
+        return False                              # an empty member after the blocks
     return "sha256:" + digest.hexdigest() == diff_id

@@ -2,28 +2,28 @@
 
 Entries are sorted by path, parent directories are added, owners are 0:0 with empty names,
 modes are fixed by the caller, every mtime is one timestamp (SOURCE_DATE_EPOCH, else the
-commit time, else 0), and gzip uses a fixed level, mtime 0 and no file name.
+commit time, else 0), and gzip uses one pinned compressor at a fixed level, mtime 0 and no file
+name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import posixpath
-import struct
 import tarfile
-import zlib
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from supplychain.build.compress import GZIP_BLOCK, GZIP_LEVEL, MAX_GZIP_LEVEL, deterministic_gzip
 from supplychain.build.layercache import LayerCache
 from supplychain.errors import BuildError
 from supplychain.image.descriptor import Descriptor, MediaType
 
-GZIP_LEVEL = 6  # gzip's own default: ~3x faster than 9, within a few KB of it (benchmarks/)
 DIR_MODE = 0o755
+
+__all__ = ["GZIP_BLOCK", "GZIP_LEVEL", "MAX_GZIP_LEVEL", "Entry", "Layer", "deterministic_gzip", "directory",
+           "file", "layer_from_tar", "make_layer", "tar_bytes"]
 
 
 @dataclass(frozen=True)
@@ -102,40 +102,6 @@ def tar_bytes(entries: Iterable[Entry], mtime: int) -> tuple[bytes, tuple[str, .
                 info.size = len(entry.data)
                 tar.addfile(info, io.BytesIO(entry.data))
     return buf.getvalue(), tuple(sorted(by_path))
-
-
-GZIP_BLOCK = 1 << 20      # the output depends on this, never on how many cores compress
-_WINDOW = 32 * 1024       # deflate's window: each block is primed with the 32 KiB before it
-
-
-def _deflate_block(data: bytes, start: int, level: int, last: bool) -> bytes:
-    kwargs = {"zdict": data[start - _WINDOW:start]} if start else {}
-    comp = zlib.compressobj(level, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, **kwargs)  # 8: as gzip
-    out = comp.compress(data[start:start + GZIP_BLOCK])
-    # a sync flush ends on a byte boundary without the final-block bit, so the raw deflate
-    # streams of consecutive blocks concatenate into one valid stream (as pigz does)
-    return out + comp.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
-
-
-def deterministic_gzip(data: bytes, level: int = GZIP_LEVEL) -> bytes:
-    """gzip with mtime 0 and no file name, compressed in fixed 1 MiB blocks on every core.
-
-    The bytes depend only on the input, the level and GZIP_BLOCK, so a build is reproducible
-    on any machine; zlib releases the GIL, so blocks compress in parallel threads. Priming each
-    block with the preceding window keeps the size within a few hundred bytes of one stream.
-    """
-    starts = list(range(0, len(data), GZIP_BLOCK)) or [0]
-    last = starts[-1]
-    workers = min(len(starts), os.cpu_count() or 1)
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sccheck-gzip") as pool:
-            parts = list(pool.map(lambda s: _deflate_block(data, s, level, s == last), starts))
-    else:
-        parts = [_deflate_block(data, s, level, s == last) for s in starts]
-    xfl = 2 if level == 9 else 4 if level == 1 else 0
-    header = b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + bytes([xfl, 255])
-    trailer = struct.pack("<II", zlib.crc32(data) & 0xFFFFFFFF, len(data) & 0xFFFFFFFF)
-    return header + b"".join(parts) + trailer
 
 
 def make_layer(entries: Iterable[Entry], mtime: int, level: int = GZIP_LEVEL,

@@ -54,6 +54,8 @@ def provenance(path: Path, facts: SourceFacts, build: BuildResult, go_version: s
         base_image = f"{name}@{build.base_digest}"
     elif build.base != "scratch":
         extra["base"] = build.base
+    if build.compression:
+        extra["layerCompression"] = build.compression    # what the layer bytes depend on
     commit = facts.commit or build.revision or ""
     predicate = slsa_provenance(ProvenanceInputs(
         source_repo=facts.source or f"file://{path.resolve()}", commit=commit, source_ref=facts.ref,
