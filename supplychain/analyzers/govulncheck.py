@@ -10,12 +10,14 @@ required. One sccheck finding is made per OSV id, at the deepest level seen.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from supplychain.analyzers import vulncache
 from supplychain.analyzers.base import ToolContext, execute, failed, json_values
 from supplychain.analyzers.model import Finding, Location, Severity, ToolOutput, Vulnerability
 from supplychain.errors import UsageError
@@ -161,20 +163,40 @@ def _finding(osv_id: str, agg: dict[str, Any], entry: dict[str, Any], roots: set
                    location=location, vulnerability=vuln)
 
 
-def run(ctx: ToolContext) -> ToolOutput:
-    exe = find_tool("govulncheck")
-    assert exe is not None
-    argv = [exe, "-json", "-db", ctx.vuln_db]
-    argv += ["-mode", "binary", str(ctx.binary)] if ctx.binary else list(ctx.packages)
+def _scan(argv: list[str], ctx: ToolContext) -> str:
     proc = execute(argv, ctx, tool="govulncheck")
     if proc.returncode != 0:
         raise failed("govulncheck", argv, proc, "it could not scan",
                      "check that the module builds and that --vuln-db is reachable "
                      f"(it was {ctx.vuln_db})")
     try:
-        findings, facts = parse(proc.stdout, ctx)
+        parse(proc.stdout, ctx)
     except json.JSONDecodeError as exc:
         raise failed("govulncheck", argv, proc, f"its JSON output did not parse ({exc})",
                      "run 'govulncheck -json ./...' by hand to see what it prints") from None
+    return proc.stdout
+
+
+def run(ctx: ToolContext) -> ToolOutput:
+    exe = find_tool("govulncheck")
+    assert exe is not None
+    argv = [exe, "-json", "-db", ctx.vuln_db]
+    argv += ["-mode", "binary", str(ctx.binary)] if ctx.binary else list(ctx.packages)
+    # the same executable, arguments, Go, files and database give the same answer
+    # (supplychain.analyzers.vulncache); anything else, or a damaged entry, scans again
+    cache_key = vulncache.key(exe, argv[1:], ctx.root, ctx.binary, ctx.vuln_db, ctx.env)
+    stdout = vulncache.get(cache_key) if cache_key else None
+    parsed = None
+    if stdout is not None:
+        with contextlib.suppress(json.JSONDecodeError):
+            parsed = parse(stdout, ctx)
+    cached = parsed is not None
+    if parsed is None:
+        stdout = _scan(argv, ctx)
+        parsed = parse(stdout, ctx)
+        if cache_key:
+            vulncache.put(cache_key, stdout)
+    findings, facts = parsed
+    facts["cached"] = cached
     return ToolOutput(findings=findings, command=("govulncheck", *argv[1:]),
                       version=str(facts.get("scanner_version", "")), facts=facts)

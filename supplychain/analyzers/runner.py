@@ -133,7 +133,9 @@ def _run_one(name: str, ctx: ToolContext, progress: Progress) -> ToolRun:
         return ToolRun(tool=name, status="failed", seconds=seconds, error=err.to_dict(),
                        diagnostics=err.diagnostics())
     seconds = time.monotonic() - began
-    progress.done(name, f"{len(output.findings)} finding(s)")
+    cached = " (the same files, Go, tool and database as a run before: its answer reused)" \
+        if output.facts.get("cached") else ""
+    progress.done(name, f"{len(output.findings)} finding(s){cached}")
     return ToolRun(tool=name, status="ok", seconds=seconds, output=output)
 
 
