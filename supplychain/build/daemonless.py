@@ -27,9 +27,9 @@ from supplychain.build.gocompile import (
     CompileRequest,
     GoModule,
     MainPackage,
-    cgo_packages,
     compile_binary,
     locate,
+    mains_and_cgo,
     parse_goflags,
     require_buildable,
     resolve_mains,
@@ -129,12 +129,16 @@ def prepare(req: BuildRequest, progress: Progress | None = None) -> Prepared:
     goflags = parse_goflags(os.environ.get("GOFLAGS"))
     tags = tuple(dict.fromkeys([*goflags.tags, *settings.tags, *(["timetzdata"] if req.tzdata else [])]))
     wanted = settings.mains or (package,)
-    # The module's inspection runs side by side: each step mostly waits on its own child
-    # process (two go list, git). Their errors are still raised in this order.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="sccheck-inspect") as pool:
-        cgo_check = None if settings.cgo else pool.submit(cgo_packages, module, wanted, goflags.passed, tags)
+    # git runs beside one go list that both names the main packages and finds any cgo package in
+    # their build list (two go list side by side take as long as both in a row). The errors are
+    # still raised in this order: not a main package, then --cgo's base, then cgo needed.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sccheck-inspect") as pool:
         git_info = pool.submit(source_info, module.root)
-        mains = resolve_mains(module, wanted, goflags.passed, tags)
+        needs_cgo: list[str] = []
+        if settings.cgo:
+            mains = resolve_mains(module, wanted, goflags.passed, tags)
+        else:
+            mains, needs_cgo = mains_and_cgo(module, wanted, goflags.passed, tags)
         entry = choose_entry(mains, settings.entrypoint)
         if settings.cgo:
             if req.builder != "oci":
@@ -143,7 +147,6 @@ def prepare(req: BuildRequest, progress: Progress | None = None) -> Prepared:
                                  found=f"--builder {req.builder}",
                                  fix="drop --builder docker")
             cgo_precheck(req.base, platforms)
-        needs_cgo = cgo_check.result() if cgo_check is not None else []
         if needs_cgo:
             raise UsageError(
                 f"{needs_cgo[0].split()[0]} needs cgo, which a static build leaves out",

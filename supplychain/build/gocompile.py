@@ -245,6 +245,12 @@ def resolve_mains(module: GoModule, wanted: tuple[str, ...], goflags: str = "",
         args += ["-tags", ",".join(tags)]
     proc = go_list(module.root, [*args, *wanted], goflags)
     lines = [line.split("\t") for line in proc.stdout.splitlines() if line.strip()]
+    return _mains(module, wanted, lines, proc, goflags)
+
+
+def _mains(module: GoModule, wanted: tuple[str, ...], lines: list[list[str]],
+           proc: subprocess.CompletedProcess[str], goflags: str) -> list[MainPackage]:
+    """MainPackages from go list's `ImportPath, Name, Error` of each wanted package, in order."""
     if proc.returncode != 0 and len(lines) != len(wanted):
         raise BuildError(f"go list cannot read the packages {' '.join(wanted)} of {module.path}",
                          found=proc.stderr.strip()[-2000:],
@@ -272,17 +278,64 @@ def resolve_mains(module: GoModule, wanted: tuple[str, ...], goflags: str = "",
     return out
 
 
+_CGO_PACKAGE = '{{.ImportPath}} ({{join .CgoFiles ", "}})'
+_CGO_TEMPLATE = "{{if and (not .Standard) .CgoFiles}}" + _CGO_PACKAGE + "{{end}}"
+
+
 def cgo_packages(module: GoModule, packages: Iterable[str], goflags: str = "",
                  tags: tuple[str, ...] = ()) -> list[str]:
     """Packages outside the standard library in the build list that have cgo files: with
     CGO_ENABLED=0 they fail to compile, or (like go-sqlite3) compile to a stub that fails at run
     time. The standard library's cgo parts have pure-Go fallbacks."""
-    template = '{{if and (not .Standard) .CgoFiles}}{{.ImportPath}} ({{join .CgoFiles ", "}}){{end}}'
-    args = ["-e", "-deps", "-f", template]
+    args = ["-e", "-deps", "-f", _CGO_TEMPLATE]
     if tags:
         args += ["-tags", ",".join(tags)]
     proc = go_list(module.root, [*args, *packages], goflags, cgo=True)
     return sorted({line.strip() for line in proc.stdout.splitlines() if line.strip()})
+
+
+def mains_and_cgo(module: GoModule, wanted: tuple[str, ...], goflags: str = "",
+                  tags: tuple[str, ...] = ()) -> tuple[list[MainPackage], list[str]]:
+    """resolve_mains and cgo_packages from one `go list -deps` (two go list runs side by side
+    take as long as both in a row: they contend for the go command's caches). A wanted package
+    that cannot be matched to its line, or is not a main package as cgo sees it (a package may
+    hold only `!cgo` files), is resolved by resolve_mains as the build sees it, with its errors."""
+    template = ("{{if not .DepOnly}}M\t{{.ImportPath}}\t{{.Name}}\t{{.Dir}}\t"
+                "{{if .Error}}{{.Error.Err}}{{end}}\n{{end}}"
+                "{{if and (not .Standard) .CgoFiles}}C\t" + _CGO_PACKAGE + "{{end}}")
+    args = ["-e", "-deps", "-f", template]
+    if tags:
+        args += ["-tags", ",".join(tags)]
+    proc = go_list(module.root, [*args, *wanted], goflags, cgo=True)
+    listed: list[list[str]] = []
+    cgo: set[str] = set()
+    for line in proc.stdout.splitlines():
+        kind, _, rest = line.partition("\t")
+        if kind == "M":
+            listed.append(rest.split("\t"))
+        elif kind == "C" and rest.strip():
+            cgo.add(rest.strip())
+    lines = _in_order(module, wanted, listed)
+    if lines is None:
+        return resolve_mains(module, wanted, goflags, tags), sorted(cgo)
+    return _mains(module, wanted, lines, proc, goflags), sorted(cgo)
+
+
+def _in_order(module: GoModule, wanted: tuple[str, ...], listed: list[list[str]]) -> list[list[str]] | None:
+    """Each wanted package's `ImportPath, Name, Error` from -deps output (dependency order)."""
+    if len(listed) != len(wanted) or any(len(f) < 3 or f[1] != "main" for f in listed):
+        return None
+    if len(wanted) == 1:
+        return [[f[0], f[1], *f[3:]] for f in listed]
+    out = []
+    for pkg in wanted:
+        is_dir = pkg.startswith((".", "/"))
+        target = str((module.root / pkg).resolve()) if is_dir else pkg
+        match = [f for f in listed if (f[2] if is_dir else f[0]) == target]
+        if len(match) != 1:
+            return None
+        out.append([match[0][0], match[0][1], *match[0][3:]])
+    return out
 
 
 def _needs_cgo(root: Path) -> list[str]:

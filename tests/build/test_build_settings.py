@@ -267,3 +267,21 @@ def test_harden_k8s_takes_the_exposed_port(sccheck, tmp_path: Path) -> None:
     assert "containerPort: 9090" in proc.stdout and "8080" not in proc.stdout
     assert [line for line in proc.stdout.splitlines() if line.startswith("kind:")] == \
         ["kind: Deployment", "kind: NetworkPolicy"]
+
+
+def test_one_go_list_names_the_mains_in_the_order_asked_and_finds_cgo() -> None:
+    """The build asks go list once for the main packages and their cgo dependencies: the answer
+    is the one the two separate questions give, in the order the packages were named."""
+    from supplychain.build.gocompile import GoModule, cgo_packages, mains_and_cgo, resolve_mains
+
+    module = GoModule(MULTI.resolve(), "example.com/multi")
+    names = sorted(p.name for p in (MULTI / "cmd").iterdir() if p.is_dir())
+    assert len(names) >= 2
+    for wanted in (tuple(f"./cmd/{n}" for n in names), tuple(f"./cmd/{n}" for n in reversed(names)),
+                   tuple(f"example.com/multi/cmd/{n}" for n in reversed(names))):
+        mains, cgo = mains_and_cgo(module, wanted)
+        assert mains == resolve_mains(module, wanted)
+        assert [m.package for m in mains] == list(wanted)
+        assert cgo == cgo_packages(module, wanted) == []
+    cmod = GoModule((MODULES / "cgodep").resolve(), "example.com/cgodep")
+    assert mains_and_cgo(cmod, (".",))[1] == cgo_packages(cmod, (".",)) == ["example.com/cdep (cdep.go)"]
