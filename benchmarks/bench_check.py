@@ -37,7 +37,7 @@ def _one(bench: Bench, name: str, src: Path) -> list[Row]:
     def theirs() -> None:
         _sequential(src)
 
-    fresh_scan = {"SCCHECK_CHECK_CACHE": "0"}
+    fresh_scan = {"SCCHECK_RESULT_CACHE": "0"}
     ours(), theirs()        # warm the build and analysis caches for both (and sccheck's answer cache)
     t_ours = median_time(ours, bench.repeat)
     t_scan = median_time(lambda: ours(fresh_scan), bench.repeat)
@@ -46,7 +46,7 @@ def _one(bench: Bench, name: str, src: Path) -> list[Row]:
     return [Row(f"check {name}: vet + staticcheck + govulncheck + race", t_ours,
                 "the four tools one after another", t_theirs,
                 note=note + "; govulncheck's answer for the unchanged module and database reused"),
-            Row(f"check {name}: the same, govulncheck run again (SCCHECK_CHECK_CACHE=0)", t_scan,
+            Row(f"check {name}: the same, govulncheck run again (SCCHECK_RESULT_CACHE=0)", t_scan,
                 "the four tools one after another", t_theirs, note=note)]
 
 

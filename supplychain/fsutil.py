@@ -20,7 +20,6 @@ from supplychain.errors import UsageError
 SECRET_MODE = 0o600
 
 
-@functools.cache
 def cache_root() -> Path:
     """sccheck's cache directory: $SCCHECK_CACHE_DIR, else $XDG_CACHE_HOME/sccheck, else
     ~/.cache/sccheck (layers, check results)."""
@@ -30,6 +29,7 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sccheck"
 
 
+@functools.cache
 def umask() -> int:
     """The process umask, read without changing it where /proc has it (os.umask can only be read
     by setting it, which would race with other threads creating files)."""

@@ -23,7 +23,7 @@ EXAMPLES = ROOT / "examples"
 # turn it on).
 os.environ["SCCHECK_LAYER_CACHE"] = "0"
 # Likewise every check runs govulncheck: the answer cache has its own tests (analyzers).
-os.environ["SCCHECK_CHECK_CACHE"] = "0"
+os.environ["SCCHECK_RESULT_CACHE"] = "0"
 
 
 @pytest.fixture(scope="session")

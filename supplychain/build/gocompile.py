@@ -4,6 +4,8 @@ no build id, version injected with -X, and VCS info recorded (-buildvcs=true). W
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shlex
@@ -14,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from supplychain import resultcache
 from supplychain.build.elfcheck import require_static
 from supplychain.errors import BuildError, UsageError
 from supplychain.gomodule import find_module_root, module_root
@@ -306,7 +309,12 @@ def mains_and_cgo(module: GoModule, wanted: tuple[str, ...], goflags: str = "",
     args = ["-e", "-deps", "-f", template]
     if tags:
         args += ["-tags", ",".join(tags)]
-    proc = go_list(module.root, [*args, *wanted], goflags, cgo=True)
+    cache_key = _list_key(module, [*args, *wanted], goflags)
+    cached = resultcache.get(LIST_KIND, cache_key) if cache_key else None
+    if cached is not None:
+        proc = subprocess.CompletedProcess(["go", "list"], 0, cached, "")
+    else:
+        proc = go_list(module.root, [*args, *wanted], goflags, cgo=True)
     listed: list[list[str]] = []
     cgo: set[str] = set()
     for line in proc.stdout.splitlines():
@@ -318,7 +326,67 @@ def mains_and_cgo(module: GoModule, wanted: tuple[str, ...], goflags: str = "",
     lines = _in_order(module, wanted, listed)
     if lines is None:
         return resolve_mains(module, wanted, goflags, tags), sorted(cgo)
+    if cache_key and cached is None and proc.returncode == 0:
+        resultcache.put(LIST_KIND, cache_key, proc.stdout)
     return _mains(module, wanted, lines, proc, goflags), sorted(cgo)
+
+
+# The answer of that go list is kept (supplychain.resultcache) under the digest of what it can
+# depend on: the arguments, `go env` as go list runs, go.mod, go.sum and vendor/modules.txt, the
+# name of every file of the module tree, and the head of every .go file: everything before its
+# first top-level func, var, const or type, which holds the build constraints, the package clause,
+# the imports and a cgo preamble (Go puts imports before every other declaration). An edit inside
+# a function, the usual one between two builds, keeps the key; a new import, file, tag or
+# dependency changes it. A workspace, a local replace or a tree over resultcache.MAX_FILES is
+# never cached; SCCHECK_RESULT_CACHE=0 turns it off.
+LIST_KIND = "build/golist"
+_LIST_VERSION = b"sccheck go list cache v1\n"
+_DECL = re.compile(rb"(func|var|const|type)\b")
+_WHOLE = ("go.mod", "go.sum", "go.work", "modules.txt")
+
+
+def go_file_head(data: bytes) -> bytes:
+    """A .go file up to its first top-level declaration other than import (lines at column 0,
+    outside /* */ comments). Misreading a comment only ever makes the head longer."""
+    pos, in_block = 0, False
+    for line in data.splitlines(keepends=True):
+        if not in_block and _DECL.match(line):
+            return data[:pos]
+        rest = line
+        while True:
+            if in_block:
+                end = rest.find(b"*/")
+                if end < 0:
+                    break
+                in_block, rest = False, rest[end + 2:]
+            else:
+                start = rest.find(b"/*")
+                if start < 0:
+                    break
+                in_block, rest = True, rest[start + 2:]
+        pos += len(line)
+    return data
+
+
+def _list_content(rel: str, data: bytes) -> bytes:
+    name = rel.rsplit("/", 1)[-1]
+    if name.endswith(".go"):
+        return go_file_head(data)
+    return data if name in _WHOLE else b""
+
+
+def _list_key(module: GoModule, args: list[str], goflags: str) -> str | None:
+    if not resultcache.enabled() or resultcache.replaces_locally(module.root):
+        return None
+    go = resultcache.go_env(module.root, None, extra={"CGO_ENABLED": "1", "GOFLAGS": goflags,
+                                                       "GOTOOLCHAIN": "local"})
+    if go is None:
+        return None
+    digest = hashlib.sha256(_LIST_VERSION)
+    digest.update(json.dumps([args, goflags, str(module.root), go], sort_keys=True).encode() + b"\n")
+    if not resultcache.feed_tree(module.root, digest, _list_content):
+        return None
+    return digest.hexdigest()
 
 
 def _in_order(module: GoModule, wanted: tuple[str, ...], listed: list[list[str]]) -> list[list[str]] | None:

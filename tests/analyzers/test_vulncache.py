@@ -16,7 +16,7 @@ from tests.analyzers.conftest import FIXTURES
 
 @pytest.fixture
 def cache_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("SCCHECK_CHECK_CACHE", "1")
+    monkeypatch.setenv("SCCHECK_RESULT_CACHE", "1")
     monkeypatch.setenv("SCCHECK_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache" / "check" / "govulncheck"
 
@@ -88,7 +88,7 @@ def test_what_the_tree_cannot_pin_is_never_cached(tmp_path: Path, vulndb: Path, 
     (tmp_path / "go.work").write_text("go 1.22\n\nuse ./mod\n")
     assert vulncache.key(exe, args, module, None, db, env) is None
     (tmp_path / "go.work").unlink()
-    assert vulncache.key(exe, args, module, None, db, {**env, "SCCHECK_CHECK_CACHE": "0"}) is None
+    assert vulncache.key(exe, args, module, None, db, {**env, "SCCHECK_RESULT_CACHE": "0"}) is None
     # another toolchain setting, another answer
     assert vulncache.key(exe, args, module, None, db, {**env, "GOARCH": "arm64"}) != \
         vulncache.key(exe, args, module, None, db, env)

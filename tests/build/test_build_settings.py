@@ -285,3 +285,56 @@ def test_one_go_list_names_the_mains_in_the_order_asked_and_finds_cgo() -> None:
         assert cgo == cgo_packages(module, wanted) == []
     cmod = GoModule((MODULES / "cgodep").resolve(), "example.com/cgodep")
     assert mains_and_cgo(cmod, (".",))[1] == cgo_packages(cmod, (".",)) == ["example.com/cdep (cdep.go)"]
+
+
+def test_the_go_list_answer_is_reused_only_while_no_import_file_or_dependency_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build's go list (main packages, cgo dependencies) is kept under the heads of the .go
+    files: an edit inside a function reuses it, a changed import or a new file asks go list."""
+    import shutil
+
+    from supplychain.build import gocompile
+    from supplychain.build.gocompile import GoModule, mains_and_cgo
+
+    monkeypatch.setenv("SCCHECK_RESULT_CACHE", "1")
+    monkeypatch.setenv("SCCHECK_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "cgodep"
+    shutil.copytree(MODULES / "cgodep", root)
+    module = GoModule(root, "example.com/cgodep")
+    real = gocompile.go_list
+    calls: list[list[str]] = []
+
+    def counting(*args: object, **kw: object) -> object:
+        calls.append(list(args[1]))  # type: ignore[call-overload]
+        return real(*args, **kw)     # type: ignore[arg-type]
+
+    monkeypatch.setattr(gocompile, "go_list", counting)
+    cdep = ["example.com/cdep (cdep.go)"]
+    assert mains_and_cgo(module, (".",))[1] == cdep and len(calls) == 1
+    main = root / "main.go"
+    main.write_text(main.read_text().replace("cdep.Answer())", "cdep.Answer(), 1)"))   # a body edit
+    assert mains_and_cgo(module, (".",))[1] == cdep and len(calls) == 1                # reused
+    c_file = root / "cdep" / "cdep.go"
+    c_file.write_text(c_file.read_text().replace('import "C"', 'import "C"\nimport _ "os"'))
+    assert mains_and_cgo(module, (".",))[1] == cdep and len(calls) == 2                # asked again
+    c_file.unlink()                                                                      # cgo gone
+    assert mains_and_cgo(module, (".",))[1] == [] and len(calls) == 3
+    (root / "cdep" / "cdep.go").write_text(
+        "//go:build cgo\n\npackage cdep\n\n/*\nconst int x = 1;\nfunc nothing\n*/\nimport \"C\"\n\n"
+        "func Answer() int { return int(C.x) }\n")
+    assert mains_and_cgo(module, (".",))[1] == cdep and len(calls) == 4
+    monkeypatch.setenv("SCCHECK_RESULT_CACHE", "0")
+    mains_and_cgo(module, (".",))
+    assert len(calls) == 5
+
+
+def test_a_go_file_head_holds_everything_before_its_first_declaration() -> None:
+    from supplychain.build.gocompile import go_file_head
+
+    src = (b"//go:build linux\n\npackage x\n\n/*\nconst char *s;\nfunc in_comment\n*/\nimport \"C\"\n"
+           b"import (\n\t\"os\" /* a comment */\n)\n\nconst A = 1\n\nfunc f() {}\n")
+    head = go_file_head(src)
+    assert head.endswith(b")\n\n") and b"import \"C\"" in head and b"const A" not in head
+    unclosed = b"package x\n/* never closed\nfunc f() {}\n"
+    assert go_file_head(unclosed) == unclosed
+    assert go_file_head(b"package x\n\nvar v = 1\n") == b"package x\n\n"
