@@ -30,7 +30,7 @@ def run(bench: Bench) -> list[Row]:
     base = _ko_base(bench)
     main_dir = src / goservice.MAIN
     out = work / "out"
-    stamp = iter(range(1_000_000))
+    stamp = (f"{time.time_ns()}-{n}" for n in range(1_000_000))   # never one an earlier run used
     go_env = {"CGO_ENABLED": "0", "GOFLAGS": "", "GOTOOLCHAIN": "local"}
     ko_env = {**quiet_env(), **go_env, "KO_DOCKER_REPO": f"{bench.registry('build').host}/ko/registry",
               "KO_DEFAULTBASEIMAGE": base}
