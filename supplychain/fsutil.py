@@ -29,6 +29,31 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sccheck"
 
 
+def prune_least_recent(directory: Path, suffix: str, max_bytes: int, keep: Path) -> None:
+    """Remove the least recently used `*suffix` files of `directory` (by mtime: a reader touches
+    what it uses) until they hold at most `max_bytes`; never `keep`, the entry just written.
+    Best effort: a file that cannot be read or removed is passed over."""
+    entries = []
+    kept = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(directory):
+            if not entry.name.endswith(suffix):
+                continue
+            with contextlib.suppress(OSError):
+                st = entry.stat()
+                if entry.path == str(keep):
+                    kept = st.st_size
+                else:
+                    entries.append((st.st_mtime, st.st_size, entry.path))
+    total = kept + sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries):
+        if total <= max_bytes:
+            break
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        total -= size
+
+
 @functools.cache
 def umask() -> int:
     """The process umask, read without changing it where /proc has it (os.umask can only be read

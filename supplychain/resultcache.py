@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from supplychain.fsutil import atomic_write, cache_root
+from supplychain.fsutil import atomic_write, cache_root, prune_least_recent
 from supplychain.tools import child_env
 
 MAX_BYTES = 64 << 20
@@ -50,13 +50,6 @@ def go_env(cwd: Path, env: Mapping[str, str] | None = None,
     if out.get("GOWORK", "") not in ("", "off") or "-mod=mod" in out.get("GOFLAGS", ""):
         return None
     return out
-
-
-def module_root(start: Path) -> Path | None:
-    for directory in (start, *start.parents):
-        if (directory / "go.mod").is_file():
-            return directory
-    return None
 
 
 def replaces_locally(module: Path) -> bool:
@@ -131,22 +124,10 @@ def get(kind: str, key: str) -> str | None:
 def put(kind: str, key: str, text: str, max_bytes: int = MAX_BYTES) -> None:
     """Best effort: a cache that cannot be written is skipped."""
     directory = _dir(kind)
+    path = directory / f"{key}.json"
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        atomic_write(directory / f"{key}.json", json.dumps({"key": key, "text": text}), mode=0o600)
+        atomic_write(path, json.dumps({"key": key, "text": text}), mode=0o600)
     except OSError:
         return
-    entries = []
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(directory):
-            if entry.name.endswith(".json"):
-                with contextlib.suppress(OSError):
-                    st = entry.stat()
-                    entries.append((st.st_mtime, st.st_size, entry.path))
-    total = sum(size for _, size, _ in entries)
-    for _, size, path in sorted(entries)[:-1]:
-        if total <= max_bytes:
-            break
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        total -= size
+    prune_least_recent(directory, ".json", max_bytes, keep=path)

@@ -163,18 +163,18 @@ def _finding(osv_id: str, agg: dict[str, Any], entry: dict[str, Any], roots: set
                    location=location, vulnerability=vuln)
 
 
-def _scan(argv: list[str], ctx: ToolContext) -> str:
+def _scan(argv: list[str], ctx: ToolContext) -> tuple[str, tuple[tuple[Finding, ...], dict[str, Any]]]:
+    """govulncheck's output and its parse."""
     proc = execute(argv, ctx, tool="govulncheck")
     if proc.returncode != 0:
         raise failed("govulncheck", argv, proc, "it could not scan",
                      "check that the module builds and that --vuln-db is reachable "
                      f"(it was {ctx.vuln_db})")
     try:
-        parse(proc.stdout, ctx)
+        return proc.stdout, parse(proc.stdout, ctx)
     except json.JSONDecodeError as exc:
         raise failed("govulncheck", argv, proc, f"its JSON output did not parse ({exc})",
                      "run 'govulncheck -json ./...' by hand to see what it prints") from None
-    return proc.stdout
 
 
 def run(ctx: ToolContext) -> ToolOutput:
@@ -192,8 +192,7 @@ def run(ctx: ToolContext) -> ToolOutput:
             parsed = parse(stdout, ctx)
     cached = parsed is not None
     if parsed is None:
-        stdout = _scan(argv, ctx)
-        parsed = parse(stdout, ctx)
+        stdout, parsed = _scan(argv, ctx)
         if cache_key:
             vulncache.put(cache_key, stdout)
     findings, facts = parsed

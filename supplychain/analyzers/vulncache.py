@@ -14,8 +14,8 @@ of all of these, so any change to any of them is a miss and govulncheck runs.
 Not cached (govulncheck runs each time): a Go workspace (go.work names modules outside the
 tree), a go.mod that replaces a module with a local directory (outside the tree's digest),
 `-mod=mod` in GOFLAGS (the go command may resolve a missing requirement to whatever is newest),
-a module tree over MAX_FILES files or MAX_BYTES bytes, a remote database whose index cannot be
-read, and SCCHECK_RESULT_CACHE=0. Entries live in <cache>/check/govulncheck (the layer cache's
+a module tree over resultcache.MAX_FILES files or MAX_TREE_BYTES bytes, a remote database whose
+index cannot be read, and SCCHECK_RESULT_CACHE=0. Entries live in <cache>/check/govulncheck (the layer cache's
 root; supplychain.resultcache).
 """
 
@@ -75,11 +75,8 @@ def key(exe: str, args: list[str], root: Path, binary: Path | None, db: str,
         except OSError:
             return None
     else:
-        module = resultcache.module_root(root)
-        if module is None or resultcache.replaces_locally(module):
-            return None
-        digest.update(b"module %s\n" % str(module).encode())
-        if not resultcache.feed_tree(module, digest):
+        # source mode: `root` is the module directory (ToolContext; the runner checked its go.mod)
+        if resultcache.replaces_locally(root) or not resultcache.feed_tree(root, digest):
             return None
     if not _database(db, digest):
         return None

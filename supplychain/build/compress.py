@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import deflate
 
-from supplychain.errors import BuildError
+from supplychain.errors import BuildError, Error
 
 GZIP_LEVEL = 6            # 2.5x faster than 9 for <1% more bytes; smaller than zlib's 6 (benchmarks/)
 MAX_GZIP_LEVEL = 12       # libdeflate's levels: 1 fastest ... 9 ... 10-12 slow, smallest
@@ -28,10 +28,17 @@ GZIP_BLOCK = 1 << 20      # the output depends on this, never on how many cores 
 COMPRESSOR = f"libdeflate (deflate {deflate.__version__}), one gzip member per {GZIP_BLOCK >> 20} MiB"
 
 
-def check_level(level: int) -> None:
+def check_level(level: int, error: type[Error] = BuildError) -> None:
+    """`error` (a BuildError by default; the CLI's request check passes UsageError) unless
+    `level` is one of libdeflate's."""
     if not 1 <= level <= MAX_GZIP_LEVEL:
-        raise BuildError(f"invalid gzip level {level}",
-                         expected=f"1 (fastest) to {MAX_GZIP_LEVEL} (smallest); the default is {GZIP_LEVEL}")
+        raise error(f"invalid gzip level {level}",
+                    expected=f"1 (fastest) to {MAX_GZIP_LEVEL} (smallest); the default is {GZIP_LEVEL}")
+
+
+def describe(level: int) -> str:
+    """What the layers' gzip bytes depend on besides the files: recorded with the build."""
+    return f"gzip level {level}, {COMPRESSOR}"
 
 
 def deterministic_gzip(data: bytes, level: int = GZIP_LEVEL) -> bytes:

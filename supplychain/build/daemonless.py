@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from supplychain.build import compress
 from supplychain.build.assemble import (
     BIN_DIR,
     ImageMetadata,
@@ -21,7 +22,6 @@ from supplychain.build.assemble import (
 )
 from supplychain.build.bases import BaseImage, BaseLayer, resolve_base
 from supplychain.build.cgo import CTarget, cgo_precheck, cgo_targets, require_runnable
-from supplychain.build.compress import COMPRESSOR, GZIP_LEVEL, MAX_GZIP_LEVEL
 from supplychain.build.elfcheck import read_linkage
 from supplychain.build.gocompile import (
     CompileRequest,
@@ -119,9 +119,7 @@ def prepare(req: BuildRequest, progress: Progress | None = None) -> Prepared:
     module, package = locate(req.path)
     settings = req.settings
     settings.validate()
-    if not 1 <= req.gzip_level <= MAX_GZIP_LEVEL:
-        raise UsageError(f"invalid gzip level {req.gzip_level}",
-                         expected=f"1 (fastest) to {MAX_GZIP_LEVEL} (smallest); the default is {GZIP_LEVEL}")
+    compress.check_level(req.gzip_level, UsageError)
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}(:[A-Za-z0-9_.-]{1,64})?", req.user or ""):
         raise UsageError(f"invalid --user {req.user!r}",
                          expected="UID[:GID] or a user name, e.g. 65532:65532")
@@ -188,11 +186,6 @@ def version_note(prep: Prepared, binary: bytes) -> str | None:
             f"{prep.version} is not in it: set --version-var to the package variable that holds it "
             "(e.g. --version-var github.com/acme/app/internal/version.Version, the -X setting "
             "'go build -ldflags=-X' takes)")
-
-
-def compression_of(level: int) -> str:
-    """What the layers' gzip bytes depend on besides the files: recorded with the build."""
-    return f"gzip level {level}, {COMPRESSOR}"
 
 
 def top_level(images: list[PlatformImage], meta: ImageMetadata) -> tuple[bytes, str]:
@@ -285,5 +278,5 @@ def assemble_build(req: BuildRequest, prep: Prepared, base: BaseImage, compile_p
         blobs=blobs, base_layers=base_layers, base=base.name, base_digest=base.digest,
         version=prep.version, revision=prep.info.revision, created=prep.epoch, builder=builder,
         name=prep.entry.name, binaries=tuple(prep.binary_path(m) for m in prep.mains),
-        notes=tuple(notes), timings=timings, compression=compression_of(req.gzip_level),
+        notes=tuple(notes), timings=timings, compression=compress.describe(req.gzip_level),
     )

@@ -23,7 +23,7 @@ import zlib
 from pathlib import Path
 
 from supplychain.build.compress import COMPRESSOR, GZIP_BLOCK
-from supplychain.fsutil import cache_root
+from supplychain.fsutil import cache_root, prune_least_recent
 
 MAX_BYTES = 512 << 20
 MAX_INFLATED = 1 << 34        # a cached layer never inflates past 16 GiB, whatever it claims
@@ -80,24 +80,7 @@ class LayerCache:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             return
-        self._prune(keep=path, kept=len(data))
-
-    def _prune(self, keep: Path, kept: int) -> None:
-        """Remove the least recently used entries past max_bytes (never `keep`, the newest)."""
-        entries = []
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(self.directory):
-                if entry.name.endswith(".gz") and entry.path != str(keep):
-                    with contextlib.suppress(OSError):
-                        st = entry.stat()
-                        entries.append((st.st_mtime, st.st_size, entry.path))
-        total = kept + sum(size for _, size, _ in entries)
-        for _, size, path in sorted(entries):
-            if total <= self.max_bytes:
-                break
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-            total -= size
+        prune_least_recent(self.directory, ".gz", self.max_bytes, keep=path)
 
 
 def _holds(data: bytes, diff_id: str) -> bool:
