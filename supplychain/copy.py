@@ -141,6 +141,7 @@ class _Copier:
         self.leaf_types: frozenset[str] = frozenset()
         self.types: dict[str, str | None] = {}
         self.indexed = 0
+        self.defer_index = False   # hold fallback-index entries for the caller's next merge
 
     def copy_blob(self, desc: Descriptor) -> None:
         # Between repositories of one registry a mount is one request whether or not the blob is
@@ -213,6 +214,10 @@ class _Copier:
         one: the ones just copied and the ones it had (stored by an earlier run, maybe never
         listed). One verified merge per subject; a subject whose index lists them all costs one read."""
         work = [(s, list(found)) for s, found in zip(subjects, per_subject, strict=True) if found]
+        if self.defer_index:
+            for subject, found in work:
+                self.dst.index_referrers(subject, found, defer=True)
+            return
         for added in self.pool.map(lambda item: self.dst.index_referrers(*item), work):
             self.indexed += int(added)
 
@@ -257,10 +262,15 @@ def copy_image(
     progress: Progress | None = None,
     max_workers: int = 4,
     leaf_types: frozenset[str] = frozenset(),
+    defer_index: bool = False,
 ) -> CopyResult:
     """Copy the image `identifier` (tag or digest) names in `src` to `dst`, by digest. With
     `referrers`, every referrer and theirs (bounded depth), except that the referrers of a
-    referrer whose artifact type is in `leaf_types` are not looked for."""
+    referrer whose artifact type is in `leaf_types` are not looked for. With `defer_index`, the
+    referrers' fallback-index entries are held in `dst` for the caller's next merge of each
+    subject's index or `dst.flush_index()` (and `referrers_indexed` is 0)."""
+    if defer_index and dst_tag:
+        raise ValueError("a copy that defers indexing does not write the tag (the caller flushes first)")
     progress = progress or SilentProgress()
     top = src.resolve(identifier)
     digest, media_type = top.digest, top.media_type
@@ -277,6 +287,7 @@ def copy_image(
     with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="sccheck-copy") as pool:
         copier = _Copier(src, dst, progress, pool)
         copier.leaf_types = leaf_types
+        copier.defer_index = defer_index
         nodes = _walk(src, top)
         # The top manifest goes in by digest too (a registry stores it; a layout lists it untagged
         # only when no tag follows), so a failure before the tag leaves the tag untouched.

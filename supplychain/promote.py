@@ -4,14 +4,17 @@ Order, and why:
 1. resolve SRC once to a digest and verify it against the policy at the source;
 2. refuse early if DST's tag names another digest (unless `force`);
 3. copy the image BY DIGEST with every referrer (signatures, attestations) - no tag yet. The
-   copy completes or repairs what an earlier run left: present content is skipped, and every
-   referrer is listed where the destination's clients look (a referrer stored by an interrupted
-   run but never indexed is indexed now);
+   copy completes or repairs what an earlier run left: present content is skipped. Where the
+   destination keeps a fallback index, every referrer's entry (one stored by an interrupted run
+   but never indexed included) is held for step 7;
 4. refuse if SRC's tag moved meanwhile (what was verified is no longer what SRC names);
-5. verify again AT THE DESTINATION, by digest, from the destination's own referrer listings;
+5. verify again AT THE DESTINATION, by digest, from the destination's own referrer listings
+   (plus the entries held for its index);
 6. the promotion record: reuse the signed verification summary (VSA) for (digest, destination
    repository, policy digest) when one is there and still valid, else sign one;
-7. only then move the destination tag: checked just before, read back just after; if another
+7. list the evidence where clients look: one verified merge per subject's fallback index writes
+   the held entries with the summary's, and reads it back; refuse if anything is unlisted;
+8. only then move the destination tag: checked just before, read back just after; if another
    writer won, this run fails and names the winner.
 A refusal or failure at any step leaves the destination tag untouched; a rerun completes it.
 
@@ -23,7 +26,7 @@ read from; the listings at the destination are always read from the destination.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from supplychain.attest.vocabulary import SLSA_VSA
@@ -174,8 +177,9 @@ def promote(source: str, destination: str, policy: m.Policy, *, trust_config: st
 
     # Every referrer, and theirs; a Sigstore bundle is self-contained, so its referrers are not
     # looked for (the policy reads none; it saves one listing per signature and attestation).
+    # Their fallback-index entries are held for one merge with the summary's (step 7).
     copied = copy_image(src, digest, dst, None, referrers=True, progress=progress,
-                        leaf_types=frozenset({MediaType.SIGSTORE_BUNDLE}))
+                        leaf_types=frozenset({MediaType.SIGSTORE_BUNDLE}), defer_index=True)
 
     if src_ref.tag and not src_ref.digest:
         now_names = resolve_once(src, src_ref.with_tag(src_ref.tag))
@@ -193,13 +197,6 @@ def promote(source: str, destination: str, policy: m.Policy, *, trust_config: st
         return _refused(source, dst_text, digest,
                         f"the copy at the destination fails the policy ({failed}); the tag was not moved",
                         source_report=src_report, destination_report=dst_report, copied=copied.to_dict())
-    unlisted = _unlisted_evidence(dst, src_report, dst_report)
-    if unlisted:
-        return _refused(source, dst_text, digest,
-                        f"{len(unlisted)} referrer(s) copied to the destination are not listed where "
-                        f"clients look ({', '.join(unlisted[:3])}); the tag was not moved - run again",
-                        source_report=src_report, destination_report=dst_report, copied=copied.to_dict())
-
     pinned = f"{dst_ref.name}@{digest}"
     vsa_ref, reused, notes = None, False, []
     if vsa.enabled:
@@ -225,6 +222,17 @@ def promote(source: str, destination: str, policy: m.Policy, *, trust_config: st
                                      key=vsa.key, key_password=vsa.key_password, rekor_url=vsa.rekor_url)
             vsa_ref = signed.referrer_digest
             progress.done("attest", vsa_ref)
+
+    # Every entry still held is merged now (the summary's merge took its subject's along), and
+    # each index read back: only then is the evidence listed where clients look.
+    copied = replace(copied, referrers_indexed=copied.referrers_indexed + dst.flush_index())
+    unlisted = _unlisted_evidence(dst, src_report, dst_report)
+    if unlisted:
+        return _refused(source, dst_text, digest,
+                        f"{len(unlisted)} referrer(s) copied to the destination are not listed where "
+                        f"clients look ({', '.join(unlisted[:3])}); the tag was not moved - run again",
+                        source_report=src_report, destination_report=dst_report, vsa_referrer=vsa_ref,
+                        copied=copied.to_dict())
 
     written = copied.manifests_copied + copied.referrers_indexed
     if current == digest:

@@ -92,9 +92,13 @@ class ContentStore(Protocol):
         referrers are listed once and filtered here (a promotion lists its source for the
         verification and for the copy)."""
 
-    def index_referrers(self, subject: str, listed: list[Descriptor]) -> int:
+    def index_referrers(self, subject: str, listed: list[Descriptor], *, defer: bool = False) -> int:
         """List `listed` (referrers of `subject` stored here) in the second listing the store
-        keeps, if it keeps one; returns how many were added."""
+        keeps, if it keeps one; returns how many were added. With `defer`, hold them for the
+        next write of that listing or `flush_index` (this process lists them meanwhile)."""
+
+    def flush_index(self) -> int:
+        """Write every held entry to its listing; returns how many held entries were added."""
 
     def unlisted_referrers(self, subject: str, wanted: set[str]) -> set[str]:
         """Those of `wanted` (referrer digests of `subject`) that a listing clients may read,
@@ -126,7 +130,10 @@ class LocalStore:
     def join_run(self, cache: ContentCache, *, list_once: bool = False) -> None:
         return None
 
-    def index_referrers(self, subject: str, listed: list[Descriptor]) -> int:
+    def index_referrers(self, subject: str, listed: list[Descriptor], *, defer: bool = False) -> int:
+        return 0
+
+    def flush_index(self) -> int:
         return 0
 
     def unlisted_referrers(self, subject: str, wanted: set[str]) -> set[str]:

@@ -12,6 +12,11 @@ wait a settle interval longer than another writer's read-to-write gap, read it b
 over (jittered, bounded) until it lists everything this writer added. Registries have no
 conditional tag writes, so concurrent writers can overwrite each other; each one re-adds its own
 entries until they stay, and never drops another's.
+
+Deferring: a writer may hold back the entries of referrers it stored (`DeferredIndex`) so that
+the next merge of that subject's index lists them together with what it adds then (a promotion
+lists the copied evidence and its verification summary in one merge, not two). Until then this
+process's listings of the subject include them; nothing else sees them.
 """
 
 from __future__ import annotations
@@ -40,6 +45,50 @@ from supplychain.registry.transport import RegistryAuthError, RegistryNotFound, 
 from supplychain.strictdoc import load_json
 
 
+class DeferredIndex:
+    """Fallback-index entries a repository holds back, per subject, for the next merge of that
+    subject's index (`add_to_fallback` takes them along) or `flush`. `listed` counts the held
+    entries that merges have added to indexes since it was last taken."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_subject: dict[str, dict[str, Descriptor]] = {}
+        self._listed = 0
+
+    def add(self, subject: str, entries: list[Descriptor]) -> None:
+        with self._lock:
+            held = self._by_subject.setdefault(subject, {})
+            for entry in entries:
+                held.setdefault(entry.digest, entry)
+
+    def peek(self, subject: str) -> list[Descriptor]:
+        with self._lock:
+            return list(self._by_subject.get(subject, {}).values())
+
+    def take(self, subject: str) -> dict[str, Descriptor]:
+        with self._lock:
+            return self._by_subject.pop(subject, {})
+
+    def restore(self, subject: str, entries: dict[str, Descriptor]) -> None:
+        """Hold `entries` again (a merge that took them failed)."""
+        if entries:
+            with self._lock:
+                self._by_subject[subject] = {**entries, **self._by_subject.get(subject, {})}
+
+    def subjects(self) -> list[str]:
+        with self._lock:
+            return sorted(self._by_subject)
+
+    def count_listed(self, n: int) -> None:
+        with self._lock:
+            self._listed += n
+
+    def take_listed(self) -> int:
+        with self._lock:
+            n, self._listed = self._listed, 0
+            return n
+
+
 class Repository(Protocol):
     """What this module needs of a registry repository (`supplychain.registry.repository`
     implements it; naming the protocol here keeps the two modules out of an import cycle)."""
@@ -49,6 +98,7 @@ class Repository(Protocol):
     options: RegistryOptions
     transport: Transport
     confirmed_fallback: dict[str, tuple[float, dict[str, Any]]]
+    deferred: DeferredIndex
 
     def describe(self) -> str: ...
 
@@ -235,6 +285,9 @@ def referrers(repo: Repository, digest: str, artifact_type: str | None = None) -
         doc = _recently_confirmed(repo, digest) or _read_fallback(repo, digest)
         if doc is not None:
             _collect(repo, doc.get("manifests"), listed, rejected)
+        held = repo.deferred.peek(digest)   # stored by this process, listed at its next merge
+        if held:
+            _collect(repo, [d.to_dict() for d in held], listed, rejected)
     # Listed types are not used at all: some registries list the config's media type there.
     wanted = list(listed.values())
     with ThreadPoolExecutor(max_workers=max(1, repo.options.max_workers)) as pool:
@@ -272,36 +325,55 @@ def fallback_listed(repo: Repository, subject: str) -> set[str]:
 
 
 def add_to_fallback(repo: Repository, subject: str, wanted: list[Descriptor]) -> int:
-    """Make the `sha256-<hex>` index of `subject` list every descriptor in `wanted`, keeping every
-    entry it lists (another writer's included). Returns how many entries this call added; 0 when
-    all were listed already (one read, no write). Raises when the index does not settle."""
+    """Make the `sha256-<hex>` index of `subject` list every descriptor in `wanted`, and every
+    entry the repository holds back for it (`DeferredIndex`), keeping every entry it lists
+    (another writer's included). Returns how many entries this call added; 0 when all were
+    listed already (one read, no write). Raises when the index does not settle (the held
+    entries are held again)."""
     validate_digest(subject)
-    added = 0
     with _lock_for(repo, subject):   # writers in this process take turns; others are checked
-        for attempt in range(FALLBACK_ATTEMPTS):
-            start = time.monotonic()
-            doc = _read_fallback(repo, subject)
-            listed = _listed_digests(doc)
-            missing = [w for w in wanted if w.digest not in listed]
-            if not missing:
-                return added
-            manifests = list(doc.get("manifests") or []) if doc else []
-            if len(manifests) + len(missing) > repo.options.max_referrers:
-                raise RegistryError(f"the referrers tag for {subject} in {repo.describe()} is full",
-                                    expected=f"at most {repo.options.max_referrers} referrers",
-                                    found=f"{len(manifests)} listed, {len(missing)} to add")
-            manifests += [w.to_dict() for w in missing]
-            index = {"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX, "manifests": manifests}
-            repo.write_manifest(canonical_json(index), MediaType.OCI_INDEX, tag=fallback_tag(subject))
-            added = max(added, len(missing))
-            time.sleep(settle_delay(time.monotonic() - start))
-            doc = _read_fallback(repo, subject)
-            if not {w.digest for w in wanted} - _listed_digests(doc):
-                if doc is not None:
-                    repo.confirmed_fallback[subject] = (time.monotonic(), doc)
-                return added
-            # Another writer's older copy replaced ours: back off (jittered) and merge again.
-            time.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** attempt)))  # noqa: S311
+        held = repo.deferred.take(subject)
+        own = {w.digest for w in wanted}
+        try:
+            added, of_held = _merge(repo, subject, wanted + [d for k, d in held.items() if k not in own],
+                                    set(held))
+        except BaseException:
+            repo.deferred.restore(subject, held)
+            raise
+        repo.deferred.count_listed(of_held)
+        return added
+
+
+def _merge(repo: Repository, subject: str, wanted: list[Descriptor], held: set[str]) -> tuple[int, int]:
+    """The verified read-modify-write of `add_to_fallback`: (entries added, of them held ones)."""
+    added = of_held = 0
+    if not wanted:
+        return 0, 0
+    for attempt in range(FALLBACK_ATTEMPTS):
+        start = time.monotonic()
+        doc = _read_fallback(repo, subject)
+        listed = _listed_digests(doc)
+        missing = [w for w in wanted if w.digest not in listed]
+        if not missing:
+            return added, of_held
+        manifests = list(doc.get("manifests") or []) if doc else []
+        if len(manifests) + len(missing) > repo.options.max_referrers:
+            raise RegistryError(f"the referrers tag for {subject} in {repo.describe()} is full",
+                                expected=f"at most {repo.options.max_referrers} referrers",
+                                found=f"{len(manifests)} listed, {len(missing)} to add")
+        manifests += [w.to_dict() for w in missing]
+        index = {"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX, "manifests": manifests}
+        repo.write_manifest(canonical_json(index), MediaType.OCI_INDEX, tag=fallback_tag(subject))
+        added = max(added, len(missing))
+        of_held = max(of_held, sum(1 for w in missing if w.digest in held))
+        time.sleep(settle_delay(time.monotonic() - start))
+        doc = _read_fallback(repo, subject)
+        if not {w.digest for w in wanted} - _listed_digests(doc):
+            if doc is not None:
+                repo.confirmed_fallback[subject] = (time.monotonic(), doc)
+            return added, of_held
+        # Another writer's older copy replaced ours: back off (jittered) and merge again.
+        time.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** attempt)))  # noqa: S311
     raise RegistryError(
         f"the referrers tag {fallback_tag(subject)} in {repo.describe()} did not keep our entries",
         expected=f"{len(wanted)} referrer(s) listed after {FALLBACK_ATTEMPTS} merges",

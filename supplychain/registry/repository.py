@@ -75,6 +75,8 @@ class Repository:
         # The fallback index this process confirmed last, per subject: (when, document), read
         # once by the listing that follows it (a promotion's re-verification).
         self.confirmed_fallback: dict[str, tuple[float, dict[str, Any]]] = {}
+        # Fallback-index entries held back for the next merge of their subject's index.
+        self.deferred = _referrers.DeferredIndex()
         # The registry said the repository does not exist (NAME_UNKNOWN): a copy into it need
         # not ask which manifests it has.
         self.new_repository = False
@@ -510,13 +512,24 @@ class Repository:
             return True
         return mode == "auto" and not confirmed and not self.supports_referrers_api()
 
-    def index_referrers(self, subject: str, listed: list[Descriptor]) -> int:
+    def index_referrers(self, subject: str, listed: list[Descriptor], *, defer: bool = False) -> int:
         """List `listed` (referrers of `subject` stored here) in the fallback index where
         `wants_fallback_index()`; entries it has are kept. Returns how many were added. A rerun
-        uses this to repair referrers that were stored but never indexed."""
+        uses this to repair referrers that were stored but never indexed. With `defer`, they are
+        held for the next merge of the subject's index (or `flush_index`), and 0 is returned."""
         if not listed or not self.wants_fallback_index():
             return 0
+        if defer:
+            self.deferred.add(validate_digest(subject), listed)
+            return 0
         return _referrers.add_to_fallback(self, subject, listed)
+
+    def flush_index(self) -> int:
+        """Merge every held entry into its subject's index; returns how many held entries merges
+        added to indexes since the last call (this one's and those that took them along)."""
+        for subject in self.deferred.subjects():
+            _referrers.add_to_fallback(self, subject, [])
+        return self.deferred.take_listed()
 
     def delete_manifest(self, digest: str) -> None:
         self._req("DELETE", self._path("manifests", validate_digest(digest)), f"delete manifest {digest}",

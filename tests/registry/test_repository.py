@@ -178,3 +178,54 @@ def test_env_credentials(auth_registry, monkeypatch) -> None:
     monkeypatch.setenv("SCCHECK_REGISTRY_PASSWORD", auth_registry.password)
     repo = open_repo(auth_registry, options=RegistryOptions(docker_config="/nonexistent", max_retries=1))
     assert image_manifest(repo, tag="env").digest == repo.resolve("env").digest
+
+
+def test_held_index_entries_are_listed_by_the_next_merge(registry) -> None:
+    """Entries held back (`index_referrers(defer=True)`) are in this process's listing at once,
+    not in the registry's index; the next merge of the subject's index writes them with its own
+    entry in ONE write, read back; a merge that fails holds them again; `flush_index` lists the
+    rest and counts what was held and added."""
+    from tests.helpers.faultproxy import FaultProxy
+
+    proxy = FaultProxy(registry.host)
+    try:
+        repo = open_repository(parse_image_ref(f"{proxy.host}/{repo_name()}"),
+                               RegistryOptions(backoff_base=0.01, max_retries=0))
+        subject, other = image_manifest(repo), image_manifest(repo, layer_sizes=(700,))
+        stored = [referrer(repo, s) for s in (subject, subject, other)]   # each one indexed, then
+        for d in (subject.digest, other.digest):                           # the indexes emptied
+            repo.write_manifest(canonical_index([]), MediaType.OCI_INDEX, tag=fallback_tag(d))
+        held = {d: repo.resolve(d) for d in (p.digest for p in stored)}
+        repo.index_referrers(subject.digest, [held[stored[0].digest], held[stored[1].digest]], defer=True)
+        repo.index_referrers(other.digest, [held[stored[2].digest]], defer=True)
+        assert {d.digest for d in repo.referrers(subject.digest)} == {stored[0].digest, stored[1].digest}
+        assert _listed(repo, subject.digest) == set()     # the registry's index does not list them yet
+
+        proxy.fail("fallback", nth=1, times=1)
+        with pytest.raises(RegistryError):
+            referrer(repo, subject)                         # its merge fails: the held entries stay held
+        assert {d.digest for d in repo.referrers(subject.digest)} >= {stored[0].digest, stored[1].digest}
+        proxy.clear()
+        proxy.reset()
+        last = referrer(repo, subject)
+        writes = [entry for entry in proxy.log if entry[0] == "fallback"]
+        assert len(writes) == 1, proxy.log                  # one write lists the held entries and its own
+        assert _listed(repo, subject.digest) >= {stored[0].digest, stored[1].digest, last.digest}
+        assert _listed(repo, other.digest) == set()
+        assert repo.flush_index() == 3                      # 2 taken along by the merge, 1 flushed now
+        assert _listed(repo, other.digest) == {stored[2].digest}
+        assert repo.flush_index() == 0
+    finally:
+        proxy.stop()
+
+
+def canonical_index(manifests: list[dict[str, object]]) -> bytes:
+    from supplychain.image.descriptor import canonical_json
+
+    return canonical_json({"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX, "manifests": manifests})
+
+
+def _listed(repo, subject: str) -> set[str]:
+    from supplychain.registry.referrers import fallback_listed
+
+    return fallback_listed(repo, subject)
