@@ -69,7 +69,10 @@ def test_key_only_verify_loads_no_sigstore(registry: Registry, tmp_path: Path) -
 
 
 def test_build_to_a_layout_loads_no_http_client(tmp_path: Path) -> None:
-    """A build that writes an OCI layout talks to no registry: requests is never imported."""
+    """A build that writes an OCI layout talks to no registry: requests is never imported; and a
+    module without sccheck.yaml reads no YAML, so the parser is not imported either."""
     names = imported("build", str(ROOT / "examples" / "hello"), "--output", f"oci:{tmp_path / 'oci'}")
     assert not names & {*HEAVY, *NETWORK}, sorted(names & {*HEAVY, *NETWORK})
+    assert not (ROOT / "examples" / "hello" / "sccheck.yaml").exists()
+    assert "yaml" not in names and "supplychain._strictyaml" not in names
     assert "supplychain.registry.repository" not in names
