@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from supplychain.errors import ImageError, RegistryError
-from supplychain.image.descriptor import Descriptor, MediaType, compute_digest
+from supplychain.image.descriptor import Descriptor, MediaType, canonical_json, compute_digest
 from supplychain.image.reference import parse_image_ref
 from supplychain.registry import RegistryAuthError, RegistryNotFound, RegistryOptions, open_repository
-from supplychain.registry.referrers import fallback_tag
+from supplychain.registry.referrers import fallback_listed, fallback_tag
 
 from .images import SBOM_TYPE, SIG_TYPE, image_manifest, multi_platform, referrer, summary
 
@@ -193,13 +193,14 @@ def test_held_index_entries_are_listed_by_the_next_merge(registry) -> None:
                                RegistryOptions(backoff_base=0.01, max_retries=0))
         subject, other = image_manifest(repo), image_manifest(repo, layer_sizes=(700,))
         stored = [referrer(repo, s) for s in (subject, subject, other)]   # each one indexed, then
+        empty = canonical_json({"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX, "manifests": []})
         for d in (subject.digest, other.digest):                           # the indexes emptied
-            repo.write_manifest(canonical_index([]), MediaType.OCI_INDEX, tag=fallback_tag(d))
+            repo.write_manifest(empty, MediaType.OCI_INDEX, tag=fallback_tag(d))
         held = {d: repo.resolve(d) for d in (p.digest for p in stored)}
         repo.index_referrers(subject.digest, [held[stored[0].digest], held[stored[1].digest]], defer=True)
         repo.index_referrers(other.digest, [held[stored[2].digest]], defer=True)
         assert {d.digest for d in repo.referrers(subject.digest)} == {stored[0].digest, stored[1].digest}
-        assert _listed(repo, subject.digest) == set()     # the registry's index does not list them yet
+        assert fallback_listed(repo, subject.digest) == set()   # not in the registry's index yet
 
         proxy.fail("fallback", nth=1, times=1)
         with pytest.raises(RegistryError):
@@ -210,22 +211,10 @@ def test_held_index_entries_are_listed_by_the_next_merge(registry) -> None:
         last = referrer(repo, subject)
         writes = [entry for entry in proxy.log if entry[0] == "fallback"]
         assert len(writes) == 1, proxy.log                  # one write lists the held entries and its own
-        assert _listed(repo, subject.digest) >= {stored[0].digest, stored[1].digest, last.digest}
-        assert _listed(repo, other.digest) == set()
+        assert fallback_listed(repo, subject.digest) >= {stored[0].digest, stored[1].digest, last.digest}
+        assert fallback_listed(repo, other.digest) == set()
         assert repo.flush_index() == 3                      # 2 taken along by the merge, 1 flushed now
-        assert _listed(repo, other.digest) == {stored[2].digest}
+        assert fallback_listed(repo, other.digest) == {stored[2].digest}
         assert repo.flush_index() == 0
     finally:
         proxy.stop()
-
-
-def canonical_index(manifests: list[dict[str, object]]) -> bytes:
-    from supplychain.image.descriptor import canonical_json
-
-    return canonical_json({"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX, "manifests": manifests})
-
-
-def _listed(repo, subject: str) -> set[str]:
-    from supplychain.registry.referrers import fallback_listed
-
-    return fallback_listed(repo, subject)
