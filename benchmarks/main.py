@@ -15,6 +15,7 @@ import os
 import sys
 import time
 import traceback
+from typing import Any
 
 from benchmarks.env import Bench
 from benchmarks.harness import ROOT, Row, machine_facts, write_reports
@@ -67,23 +68,24 @@ def main(argv: list[str] | None = None) -> int:
         facts["areas that failed (no rows)"] = "; ".join(failed)
     repeat = args.repeat
     if args.merge:
-        rows, facts, repeat = _merged(rows, facts, areas, args.repeat)
+        old = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+        rows, facts, repeat = _merged(old, rows, facts, areas, args.repeat)
     md, js = write_reports(rows, facts, repeat)
     print(md.read_text())
     print(f"benchmarks: wrote {md} and {js}", file=sys.stderr)
     return 1 if failed else 0
 
 
-def _merged(rows: list[Row], facts: dict[str, str], areas: list[str],
+def _merged(old: dict[str, Any], rows: list[Row], facts: dict[str, str], areas: list[str],
             repeat: int) -> tuple[list[Row], dict[str, str], int]:
     """The earlier run's table with this run's rows in the places of the tasks it measured again
     (new tasks at the end); the machine line keeps the earlier run's facts and says which areas
     were measured again, when, with how many runs; the header keeps the earlier run count."""
-    old = json.loads((ROOT / "benchmarks" / "results.json").read_text())
     fields = {f.name for f in dataclasses.fields(Row)}
-    fresh = {r.task: r for r in rows}
+    # A task compared with several peers has one row per peer: a row is the task and its peer.
+    fresh = {(r.task, r.peer_name): r for r in rows}
     earlier = [Row(**{k: v for k, v in r.items() if k in fields}) for r in old["rows"]]
-    merged_rows = [fresh.pop(r.task, r) for r in earlier] + list(fresh.values())
+    merged_rows = [fresh.pop((r.task, r.peer_name), r) for r in earlier] + list(fresh.values())
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     merged = {**old["machine"], f"measured again at {when}":
               f"{', '.join(areas)} ({repeat} run(s) each, load {facts['at end']})"}
