@@ -66,6 +66,11 @@ def test_key_only_verify_loads_no_sigstore(registry: Registry, tmp_path: Path) -
                         "UnsafeNoTransparencyLog": True}], "signature": {}}))
     names = imported("verify", ref, "--policy", str(policy))
     assert not names & {"sigstore", "sigstore_models", "rekor_types", "pydantic"}, sorted(names & set(HEAVY))
+    # verify signs nothing and runs no analyzer: the signing layer and the check runner stay out
+    # (a test-result predicate needs the findings model only), and so does the bundle archiver.
+    unneeded = {"supplychain.signing.api", "supplychain.signing.storage", "supplychain.analyzers.runner",
+                "supplychain.bundle", "supplychain.build"}
+    assert not names & unneeded, sorted(names & unneeded)
 
 
 def test_build_to_a_layout_loads_no_http_client(tmp_path: Path) -> None:

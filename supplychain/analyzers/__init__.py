@@ -5,6 +5,11 @@
 attestation predicates.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from supplychain._lazy import lazy_exports
 from supplychain.analyzers.model import (
     TOOLS,
     CheckResult,
@@ -15,7 +20,15 @@ from supplychain.analyzers.model import (
     ToolRun,
     Vulnerability,
 )
-from supplychain.analyzers.runner import CheckRequest, check, parse_tools
+
+if TYPE_CHECKING:
+    from supplychain.analyzers.runner import CheckRequest, check, parse_tools
+
+# The runner (every tool's parser, the vulnerability cache) loads when a check runs: reading a
+# test-result predicate during verification needs the model only.
+_LAZY = {"CheckRequest": "runner", "check": "runner", "parse_tools": "runner"}
+
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 __all__ = ["TOOLS", "CheckRequest", "CheckResult", "FailOn", "Finding", "Location", "Severity",
            "ToolRun", "Vulnerability", "check", "parse_tools"]

@@ -87,7 +87,7 @@ def verify_cmd(opts: Options, image: str | None, policy_file: str | None, batch_
     With --batch FILE, many images in one run (exit 1 if any fails, 3 if any could not be checked).
     IMAGE may be a bundle, oci-archive:FILE: verified with no network, against the trusted root
     and policy you pin."""
-    from supplychain.bundle import is_archive, verify_archive
+    from supplychain.image.archive import is_archive
     from supplychain.policy import load_policy
     from supplychain.policy.trustroot import freshness_warnings, read_trust_file
     from supplychain.signing.keyless import trust_config_path
@@ -102,6 +102,8 @@ def verify_cmd(opts: Options, image: str | None, policy_file: str | None, batch_
 
     def work() -> dict[str, Any]:
         if archive:
+            from supplychain.bundle import verify_archive
+
             pins = make_pins(policy_file, trust_config, trusted_root_digest, policy_digest)
             report, facts = verify_archive(image or "", pins, progress=opts.progress())
             return {**report.to_dict(), "bundle": facts.to_dict(), "warnings": list(facts.warnings)}

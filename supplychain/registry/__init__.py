@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from supplychain._lazy import lazy_exports
 from supplychain.registry.options import RegistryOptions, is_loopback
 
 if TYPE_CHECKING:
@@ -23,14 +24,7 @@ _LAZY = {"Repository": "repository", "open_repository": "repository",
          "RegistryAuthError": "transport", "RegistryNotFound": "transport"}
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "RegistryAuthError",
