@@ -153,7 +153,8 @@ class _Copier:
         if self.dst.has_blob(desc.digest):
             self.counts.add(blobs_skipped=1)
             return
-        self.dst.write_blob_chunks(desc, self.src.iter_blob(desc))
+        # Streamed from the source into the upload; read again if the destination breaks off.
+        self.dst.write_blob_chunks(desc, self.src.iter_blob(desc), reopen=lambda: self.src.iter_blob(desc))
         self.counts.add(blobs_copied=1, bytes_moved=desc.size)
 
     def copy_graph(self, items: list[tuple[_Node, bool, bool]]) -> int:

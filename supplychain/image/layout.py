@@ -12,7 +12,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,8 @@ class OCILayout(LocalStore):
                 self._added.append(path)
         return desc
 
-    def write_blob_chunks(self, desc: Descriptor, chunks: Iterable[bytes]) -> None:
+    def write_blob_chunks(self, desc: Descriptor, chunks: Iterable[bytes], *,
+                          reopen: Callable[[], Iterable[bytes]] | None = None) -> None:
         path = self._blob_path(desc.digest)
         if path.is_file():
             return

@@ -7,7 +7,7 @@ It keeps blobs and manifests by digest, tags in a dict, and answers `referrers` 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from supplychain.errors import DigestMismatch, ImageNotFound
 from supplychain.image.descriptor import (
@@ -73,7 +73,8 @@ class MemoryStore(LocalStore):
             self._blobs[desc.digest] = bytes(data)
         return desc
 
-    def write_blob_chunks(self, desc: Descriptor, chunks: Iterable[bytes]) -> None:
+    def write_blob_chunks(self, desc: Descriptor, chunks: Iterable[bytes], *,
+                          reopen: Callable[[], Iterable[bytes]] | None = None) -> None:
         self.write_blob(b"".join(chunks), desc)
 
     def contents(self) -> Iterator[tuple[str, bytes]]:

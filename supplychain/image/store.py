@@ -12,7 +12,7 @@ holds alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol, cast, runtime_checkable
 
 from supplychain.image.cache import ContentCache
@@ -35,8 +35,10 @@ class ContentStore(Protocol):
 
     def write_blob(self, data: bytes, desc: Descriptor | None = None) -> Descriptor: ...
 
-    def write_blob_chunks(self, desc: Descriptor, chunks: Iterable[bytes]) -> None:
-        """Store a blob from a stream; refuses it unless it hashes to `desc.digest`."""
+    def write_blob_chunks(self, desc: Descriptor, chunks: Iterable[bytes], *,
+                          reopen: Callable[[], Iterable[bytes]] | None = None) -> None:
+        """Store a blob from a stream; refuses it unless it hashes to `desc.digest`. `reopen`
+        reads the source again, for a store that streams and must start over (a registry)."""
 
     def read_manifest(self, identifier: str) -> tuple[bytes, str, str]:
         """(bytes, media type, digest) for a tag or digest; verified when asked by digest."""

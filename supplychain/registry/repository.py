@@ -12,14 +12,14 @@ import contextlib
 import hashlib
 import re
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NoReturn
 from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
 
-from supplychain.errors import ImageError, RegistryError
+from supplychain.errors import DigestMismatch, ImageError, RegistryError
 from supplychain.image.cache import ContentCache
 from supplychain.image.descriptor import (
     Descriptor,
@@ -273,15 +273,60 @@ class Repository:
         self._req("PUT", url, f"finish the upload of blob {digest}", push=True, ok=(201, 204),
                   data=data, headers=headers)
 
-    def write_blob_chunks(self, desc: Descriptor, chunks: Iterable[bytes]) -> None:
+    def write_blob_chunks(self, desc: Descriptor, chunks: Iterable[bytes], *,
+                          reopen: Callable[[], Iterable[bytes]] | None = None) -> None:
         """Upload from a stream in chunks of `options.chunk_size` (small blobs in one request).
         The upload is hashed as it goes; a stream that does not hash to `desc.digest` (or is not
-        `desc.size` long) is abandoned before it is committed."""
+        `desc.size` long) is abandoned before it is committed. With `reopen` (a way to read the
+        source again), a blob larger than one POST streams from the source straight into its
+        upload requests; if the destination fails one of them, the upload starts over once from
+        `reopen()`, read whole and sent with the usual retries."""
         validate_digest(desc.digest)
         if not self._needs_upload(desc.digest):
             for _ in chunks:  # drain so a generator's own checks run and its source closes
                 break
             return
+        if reopen is not None and desc.size > SINGLE_POST_MAX:
+            feed = _Feed(chunks, desc)
+            location = self._start_upload()   # retried as any request; its failure is final
+            try:
+                self._stream_upload(location, desc, feed)
+                return
+            except RegistryError:
+                if feed.failed:      # the source's failure, not the destination's
+                    raise
+            notice(f"the upload of {desc.digest[:19]} to {self.describe()} broke off; "
+                   "sending it again from the source")
+            chunks = reopen()
+        self._buffered_upload(desc, chunks)
+
+    def _stream_upload(self, location: str, desc: Descriptor, feed: _Feed) -> None:
+        """The bytes into the upload session as they arrive from the source: one PUT up to
+        `monolithic_max`, else PATCHes of `chunk_size`. Each request is sent once (a streamed
+        body cannot be sent again); a failure cancels the session."""
+        try:
+            if desc.size <= self.options.monolithic_max:
+                self._req("PUT", _with_query(location, {"digest": desc.digest}),
+                          f"finish the upload of blob {desc.digest}", push=True, ok=(201, 204),
+                          data=feed.body(desc.size), headers={"Content-Type": "application/octet-stream"},
+                          once=True)
+            else:
+                offset = 0
+                while offset < desc.size:
+                    n = min(self.options.chunk_size, desc.size - offset)
+                    headers = {"Content-Type": "application/octet-stream",
+                               "Content-Range": f"{offset}-{offset + n - 1}", "Content-Length": str(n)}
+                    resp = self._req("PATCH", location, f"upload a chunk at offset {offset}", push=True,
+                                     ok=(202, 204), data=feed.body(n), headers=headers, once=True)
+                    location = self._location(resp) or location
+                    offset += n
+                self._finish_upload(location, desc.digest)
+            self._present.add(desc.digest)
+        except BaseException:
+            self._cancel(location)
+            raise
+
+    def _buffered_upload(self, desc: Descriptor, chunks: Iterable[bytes]) -> None:
         alg = desc.digest.split(":", 1)[0]
         hasher = hashlib.new(alg)
         if desc.size <= self.options.monolithic_max:
@@ -585,3 +630,78 @@ def open_repository(ref: ImageRef, options: RegistryOptions | None = None) -> Re
         raise RegistryError(f"{ref} does not name a registry repository",
                             expected="host[:port]/repository[:tag|@digest]")
     return Repository(ref.registry, ref.repository, options)
+
+
+class _Feed:
+    """One blob's bytes from its source, handed out as request bodies of known length. Hashed
+    on the way: a body stops before its last bytes when the source sends more than the
+    descriptor says, ends early, or does not hash to its digest, so a registry never receives
+    (let alone commits) a whole wrong blob. `failed` tells the source's failure from the
+    destination's."""
+
+    def __init__(self, chunks: Iterable[bytes], desc: Descriptor) -> None:
+        self.source = iter(chunks)
+        self.desc = desc
+        self.hasher = hashlib.new(desc.digest.split(":", 1)[0])
+        self.taken = 0
+        self.pending = b""
+        self.failed = False
+
+    def body(self, n: int) -> _Body:
+        return _Body(self, n)
+
+    def take(self, n: int) -> Iterator[bytes]:
+        left = n
+        while left:
+            if not self.pending:
+                self.pending = self._next()
+            piece, self.pending = self.pending[:left], self.pending[left:]
+            left -= len(piece)
+            self.taken += len(piece)
+            self.hasher.update(piece)
+            if self.taken == self.desc.size:
+                self._check_end()
+            yield piece
+
+    def _next(self, at_end: bool = False) -> bytes:
+        """The source's next bytes (b"" at its end when `at_end`, else its end is an error)."""
+        try:
+            for chunk in self.source:
+                if chunk:
+                    return bytes(chunk)
+        except BaseException:
+            self.failed = True
+            raise
+        if at_end:
+            return b""
+        self._fail(ImageError(f"the source of blob {self.desc.digest} ended early",
+                              expected=f"{self.desc.size} bytes", found=f"{self.taken} bytes",
+                              fix="the source served different bytes; the upload was abandoned"))
+
+    def _check_end(self) -> None:
+        """At the last byte, before it is sent: nothing more from the source, the right digest."""
+        if self.pending or self._next(at_end=True):
+            self._fail(ImageError(f"blob {self.desc.digest} is larger than its descriptor says",
+                                  expected=f"{self.desc.size} bytes"))
+        actual = f"{self.desc.digest.split(':', 1)[0]}:{self.hasher.hexdigest()}"
+        if actual != self.desc.digest:
+            self._fail(DigestMismatch(f"streamed blob does not match {self.desc.digest}",
+                                      expected=f"{self.desc.digest} ({self.desc.size} bytes)", found=actual,
+                                      fix="the source served different bytes; the upload was abandoned"))
+
+    def _fail(self, exc: ImageError) -> NoReturn:
+        self.failed = True
+        raise exc
+
+
+class _Body:
+    """A request body of exactly `n` bytes from a feed (its length sets Content-Length)."""
+
+    def __init__(self, feed: _Feed, n: int) -> None:
+        self.feed, self.n = feed, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.feed.take(self.n)

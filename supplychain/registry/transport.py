@@ -287,10 +287,11 @@ class Transport:
         what: str,
         ok: Iterable[int] = (200,),
         headers: Mapping[str, str] | None = None,
-        data: bytes | None = None,
+        data: bytes | Iterable[bytes] | None = None,
         params: Mapping[str, str] | None = None,
         stream: bool = False,
         body_cap: int | None = None,
+        once: bool = False,
     ) -> requests.Response:
         """Send with auth and retries; return the response when its status is in `ok`, else raise
         a RegistryError naming registry, repository, status and the registry's error code.
@@ -299,7 +300,9 @@ class Transport:
         whole operation (every attempt and wait) ends by `options.deadline`. While an answer is
         awaited or a retry is pending, the progress channel says so. Without `stream`, the body
         is read here (at most `body_cap` bytes); a body that breaks off is retried for idempotent
-        methods. No exception of the HTTP library leaves this method."""
+        methods. With `once` (a body streamed from its source, which cannot be sent twice) there
+        is one attempt: no retry and no second try after a new token. No exception of the HTTP
+        library leaves this method."""
         ok_set = frozenset(ok)
         scope_key = tuple(sorted(set(scopes)))
         url = self.url(path)
@@ -335,14 +338,14 @@ class Transport:
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 retriable = not isinstance(exc, _NEVER_RETRY) and (
                     idempotent or (not sent and _never_reached(exc)))
-                if retriable and attempt < self.options.max_retries and self._backoff(
+                if retriable and not once and attempt < self.options.max_retries and self._backoff(
                         attempt, None, _reason(exc), deadline):
                     attempt += 1
                     continue
                 raise self._unreachable(exc, repository, what, attempt + 1, started, url, sent) from None
             if status in ok_set:
                 return resp
-            if status == 401 and not reauthed and urlsplit(resp.url).netloc == self.host:
+            if status == 401 and not reauthed and not once and urlsplit(resp.url).netloc == self.host:
                 # Only the registry itself may ask for its credentials (not a host it redirected
                 # to), and the token asked for has exactly the scopes this request needs: a
                 # challenge's own `scope` never widens it.
@@ -353,7 +356,7 @@ class Transport:
                     self._challenge = challenge
                     reauthed = True
                     continue
-            if status in RETRY_STATUSES and attempt < self.options.max_retries:
+            if status in RETRY_STATUSES and not once and attempt < self.options.max_retries:
                 wait = _retry_after(resp.headers.get("Retry-After"), self.options.retry_after_max)
                 why = f"{status}, Retry-After" if wait is not None else f"HTTP {status}"
                 if self._backoff(attempt, wait, why, deadline):
