@@ -128,8 +128,8 @@ def run(bench: Bench) -> list[Row]:
                             unit="req", note=f"{counts.requests} requests, {promoted}/{N} promoted; by kind "
                             + ", ".join(f"{k} {v}" for k, v in sorted(counts.kinds.items()))))
             rows.append(Row(f"{what}, {label}: seconds per image", elapsed / N, "—", None,
-                            note=f"total {elapsed:.1f} s wall" + (", concurrency 4" if shards == 1 else
-                                                                  f", {shards} processes, concurrency 4 each")))
+                            note=f"total {elapsed:.1f} s wall" + (", concurrency 8" if shards == 1 else
+                                                                  f", {shards} processes, concurrency 8 each")))
         if not older:
             proxy.reset()
             start = time.perf_counter()

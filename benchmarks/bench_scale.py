@@ -59,7 +59,7 @@ def run(bench: Bench) -> list[Row]:
         result = json.loads(out.stdout)
         promoted = sum(1 for r in result.get("results", []) if r.get("status") == "promoted")
         rows.append(Row(f"promote batch N={n}: time per image", elapsed / n, "—", None,
-                        note=f"total {elapsed:.1f} s, {promoted}/{n} promoted, concurrency 4"))
+                        note=f"total {elapsed:.1f} s, {promoted}/{n} promoted, concurrency 8"))
         rows.append(Row(f"promote batch N={n}: registry requests per image", counts.requests / n, "—", None,
                         unit="req", note=f"{counts.requests} requests, "
                         f"{(counts.bytes_up + counts.bytes_down) / n / 1024:.1f} KiB per image"))

@@ -431,7 +431,7 @@ def _resumed(item: BatchItem, entry: dict[str, Any],
                          journal="resumed")
 
 
-def promote_batch(items: list[BatchItem], default_policy: m.Policy | None, *, concurrency: int = 4,
+def promote_batch(items: list[BatchItem], default_policy: m.Policy | None, *, concurrency: int = 8,
                   journal: Journal | None = None, **kwargs: Any) -> BatchResult:
     """Run independent promotions with bounded concurrency. One failing does not touch the others:
     each writes only its own destination, and every error is caught into its own result. With a

@@ -162,8 +162,8 @@ def _render_batch(result: dict[str, Any]) -> str:
 @click.option("--batch", "batch_file", type=click.Path(dir_okay=False),
               help="YAML/JSON file listing promotions: "
                    "{promotions: [{source, destination, policy?, force?}]}.")
-@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 16),
-              help="Batch: promotions run at once.")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 16),
+              help="Batch: promotions run at once (they mostly wait on the registries).")
 @click.option("--shard", help="Batch: promote only share I of N (e.g. 2/4), a fixed disjoint part of the "
                               "batch, for a CI matrix or fan-out.")
 @click.option("--journal", type=click.Path(dir_okay=False),
