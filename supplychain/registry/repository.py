@@ -267,11 +267,12 @@ class Repository:
         # A Location on another host (a storage front end) is followed without our credentials.
         return urljoin(self.transport.base_url + "/", location)
 
-    def _finish_upload(self, location: str, digest: str, data: bytes = b"") -> None:
+    def _finish_upload(self, location: str, digest: str, data: bytes | _Body = b"",
+                       once: bool = False) -> None:
         url = _with_query(location, {"digest": digest})
         headers = {"Content-Type": "application/octet-stream"}
         self._req("PUT", url, f"finish the upload of blob {digest}", push=True, ok=(201, 204),
-                  data=data, headers=headers)
+                  data=data, headers=headers, once=once)
 
     def write_blob_chunks(self, desc: Descriptor, chunks: Iterable[bytes], *,
                           reopen: Callable[[], Iterable[bytes]] | None = None) -> None:
@@ -290,7 +291,7 @@ class Repository:
             feed = _Feed(chunks, desc)
             location = self._start_upload()   # retried as any request; its failure is final
             try:
-                self._stream_upload(location, desc, feed)
+                self._send(location, desc, feed, streamed=True)
                 return
             except RegistryError:
                 if feed.failed:      # the source's failure, not the destination's
@@ -298,37 +299,6 @@ class Repository:
             notice(f"the upload of {desc.digest[:19]} to {self.describe()} broke off; "
                    "sending it again from the source")
             chunks = reopen()
-        self._buffered_upload(desc, chunks)
-
-    def _stream_upload(self, location: str, desc: Descriptor, feed: _Feed) -> None:
-        """The bytes into the upload session as they arrive from the source: one PUT up to
-        `monolithic_max`, else PATCHes of `chunk_size`. Each request is sent once (a streamed
-        body cannot be sent again); a failure cancels the session."""
-        try:
-            if desc.size <= self.options.monolithic_max:
-                self._req("PUT", _with_query(location, {"digest": desc.digest}),
-                          f"finish the upload of blob {desc.digest}", push=True, ok=(201, 204),
-                          data=feed.body(desc.size), headers={"Content-Type": "application/octet-stream"},
-                          once=True)
-            else:
-                offset = 0
-                while offset < desc.size:
-                    n = min(self.options.chunk_size, desc.size - offset)
-                    headers = {"Content-Type": "application/octet-stream",
-                               "Content-Range": f"{offset}-{offset + n - 1}", "Content-Length": str(n)}
-                    resp = self._req("PATCH", location, f"upload a chunk at offset {offset}", push=True,
-                                     ok=(202, 204), data=feed.body(n), headers=headers, once=True)
-                    location = self._location(resp) or location
-                    offset += n
-                self._finish_upload(location, desc.digest)
-            self._present.add(desc.digest)
-        except BaseException:
-            self._cancel(location)
-            raise
-
-    def _buffered_upload(self, desc: Descriptor, chunks: Iterable[bytes]) -> None:
-        alg = desc.digest.split(":", 1)[0]
-        hasher = hashlib.new(alg)
         if desc.size <= self.options.monolithic_max:
             buf = bytearray()
             for chunk in chunks:
@@ -339,43 +309,36 @@ class Repository:
             verify_digest(bytes(buf), desc.digest, "blob to write")
             self._upload(bytes(buf), desc)
             return
-        location = self._start_upload()
-        offset = 0
-        pending = bytearray()
+        self._send(self._start_upload(), desc, _Feed(chunks, desc), streamed=False)
+
+    def _send(self, location: str, desc: Descriptor, feed: _Feed, *, streamed: bool) -> None:
+        """The blob's bytes into an upload session, in one PUT (streamed, up to `monolithic_max`)
+        or in PATCHes of `chunk_size`. A streamed request carries the bytes as they arrive from
+        the source and is sent once (it cannot be sent again); otherwise each chunk is read whole
+        first and retried as usual. A failure cancels the session."""
         try:
-            for chunk in chunks:
-                hasher.update(chunk)
-                pending += chunk
-                if offset + len(pending) > desc.size:
-                    raise ImageError(f"blob {desc.digest} is larger than its descriptor says",
-                                     expected=f"{desc.size} bytes")
-                while len(pending) >= self.options.chunk_size:
-                    piece = bytes(pending[: self.options.chunk_size])
-                    del pending[: self.options.chunk_size]
-                    location = self._patch(location, piece, offset)
-                    offset += len(piece)
-            if pending:
-                location = self._patch(location, bytes(pending), offset)
-                offset += len(pending)
-            actual = f"{alg}:{hasher.hexdigest()}"
-            if actual != desc.digest or offset != desc.size:
-                raise ImageError(f"streamed blob does not match {desc.digest}",
-                                 expected=f"{desc.digest} ({desc.size} bytes)",
-                                 found=f"{actual} ({offset} bytes)",
-                                 fix="the source served different bytes; the upload was abandoned")
-            self._finish_upload(location, desc.digest)
+            if streamed and desc.size <= self.options.monolithic_max:
+                self._finish_upload(location, desc.digest, feed.body(desc.size), once=True)
+            else:
+                offset = 0
+                while offset < desc.size:
+                    n = min(self.options.chunk_size, desc.size - offset)
+                    piece = feed.body(n) if streamed else b"".join(feed.body(n))
+                    location = self._patch(location, piece, offset, once=streamed)
+                    offset += n
+                self._finish_upload(location, desc.digest)
             self._present.add(desc.digest)
         except BaseException:
             self._cancel(location)
             raise
 
-    def _patch(self, location: str, piece: bytes, offset: int) -> str:
+    def _patch(self, location: str, piece: bytes | _Body, offset: int, once: bool = False) -> str:
         headers = {"Content-Type": "application/octet-stream",
                    "Content-Range": f"{offset}-{offset + len(piece) - 1}",
                    "Content-Length": str(len(piece))}
         try:
             resp = self._req("PATCH", location, f"upload a chunk at offset {offset}", push=True,
-                             ok=(202, 204), data=piece, headers=headers)
+                             ok=(202, 204), data=piece, headers=headers, once=once)
         except RegistryError as err:
             # A retried chunk the registry had taken after all is answered 416: ask how far it got.
             if err.facts.get("status") != 416 or self._upload_end(location) != offset + len(piece):
