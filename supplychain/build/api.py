@@ -3,11 +3,12 @@ timed, tested and reused alone; `build_and_publish` is the one small function th
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from supplychain.build import outputs
 from supplychain.build.model import DEFAULT_OUTPUT, BuildRequest, BuildResult, PublishResult, PublishTarget
 from supplychain.errors import UsageError
 from supplychain.fsutil import atomic_write
@@ -18,16 +19,19 @@ from supplychain.registry.options import RegistryOptions
 BUILDERS = ("oci", "docker")
 
 
-def build(request: BuildRequest, progress: Progress | None = None) -> BuildResult:
+def build(request: BuildRequest, progress: Progress | None = None, *,
+          meanwhile: Callable[[], object] | None = None) -> BuildResult:
+    """`meanwhile`: the caller's own work, done on this thread while the compiler runs (the
+    compiler is the longest step, and the CPU it leaves is the caller's to use)."""
     progress = progress or SilentProgress()
     if request.builder == "oci":
         from supplychain.build.daemonless import build_daemonless
 
-        return build_daemonless(request, progress)
+        return build_daemonless(request, progress, meanwhile)
     if request.builder == "docker":
         from supplychain.build.docker_backend import build_with_docker
 
-        return build_with_docker(request, progress)
+        return build_with_docker(request, progress, meanwhile)
     raise UsageError(f"unknown builder {request.builder!r}", expected=" or ".join(BUILDERS),
                      fix="--builder oci (daemonless, default) or --builder docker")
 
@@ -85,6 +89,8 @@ def keep_out_of_git(directory: Path) -> bool:
 def publish(result: BuildResult, target: PublishTarget, progress: Progress | None = None, *,
             options: RegistryOptions | None = None) -> PublishResult:
     """Put the built image where `target` says. Every sink reads it from `result.store()`."""
+    from supplychain.build import outputs
+
     progress = progress or SilentProgress()
     check_target(target)
     store, digest = result.store(), result.digest
@@ -128,5 +134,6 @@ def publish(result: BuildResult, target: PublishTarget, progress: Progress | Non
 def build_and_publish(request: BuildRequest, target: PublishTarget,
                       progress: Progress | None = None) -> tuple[BuildResult, PublishResult]:
     check_target(target)
-    result = build(request, progress)
+    # The sinks' modules (the copy, the layout, the registry client) load while Go compiles.
+    result = build(request, progress, meanwhile=lambda: importlib.import_module("supplychain.build.outputs"))
     return result, publish(result, target, progress, options=request.registry)

@@ -198,7 +198,8 @@ def top_level(images: list[PlatformImage], meta: ImageMetadata) -> tuple[bytes, 
 CompilePlatform = Callable[[Platform, dict[str, float]], list[bytes]]
 
 
-def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
+def build_daemonless(req: BuildRequest, progress: Progress,
+                     meanwhile: Callable[[], object] | None = None) -> BuildResult:
     began = time.monotonic()
     prep = prepare(req, progress)
     # Cheap checks first: a wrong base fails before minutes of compiling.
@@ -227,15 +228,17 @@ def build_daemonless(req: BuildRequest, progress: Progress) -> BuildResult:
                 binaries.append(out.read_bytes())
             return binaries
 
-        return assemble_build(req, prep, base, compile_platform, "oci", progress, began)
+        return assemble_build(req, prep, base, compile_platform, "oci", progress, began, meanwhile)
 
 
 def assemble_build(req: BuildRequest, prep: Prepared, base: BaseImage, compile_platform: CompilePlatform,
-                   builder: str, progress: Progress, began: float) -> BuildResult:
+                   builder: str, progress: Progress, began: float,
+                   meanwhile: Callable[[], object] | None = None) -> BuildResult:
     """The image from compiled binaries: one deterministic layer (binaries and --data files) on
     the base per platform, then the index. Every builder ends here, so the digest depends on the
     binaries and the settings only, never on who compiled them. `compile_platform` returns one
-    binary per main package, in `prep.mains` order."""
+    binary per main package, in `prep.mains` order; `meanwhile` runs on this thread once the
+    compiles have started."""
     meta = prep.metadata(req, base)
     notes = list(prep.notes)
     timings: dict[str, float] = {}
@@ -262,7 +265,10 @@ def assemble_build(req: BuildRequest, prep: Prepared, base: BaseImage, compile_p
 
     workers = min(MAX_PARALLEL_COMPILES, len(prep.platforms))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        images = list(pool.map(one, prep.platforms))
+        pending = [pool.submit(one, platform) for platform in prep.platforms]
+        if meanwhile is not None:
+            meanwhile()
+        images = [f.result() for f in pending]
     top, media_type = top_level(images, meta)
     blobs: dict[str, bytes] = {}
     base_layers: dict[str, BaseLayer] = {}

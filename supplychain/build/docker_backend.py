@@ -21,7 +21,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -394,7 +394,8 @@ def engine_arch(client: Any) -> str | None:
     return engine if engine and engine == goarch(host.machine()) else None
 
 
-def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
+def build_with_docker(req: BuildRequest, progress: Progress,
+                      meanwhile: Callable[[], object] | None = None) -> BuildResult:
     import docker
 
     began = time.monotonic()
@@ -417,7 +418,7 @@ def build_with_docker(req: BuildRequest, progress: Progress) -> BuildResult:
             timings[f"compile {platform}"] = time.monotonic() - t0
             return out
 
-        result = assemble_build(req, prep, base, compile_platform, "docker", progress, began)
+        result = assemble_build(req, prep, base, compile_platform, "docker", progress, began, meanwhile)
         return replace(result, notes=(*result.notes, *notes)) if notes else result
     except docker.errors.DockerException as exc:
         raise BuildError("the Docker engine could not build the image", found=str(exc)[:1000],
