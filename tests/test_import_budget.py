@@ -81,3 +81,14 @@ def test_build_to_a_layout_loads_no_http_client(tmp_path: Path) -> None:
     assert not (ROOT / "examples" / "hello" / "sccheck.yaml").exists()
     assert "yaml" not in names and "supplychain._strictyaml" not in names
     assert "supplychain.registry.repository" not in names
+
+
+def test_build_api_leaves_the_sinks_for_the_compile() -> None:
+    """build_and_publish loads the sinks while Go compiles (docs/build.md): importing the build
+    API must not load them first, or nothing is left to overlap."""
+    sinks = "('supplychain.build.outputs', 'supplychain.copy')"
+    probe = f"import sys, supplychain.build; print(sorted(m for m in {sinks} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "[]"
