@@ -84,10 +84,15 @@ def test_build_to_a_layout_loads_no_http_client(tmp_path: Path) -> None:
 
 
 def test_build_api_leaves_the_sinks_for_the_compile() -> None:
-    """build_and_publish loads the sinks while Go compiles (docs/build.md): importing the build
-    API must not load them first, or nothing is left to overlap."""
-    sinks = "('supplychain.build.outputs', 'supplychain.copy')"
-    probe = f"import sys, supplychain.build; print(sorted(m for m in {sinks} if m in sys.modules))"
+    """A static build starts Go before it loads the image code (bases, layers, manifests, the
+    layer cache, the cgo checks), and build_and_publish loads the sinks while Go compiles
+    (docs/build.md): what runs before the compile must not load them, or nothing is left to
+    overlap."""
+    later = ("supplychain.build.outputs", "supplychain.copy", "supplychain.build.bases",
+             "supplychain.build.layers", "supplychain.build.assemble", "supplychain.build.layercache",
+             "supplychain.build.cgo", "supplychain.image.filesystem")
+    probe = ("import sys, supplychain.build.api, supplychain.build.daemonless, supplychain.cli.build; "
+             f"print(sorted(m for m in {later!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]

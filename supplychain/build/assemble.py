@@ -10,10 +10,10 @@ from typing import Any
 
 from supplychain.build.bases import BaseImage, BasePlatform
 from supplychain.build.layers import Layer
+from supplychain.build.settings import DEFAULT_USER
 from supplychain.image.descriptor import Descriptor, MediaType, canonical_json
 from supplychain.image.platform import Platform
 
-DEFAULT_USER = "65532:65532"
 DEFAULT_PATH = "PATH=/usr/local/bin:/usr/bin:/bin"
 BIN_DIR = "/usr/local/bin"
 ANNOTATION = "org.opencontainers.image."

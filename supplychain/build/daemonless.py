@@ -5,24 +5,15 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from supplychain.build import compress
-from supplychain.build.assemble import (
-    BIN_DIR,
-    ImageMetadata,
-    PlatformImage,
-    assemble_platform,
-    base_metadata,
-    image_index,
-)
-from supplychain.build.bases import BaseImage, BaseLayer, resolve_base
-from supplychain.build.cgo import CTarget, cgo_precheck, cgo_targets, require_runnable
-from supplychain.build.elfcheck import read_linkage
 from supplychain.build.gocompile import (
     CompileRequest,
     GoModule,
@@ -34,16 +25,21 @@ from supplychain.build.gocompile import (
     require_buildable,
     resolve_mains,
 )
-from supplychain.build.layercache import LayerCache
-from supplychain.build.layers import file, make_layer
 from supplychain.build.model import BuildRequest, BuildResult
-from supplychain.build.settings import DATA_PATH, BuildSettings, data_files
+from supplychain.build.settings import DATA_PATH, DEFAULT_BIN_DIR, BuildSettings, data_files
 from supplychain.build.source import build_epoch
 from supplychain.errors import UsageError
 from supplychain.image.descriptor import MediaType, compute_digest
 from supplychain.image.platform import Platform, parse_platforms
 from supplychain.progress import Progress
 from supplychain.source import SourceInfo, source_info
+
+# The image code (bases, layers, manifests, the layer cache, the cgo checks) is imported in the
+# functions that use it: a static build starts Go first and loads it while Go compiles.
+if TYPE_CHECKING:
+    from supplychain.build.assemble import ImageMetadata, PlatformImage
+    from supplychain.build.bases import BaseImage, BaseLayer
+    from supplychain.build.cgo import CTarget
 
 MAX_PARALLEL_COMPILES = 2
 X_LABEL = "dev.sccheck.go.x"                       # "main.version=1.2.3 PKG.VAR=VALUE ..."
@@ -79,6 +75,8 @@ class Prepared:
         return replace(self.compile, package=main.package)
 
     def metadata(self, req: BuildRequest, base: BaseImage) -> ImageMetadata:
+        from supplychain.build.assemble import ImageMetadata, base_metadata
+
         source = req.source or self.info.remote
         if source is None and self.info.revision is not None and "." in self.module.path.split("/", 1)[0]:
             source = "https://" + self.module.path
@@ -109,7 +107,7 @@ def choose_entry(mains: list[MainPackage], entrypoint: str | None) -> MainPackag
                          found="binaries " + ", ".join(m.name for m in mains),
                          fix=f"e.g. --entrypoint {mains[0].name}")
     for main in mains:
-        if entrypoint in (main.name, main.package, f"{BIN_DIR}/{main.name}"):
+        if entrypoint in (main.name, main.package, f"{DEFAULT_BIN_DIR}/{main.name}"):
             return main
     raise UsageError(f"--entrypoint {entrypoint} is none of the binaries built",
                      expected="one of " + ", ".join(m.name for m in mains), found=entrypoint)
@@ -144,6 +142,8 @@ def prepare(req: BuildRequest, progress: Progress | None = None) -> Prepared:
                                  expected="--builder oci (the default) with --cgo",
                                  found=f"--builder {req.builder}",
                                  fix="drop --builder docker")
+            from supplychain.build.cgo import cgo_precheck
+
             cgo_precheck(req.base, platforms)
         if needs_cgo:
             raise UsageError(
@@ -190,6 +190,8 @@ def version_note(prep: Prepared, binary: bytes) -> str | None:
 
 def top_level(images: list[PlatformImage], meta: ImageMetadata) -> tuple[bytes, str]:
     """One platform: its manifest is the image. Several: an OCI index over them."""
+    from supplychain.build.assemble import image_index
+
     if len(images) == 1:
         return images[0].manifest, MediaType.OCI_MANIFEST
     return image_index(images, meta.labels()), MediaType.OCI_INDEX
@@ -202,33 +204,85 @@ def build_daemonless(req: BuildRequest, progress: Progress,
                      meanwhile: Callable[[], object] | None = None) -> BuildResult:
     began = time.monotonic()
     prep = prepare(req, progress)
-    # Cheap checks first: a wrong base fails before minutes of compiling.
+    with tempfile.TemporaryDirectory(prefix="sccheck-build-") as tmp:
+        if prep.settings.cgo:
+            # A cgo build needs its base's C toolchain before it can compile.
+            base = _resolve_base(req, prep, progress)
+            targets = _cgo_targets(req, prep, base, progress)
+            return assemble_build(req, prep, base, _compiler(req, prep, Path(tmp), targets, progress),
+                                  "oci", progress, began, meanwhile)
+        # A static build needs nothing of its base to compile: Go starts now, and the base is read
+        # (and the image code loaded) while it runs. A base that cannot be used, or any other
+        # failure, stops the compiles at once: a wrong base still fails in seconds.
+        cancel = threading.Event()
+        compile_platform = _compiler(req, prep, Path(tmp), {}, progress, cancel)
+        workers = min(MAX_PARALLEL_COMPILES, len(prep.platforms))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sccheck-compile") as pool:
+            early: dict[Platform, Future[tuple[list[bytes], dict[str, float]]]] = {}
+            for platform in prep.platforms:
+                early[platform] = pool.submit(_timed, compile_platform, platform)
+
+            def compiled(platform: Platform, timings: dict[str, float]) -> list[bytes]:
+                binaries, took = early[platform].result()
+                timings.update(took)
+                return binaries
+
+            try:
+                base = _resolve_base(req, prep, progress)
+                return assemble_build(req, prep, base, compiled, "oci", progress, began, meanwhile)
+            except BaseException:
+                cancel.set()     # the first failure is the build's: the other compiles stop
+                raise
+
+
+def _timed(compile_platform: CompilePlatform, platform: Platform) -> tuple[list[bytes], dict[str, float]]:
+    timings: dict[str, float] = {}
+    return compile_platform(platform, timings), timings
+
+
+def _resolve_base(req: BuildRequest, prep: Prepared, progress: Progress) -> BaseImage:
+    from supplychain.build.bases import resolve_base
+
     progress.step("base", req.base)
     base = resolve_base(req.base, prep.platforms, prep.epoch, req.registry)
     progress.done("base", base.reference or base.name)
-    targets: dict[Platform, CTarget] = {}
-    if prep.settings.cgo:
-        progress.step("cgo", req.base)
-        targets = cgo_targets(base, prep.platforms)
-        progress.done("cgo", "; ".join(f"{p}: {t.describe()}" for p, t in targets.items()))
-    with tempfile.TemporaryDirectory(prefix="sccheck-build-") as tmp:
-        def compile_platform(platform: Platform, timings: dict[str, float]) -> list[bytes]:
-            binaries: list[bytes] = []
-            for main in prep.mains:
-                progress.step(f"compile {platform}", main.package)
-                out = Path(tmp) / str(platform).replace("/", "-") / main.name
-                out.parent.mkdir(parents=True, exist_ok=True)
-                target = targets.get(platform)
-                binary = compile_binary(prep.compile_for(main), platform, out, progress,
-                                        cc=target.cc if target else None)
-                if target is not None:
-                    require_runnable(read_linkage(out), target, req.base, main.name)
-                timings[f"compile {platform} {main.package}"] = binary.seconds
-                progress.done(f"compile {platform}", main.package)
-                binaries.append(out.read_bytes())
-            return binaries
+    return base
 
-        return assemble_build(req, prep, base, compile_platform, "oci", progress, began, meanwhile)
+
+def _cgo_targets(req: BuildRequest, prep: Prepared, base: BaseImage,
+                 progress: Progress) -> dict[Platform, CTarget]:
+    from supplychain.build.cgo import cgo_targets
+
+    progress.step("cgo", req.base)
+    targets = cgo_targets(base, prep.platforms)
+    progress.done("cgo", "; ".join(f"{p}: {t.describe()}" for p, t in targets.items()))
+    return targets
+
+
+def _compiler(req: BuildRequest, prep: Prepared, tmp: Path, targets: dict[Platform, CTarget],
+              progress: Progress, cancel: threading.Event | None = None) -> CompilePlatform:
+    """Compile every main package for one platform, into `tmp`; with cgo `targets`, each binary
+    is checked against what its base can run."""
+    def compile_platform(platform: Platform, timings: dict[str, float]) -> list[bytes]:
+        binaries: list[bytes] = []
+        for main in prep.mains:
+            progress.step(f"compile {platform}", main.package)
+            out = tmp / str(platform).replace("/", "-") / main.name
+            out.parent.mkdir(parents=True, exist_ok=True)
+            target = targets.get(platform)
+            binary = compile_binary(prep.compile_for(main), platform, out, progress,
+                                    cc=target.cc if target else None, cancel=cancel)
+            if target is not None:
+                from supplychain.build.cgo import require_runnable
+                from supplychain.build.elfcheck import read_linkage
+
+                require_runnable(read_linkage(out), target, req.base, main.name)
+            timings[f"compile {platform} {main.package}"] = binary.seconds
+            progress.done(f"compile {platform}", main.package)
+            binaries.append(out.read_bytes())
+        return binaries
+
+    return compile_platform
 
 
 def assemble_build(req: BuildRequest, prep: Prepared, base: BaseImage, compile_platform: CompilePlatform,
@@ -239,6 +293,10 @@ def assemble_build(req: BuildRequest, prep: Prepared, base: BaseImage, compile_p
     binaries and the settings only, never on who compiled them. `compile_platform` returns one
     binary per main package, in `prep.mains` order; `meanwhile` runs on this thread once the
     compiles have started."""
+    from supplychain.build.assemble import assemble_platform
+    from supplychain.build.layercache import LayerCache
+    from supplychain.build.layers import file, make_layer
+
     meta = prep.metadata(req, base)
     notes = list(prep.notes)
     timings: dict[str, float] = {}

@@ -11,6 +11,7 @@ import re
 import shlex
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -171,33 +172,46 @@ def go_build_argv(req: CompileRequest, output: Path) -> list[str]:
 
 
 PROGRESS_EVERY = 10.0
+CANCEL_POLL = 0.05     # how soon a cancelled compile notices
+
+
+class BuildCancelled(BuildError):
+    """A compile stopped because another step of the same build failed (its error is the one
+    reported)."""
 
 
 def compile_binary(req: CompileRequest, platform: Platform, output: Path,
-                   progress: Progress | None = None, cc: str | None = None) -> CompiledBinary:
+                   progress: Progress | None = None, cc: str | None = None,
+                   cancel: threading.Event | None = None) -> CompiledBinary:
     """Run go build for one platform and check that the result is statically linked, or, with
     a C compiler `cc`, build with cgo (the caller checks the binary against its base). A compile
-    that runs long says so every PROGRESS_EVERY seconds."""
+    that runs long says so every PROGRESS_EVERY seconds; one whose `cancel` is set is stopped
+    (the go process killed) and raises BuildCancelled."""
     cgo = {"CGO_ENABLED": "1", "CC": cc} if cc else {"CGO_ENABLED": "0"}
     env = child_env(extra={**go_env(platform), **cgo, "GOFLAGS": req.goflags, "GOTOOLCHAIN": "local"})
     argv = go_build_argv(req, output)
     began = time.monotonic()
-    with tempfile.TemporaryFile() as log:
+    # go's own work directory sits in one of ours, so a compile killed before go could remove it
+    # leaves nothing behind (GOTMPDIR changes no byte of the binary, nor what go caches).
+    with tempfile.TemporaryFile() as log, tempfile.TemporaryDirectory(prefix="sccheck-go-") as work:
+        env["GOTMPDIR"] = work
         proc = subprocess.Popen(argv, cwd=req.module.root, env=env, stdout=log, stderr=subprocess.STDOUT)
-        while True:
-            try:
-                proc.wait(timeout=PROGRESS_EVERY)
-                break
-            except subprocess.TimeoutExpired:
-                elapsed = time.monotonic() - began
-                if elapsed > COMPILE_TIMEOUT:
-                    proc.kill()
-                    proc.wait()
-                    raise BuildError(f"go build for {platform} took longer than {COMPILE_TIMEOUT}s",
-                                     fix="check for a hung module download (offline? vendor the "
-                                         "modules)") from None
-                if progress is not None:
-                    progress.info(f"compile {platform} {req.package}: still compiling ({elapsed:.0f} s)")
+        # This thread blocks in wait() (woken the moment go exits: a wait with a timeout polls,
+        # and its sleeps cost up to 50 ms per compile); a watcher reports progress and stops a
+        # compile that is cancelled or runs too long.
+        ended = threading.Event()
+        stopped: list[BuildError] = []
+        watcher = threading.Thread(target=_watch, name="sccheck-compile-watch", daemon=True,
+                                   args=(proc, ended, stopped, cancel, began, f"{platform} {req.package}",
+                                         progress))
+        watcher.start()
+        try:
+            proc.wait()
+        finally:
+            ended.set()
+            watcher.join()
+        if stopped:
+            raise stopped[0]
         log.seek(0)
         text = log.read(1 << 20).decode("utf-8", errors="replace")
     if proc.returncode != 0:
@@ -205,6 +219,27 @@ def compile_binary(req: CompileRequest, platform: Platform, output: Path,
     if cc is None:
         require_static(output, str(platform))
     return CompiledBinary(platform, output, time.monotonic() - began)
+
+
+def _watch(proc: subprocess.Popen[bytes], ended: threading.Event, stopped: list[BuildError],
+           cancel: threading.Event | None, began: float, what: str, progress: Progress | None) -> None:
+    said = began
+    interval = min(PROGRESS_EVERY, CANCEL_POLL) if cancel is not None else PROGRESS_EVERY
+    while not ended.wait(interval):
+        now = time.monotonic()
+        if cancel is not None and cancel.is_set():
+            stopped.append(BuildCancelled(f"go build for {what} stopped: the build failed in another step"))
+        elif now - began > COMPILE_TIMEOUT:
+            stopped.append(BuildError(f"go build for {what} took longer than {COMPILE_TIMEOUT}s",
+                                      fix="check for a hung module download (offline? vendor the modules)"))
+        elif progress is not None and now - said >= PROGRESS_EVERY:
+            said = now
+            progress.info(f"compile {what}: still compiling ({now - began:.0f} s)")
+            continue
+        else:
+            continue
+        proc.kill()
+        return
 
 
 def go_list(root: Path, args: list[str], goflags: str = "", cgo: bool = False,

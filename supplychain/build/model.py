@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from supplychain.build.assemble import DEFAULT_USER, PlatformImage
-from supplychain.build.bases import BaseLayer
-from supplychain.build.settings import BuildSettings
+from supplychain.build.settings import DEFAULT_USER, BuildSettings
 from supplychain.errors import BuildError
 from supplychain.image.descriptor import Descriptor, MediaType
 from supplychain.image.memory import MemoryStore
 from supplychain.image.store import ContentStore
 from supplychain.registry.options import RegistryOptions
+
+if TYPE_CHECKING:  # the layer and image code loads while Go compiles, not before
+    from supplychain.build.assemble import PlatformImage
+    from supplychain.build.bases import BaseLayer
 
 DEFAULT_OUTPUT = "oci:dist/oci"
 

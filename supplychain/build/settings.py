@@ -21,6 +21,7 @@ MAX_ITEMS = 64
 RESERVED_LABEL_PREFIX = "org.opencontainers.image."
 DATA_PATH = "/var/run/sccheck"             # where --data lands; $SCCHECK_DATA_PATH says so
 DEFAULT_BIN_DIR = "/usr/local/bin"
+DEFAULT_USER = "65532:65532"      # nonroot, as distroless images run
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ABS_DIR = re.compile(r"(/[A-Za-z0-9._-]+)+")
 
