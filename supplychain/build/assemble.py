@@ -15,7 +15,6 @@ from supplychain.image.descriptor import Descriptor, MediaType, canonical_json
 from supplychain.image.platform import Platform
 
 DEFAULT_PATH = "PATH=/usr/local/bin:/usr/bin:/bin"
-BIN_DIR = "/usr/local/bin"
 ANNOTATION = "org.opencontainers.image."
 
 

@@ -228,16 +228,16 @@ def _watch(proc: subprocess.Popen[bytes], ended: threading.Event, stopped: list[
     while not ended.wait(interval):
         now = time.monotonic()
         if cancel is not None and cancel.is_set():
-            stopped.append(BuildCancelled(f"go build for {what} stopped: the build failed in another step"))
+            why: BuildError = BuildCancelled(f"go build for {what} stopped: the build failed in another step")
         elif now - began > COMPILE_TIMEOUT:
-            stopped.append(BuildError(f"go build for {what} took longer than {COMPILE_TIMEOUT}s",
-                                      fix="check for a hung module download (offline? vendor the modules)"))
-        elif progress is not None and now - said >= PROGRESS_EVERY:
-            said = now
-            progress.info(f"compile {what}: still compiling ({now - began:.0f} s)")
-            continue
+            why = BuildError(f"go build for {what} took longer than {COMPILE_TIMEOUT}s",
+                             fix="check for a hung module download (offline? vendor the modules)")
         else:
+            if progress is not None and now - said >= PROGRESS_EVERY:
+                said = now
+                progress.info(f"compile {what}: still compiling ({now - began:.0f} s)")
             continue
+        stopped.append(why)
         proc.kill()
         return
 
