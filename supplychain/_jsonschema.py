@@ -2,8 +2,9 @@
 
 `import jsonschema` imports `rfc3987_syntax` when it is installed (it comes with
 cyclonedx-python-lib's validation extra), and that module compiles some forty Lark grammars at
-import time: about two seconds before `sccheck verify` can read a policy. Our policy schema uses
-no `iri`/`iri-reference` formats, so the gate imports jsonschema with that module hidden.
+import time: about two seconds before `sccheck verify` could say what is wrong with a policy
+(a valid policy skips jsonschema altogether: policy/schemacheck.py). Our policy schema uses no
+`iri`/`iri-reference` formats, so the gate imports jsonschema with that module hidden.
 A process that already imported jsonschema (e.g. to validate SBOMs) keeps what it has.
 """
 

@@ -14,12 +14,15 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from supplychain._jsonschema import jsonschema
 from supplychain.errors import PolicyError
 from supplychain.policy import model as m
+from supplychain.policy.schemacheck import conforms
 from supplychain.strictdoc import load_yaml
+
+if TYPE_CHECKING:
+    import jsonschema
 
 MAX_POLICY_BYTES = 256 * 1024
 
@@ -64,6 +67,13 @@ def _schema_error(err: jsonschema.ValidationError, source: str) -> PolicyError:
         found=json.dumps(err.instance, default=str)[:300],
         facts={"path": where},
     )
+
+
+def _schema_errors(doc: dict[str, Any]) -> list[jsonschema.ValidationError]:
+    from supplychain._jsonschema import jsonschema
+
+    validator = jsonschema.Draft202012Validator(policy_schema())
+    return sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
 
 
 def _match(raw: Any, where: str) -> m.Pattern:
@@ -184,9 +194,10 @@ def _chain(raw: dict[str, Any]) -> m.ChainLayout:
 
 
 def build_policy(doc: dict[str, Any], raw: bytes = b"", source: str = "policy") -> m.Policy:
-    """Validate a parsed document against the schema, then build the model."""
-    validator = jsonschema.Draft202012Validator(policy_schema())
-    errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    """Validate a parsed document against the schema, then build the model. A document the
+    quick check vouches for skips jsonschema (and its import); any other is judged, and its
+    error worded, by jsonschema."""
+    errors = [] if conforms(policy_schema(), doc) else _schema_errors(doc)
     if errors:
         # The deepest error is the most specific one for a person to fix.
         deepest = max(errors, key=lambda e: len(e.absolute_path))
