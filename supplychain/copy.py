@@ -86,25 +86,31 @@ class _Node:
     view: View
 
 
-def _walk(src: ContentStore, top: Descriptor) -> list[_Node]:
+def _walk(src: ContentStore, top: Descriptor, pool: ThreadPoolExecutor | None = None) -> list[_Node]:
     """The manifests under `top` (each read through the view, so verified by digest), children
-    before parents. EVERY child of an index is copied, runnable or not (the view's `children()`)."""
+    before parents. EVERY child of an index is copied, runnable or not (the view's `children()`).
+    With `pool`, the children of an index are read together (one round trip, not one each)."""
     order: list[_Node] = []
     seen: set[str] = set()
+    read: dict[str, View] = {}   # read ahead, not visited yet
 
     def visit(desc: Descriptor, depth: int) -> None:
         if desc.digest in seen:
             return
         seen.add(desc.digest)
-        if len(seen) > MAX_GRAPH_MANIFESTS:
-            raise ImageError(f"the image graph in {src.describe()} has more than {MAX_GRAPH_MANIFESTS} "
-                             "manifests")
         if depth > MAX_INDEX_DEPTH:
             raise ImageError(f"indexes in {src.describe()} nest deeper than {MAX_INDEX_DEPTH} levels")
-        view = open_image(src, desc.digest)
-        for child in view.children():
-            if child.kind != "other":
-                visit(child.descriptor, depth + 1)
+        view = read.pop(desc.digest, None) or open_image(src, desc.digest)
+        kids = [c.descriptor for c in view.children() if c.kind != "other"]
+        ahead = {d.digest: d for d in kids if d.digest not in seen and d.digest not in read}
+        if len(seen) + len(read) + len(ahead) > MAX_GRAPH_MANIFESTS:   # before any of them is read
+            raise ImageError(f"the image graph in {src.describe()} has more than {MAX_GRAPH_MANIFESTS} "
+                             "manifests")
+        if pool is not None and len(ahead) > 1 and depth < MAX_INDEX_DEPTH:
+            views = pool.map(lambda d: open_image(src, d.digest), ahead.values())
+            read.update(zip(ahead, views, strict=True))
+        for child in kids:
+            visit(child, depth + 1)
         order.append(_Node(desc, view))
 
     visit(top, 0)
@@ -289,7 +295,7 @@ def copy_image(
         copier = _Copier(src, dst, progress, pool)
         copier.leaf_types = leaf_types
         copier.defer_index = defer_index
-        nodes = _walk(src, top)
+        nodes = _walk(src, top, pool)
         # The top manifest goes in by digest too (a registry stores it; a layout lists it untagged
         # only when no tag follows), so a failure before the tag leaves the tag untouched.
         written = copier.copy_graph([(n, dst_tag is None and n is nodes[-1], False) for n in nodes])
@@ -327,7 +333,10 @@ def copy_reference(
     from supplychain.stores import open_store
 
     src_ref, dst_ref = parse_image_ref(source), parse_image_ref(destination)
+    from supplychain.image.cache import ContentCache
+
     src = open_store(src_ref, options)
+    src.join_run(ContentCache())   # what resolving read (each manifest checked) is not fetched again
     workers = options.max_workers if options is not None else 4
 
     def run(dst: ContentStore) -> CopyResult:

@@ -133,3 +133,43 @@ def test_cli_copy_with_basic_auth(sccheck, auth_registry, tmp_path: Path) -> Non
     assert proc.returncode == 3
     assert "HTTP 401" in proc.stderr and "UNAUTHORIZED" in proc.stderr and auth_registry.host in proc.stderr
     assert "not-the-password" not in proc.stderr + proc.stdout
+
+
+def test_nested_index_copies_children_first_and_reads_each_manifest_once(registry, tmp_path: Path) -> None:
+    """An index whose child index shares a manifest with it: every manifest is read from the
+    source once (resolving, walking and the parallel read-ahead of siblings share what was read)
+    and each is written after all of its children, so the destination never refuses a parent."""
+    from supplychain.copy import copy_reference
+    from supplychain.image.descriptor import MediaType, canonical_json
+    from tests.helpers.faultproxy import FaultProxy
+
+    src = OCILayout(tmp_path / "src", create=True)
+    inner, (amd, arm) = multi_platform(src)
+    shared = image_manifest(src, arch="s390x")
+    inner_doc = json.loads(inner.data)
+    inner_doc["manifests"].append(shared.desc.to_dict())
+    inner_data = canonical_json(inner_doc)
+    inner_digest = src.write_manifest(inner_data, MediaType.OCI_INDEX)
+    outer = canonical_json({"schemaVersion": 2, "mediaType": MediaType.OCI_INDEX, "manifests": [
+        {"mediaType": MediaType.OCI_INDEX, "digest": inner_digest, "size": len(inner_data)},
+        shared.desc.to_dict(), amd.desc.to_dict()]})
+    top = src.write_manifest(outer, MediaType.OCI_INDEX, tag="v1")
+    staging = open_repo(registry, "copy/nested")
+    copy_image(src, "v1", staging, None)
+
+    proxy = FaultProxy(registry.host)
+    try:
+        dst = f"{proxy.host}/copy/nested-dst-{uuid.uuid4().hex[:6]}:v1"
+        result, pinned = copy_reference(f"{proxy.host}/copy/nested@{top}", dst, options=FAST)
+        log = list(proxy.log)
+    finally:
+        proxy.stop()
+    assert result.manifests_copied == 5 and pinned.endswith(top)
+    src_reads = [path for _, method, path, _ in log if method == "GET" and "/copy/nested/manifests/" in path]
+    assert sorted(src_reads) == sorted(set(src_reads)) and len(src_reads) == 5, src_reads
+    order = [path.rsplit("/", 1)[1] for _, method, path, _ in log
+             if method == "PUT" and "/manifests/sha256:" in path]
+    children = {top: {inner_digest, shared.digest, amd.digest},
+                inner_digest: {amd.digest, arm.digest, shared.digest}}
+    for parent, kids in children.items():
+        assert all(order.index(k) < order.index(parent) for k in kids), order
