@@ -26,6 +26,7 @@ import http.client
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,8 +79,9 @@ class _Rule:
 
 
 class FaultProxy:
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, latency: float = 0.0) -> None:
         self.upstream = upstream
+        self.latency = latency   # seconds each request waits before it is forwarded (a far registry)
         self.counts = Counts()
         self.log: list[tuple[str, str, str, int]] = []    # (kind, method, path, status)
         self._rules: list[_Rule] = []
@@ -180,6 +182,8 @@ class FaultProxy:
 
             def _forward(self) -> None:
                 body = self._body()
+                if proxy.latency:
+                    time.sleep(proxy.latency)
                 kind = kind_of(self.command, self.path, body)
                 status, hook = proxy._decide(kind)
                 if hook is not None:
