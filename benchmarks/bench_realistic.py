@@ -6,7 +6,9 @@ and 7 attestations on the index (8 referrers). Measured side by side, registry t
 - copy with referrers: `sccheck copy --referrers` vs `oras copy -r` (the anchor);
 - copy of the image only: `sccheck copy` vs `crane copy`;
 - promote (verify at the source, copy with referrers, re-verify at the destination, sign a
-  verification summary, move the tag) vs `oras copy -r`, which only copies.
+  verification summary, move the tag) vs `oras copy -r`, which only copies;
+- the two copies again with both registries FAR away: each request waits 20 ms in its proxy
+  before it is forwarded (a registry in another region; the bytes still move at loopback speed).
 
 The source registry has the referrers API, the destination is distribution 2.8 (fallback
 index). Every request to either goes through a counting proxy (benchmarks/proxy.py).
@@ -30,6 +32,7 @@ from benchmarks.proxy import CountingProxy
 
 PASSWORD = "bench-only-password"  # a throwaway key for the benchmark
 LAYERS = (("base", 2 << 20), ("deps", 6 << 20), ("app", 32 << 20))
+FAR = 0.02   # seconds each request waits in the proxies for the far-registry rows
 
 
 def _layer(name: str, size: int, seed: int) -> bytes:
@@ -118,15 +121,25 @@ def run(bench: Bench) -> list[Row]:
     # falls on all of them alike.
     samples: dict[str, list[float]] = {k: [] for k in cases}
     requests: dict[str, int] = {}
-    for _ in range(bench.repeat):
-        for name, fn in cases.items():
-            src_proxy.reset(), dst_proxy.reset()
-            samples[name].append(median_time(fn, 1))
-            requests[name] = src_proxy.reset().requests + dst_proxy.reset().requests
+
+    def measure(names: list[str], prefix: str = "") -> None:
+        for _ in range(bench.repeat):
+            for name in names:
+                src_proxy.reset(), dst_proxy.reset()
+                samples.setdefault(prefix + name, []).append(median_time(cases[name], 1))
+                requests[prefix + name] = src_proxy.reset().requests + dst_proxy.reset().requests
+
+    measure(list(cases))
+    # The copies again with both registries FAR away (every request waits in the proxies).
+    src_proxy.latency = dst_proxy.latency = FAR
+    try:
+        measure(["sccheck copy -r", "oras copy -r", "sccheck copy", "crane copy"], prefix="far ")
+    finally:
+        src_proxy.latency = dst_proxy.latency = 0.0
     med = {k: sorted(v)[len(v) // 2] for k, v in samples.items()}
 
     def req(a: str, b: str) -> str:
-        return f"HTTP requests: {a} {requests[a]}, {b} {requests[b]}"
+        return f"HTTP requests: {a.removeprefix('far ')} {requests[a]}, {b.removeprefix('far ')} {requests[b]}"
 
     size = sum(s for _, s in LAYERS) * 2 / 1048576
     return [
@@ -137,4 +150,9 @@ def run(bench: Bench) -> list[Row]:
         Row("realistic image: promote (verify, copy with referrers, re-verify, sign a summary, tag)",
             med["sccheck promote"], "oras copy -r (copy only)", med["oras copy -r"],
             note=req("sccheck promote", "oras copy -r")),
+        Row(f"realistic image, both registries {FAR * 1000:.0f} ms away: copy with referrers",
+            med["far sccheck copy -r"], "oras copy -r", med["far oras copy -r"],
+            note=req("far sccheck copy -r", "far oras copy -r")),
+        Row(f"realistic image, both registries {FAR * 1000:.0f} ms away: copy image only", med["far sccheck copy"],
+            "crane copy", med["far crane copy"], note=req("far sccheck copy", "far crane copy")),
     ]
