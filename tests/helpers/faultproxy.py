@@ -25,11 +25,13 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from tests.helpers.procs import free_port
 
@@ -78,6 +80,14 @@ class _Rule:
     failed: int = 0
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that closes its kept-alive connection is not an error worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FaultProxy:
     def __init__(self, upstream: str, latency: float = 0.0) -> None:
         self.upstream = upstream
@@ -88,7 +98,7 @@ class FaultProxy:
         self._hooks: dict[int, Callable[[], None]] = {}
         self._lock = threading.Lock()
         self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self.server = _QuietServer(("127.0.0.1", self.port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
