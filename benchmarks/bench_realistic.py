@@ -27,12 +27,11 @@ import yaml
 
 from benchmarks.bench_copy import oras_copy
 from benchmarks.env import Bench, quiet_env, tool
-from benchmarks.harness import Row, median_time, sh
-from benchmarks.proxy import CountingProxy
+from benchmarks.harness import Row, paired, sh
+from benchmarks.proxy import FAR, CountingProxy
 
 PASSWORD = "bench-only-password"  # a throwaway key for the benchmark
 LAYERS = (("base", 2 << 20), ("deps", 6 << 20), ("app", 32 << 20))
-FAR = 0.02   # seconds each request waits in the proxies for the far-registry rows
 
 
 def _layer(name: str, size: int, seed: int) -> bytes:
@@ -117,26 +116,17 @@ def run(bench: Bench) -> list[Row]:
         "crane copy": lambda: sh([tool("crane"), "copy", src, dst("cr")], env=quiet_env()),
         "sccheck promote": promote,
     }
-    # A/B pairs: each repetition runs every case once, in turn, so load on the shared machine
-    # falls on all of them alike.
-    samples: dict[str, list[float]] = {k: [] for k in cases}
-    requests: dict[str, int] = {}
-
-    def measure(names: list[str], prefix: str = "") -> None:
-        for _ in range(bench.repeat):
-            for name in names:
-                src_proxy.reset(), dst_proxy.reset()
-                samples.setdefault(prefix + name, []).append(median_time(cases[name], 1))
-                requests[prefix + name] = src_proxy.reset().requests + dst_proxy.reset().requests
-
-    measure(list(cases))
+    proxies = (src_proxy, dst_proxy)
+    med, requests = paired(cases, bench.repeat, proxies)
     # The copies again with both registries FAR away (every request waits in the proxies).
     src_proxy.latency = dst_proxy.latency = FAR
     try:
-        measure(["sccheck copy -r", "oras copy -r", "sccheck copy", "crane copy"], prefix="far ")
+        far, far_requests = paired({k: cases[k] for k in ("sccheck copy -r", "oras copy -r", "sccheck copy",
+                                                          "crane copy")}, bench.repeat, proxies)
     finally:
         src_proxy.latency = dst_proxy.latency = 0.0
-    med = {k: sorted(v)[len(v) // 2] for k, v in samples.items()}
+    med.update({f"far {k}": v for k, v in far.items()})
+    requests.update({f"far {k}": v for k, v in far_requests.items()})
 
     def req(a: str, b: str) -> str:
         return f"HTTP requests: {a.removeprefix('far ')} {requests[a]}, {b.removeprefix('far ')} {requests[b]}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchmarks.bench_copy import signed_image
 from benchmarks.env import Bench, quiet_env, tool
-from benchmarks.harness import Row, median_time, sh
+from benchmarks.harness import Row, median_time, paired, sh
 
 COSIGN_TYPES = ("slsaprovenance1", "cyclonedx", "vuln", "https://in-toto.io/attestation/test-result/v0.1")
 
@@ -66,19 +66,16 @@ def run(bench: Bench) -> list[Row]:
     return rows
 
 
-FAR = 0.02   # seconds: each request to the registry answered this much later (a registry in another region)
-
 
 def _far(bench: Bench, ref: str, policy: Path, flags: list[str]) -> Row:
     """The same verification against a registry that is not on loopback: every request to it
     waits FAR before the proxy forwards it. Both tools talk to the same proxy, in turns."""
-    from benchmarks.proxy import CountingProxy
+    from benchmarks.proxy import FAR, CountingProxy
 
     host = ref.split("/", 1)[0]
     proxy = CountingProxy(host, latency=FAR)
     bench.on_close(proxy.stop)
     far = proxy.host + ref[len(host):]
-    requests: dict[str, int] = {}
 
     def ours() -> None:
         out = bench.sccheck("--json", "verify", far, "--policy", str(policy), env=bench.sigstore_env())
@@ -89,13 +86,7 @@ def _far(bench: Bench, ref: str, policy: Path, flags: list[str]) -> Row:
         for kind in COSIGN_TYPES:
             sh([tool("cosign"), "verify-attestation", "--type", kind, *flags, far], env=quiet_env())
 
-    samples: dict[str, list[float]] = {"sccheck": [], "cosign": []}
-    for _ in range(bench.repeat):
-        for name, fn in (("sccheck", ours), ("cosign", theirs)):
-            proxy.reset()
-            samples[name].append(median_time(fn, 1))
-            requests[name] = proxy.reset().requests
-    med = {k: sorted(v)[len(v) // 2] for k, v in samples.items()}
+    med, requests = paired({"sccheck": ours, "cosign": theirs}, bench.repeat, (proxy,))
     return Row(f"verify signature + 4 attestations, registry {FAR * 1000:.0f} ms away (keyless, local Sigstore)",
                med["sccheck"], "cosign verify + 4x verify-attestation", med["cosign"],
                note=f"each registry request waits {FAR * 1000:.0f} ms in the proxy; HTTP requests: sccheck "

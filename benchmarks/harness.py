@@ -9,9 +9,10 @@ import platform
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"
@@ -46,6 +47,22 @@ def median_time(fn: Callable[[], object], repeat: int, setup: Callable[[], objec
         fn()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+def paired(cases: Mapping[str, Callable[[], object]], repeat: int, proxies: Sequence[Any] = ()
+           ) -> tuple[dict[str, float], dict[str, int]]:
+    """A/B pairs: each repetition runs every case once, in turn, so load on the shared machine
+    falls on all of them alike. Returns each case's median seconds and the requests the counting
+    `proxies` saw during its last run."""
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    requests: dict[str, int] = {}
+    for _ in range(repeat):
+        for name, fn in cases.items():
+            for proxy in proxies:
+                proxy.reset()
+            samples[name].append(median_time(fn, 1))
+            requests[name] = sum(proxy.reset().requests for proxy in proxies)
+    return {name: sorted(v)[len(v) // 2] for name, v in samples.items()}, requests
 
 
 def sh(argv: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,

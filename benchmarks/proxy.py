@@ -6,5 +6,6 @@ from __future__ import annotations
 from tests.helpers.faultproxy import Counts, FaultProxy
 
 CountingProxy = FaultProxy
+FAR = 0.02   # seconds each request waits in the proxy for the rows of a registry in another region
 
-__all__ = ["CountingProxy", "Counts"]
+__all__ = ["FAR", "CountingProxy", "Counts"]
