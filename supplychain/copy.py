@@ -24,7 +24,7 @@ from typing import Any
 
 from supplychain.errors import ImageError, UsageError
 from supplychain.image.descriptor import Descriptor, ReferrerList
-from supplychain.image.store import ContentStore
+from supplychain.image.store import ContentStore, share_cache
 from supplychain.image.view import View, open_image
 from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
@@ -360,10 +360,8 @@ def copy_reference(
     from supplychain.stores import open_store
 
     src_ref, dst_ref = parse_image_ref(source), parse_image_ref(destination)
-    from supplychain.image.cache import ContentCache
-
     src = open_store(src_ref, options)
-    src.join_run(ContentCache())   # what resolving read (each manifest checked) is not fetched again
+    share_cache(src)   # what resolving read (each manifest checked) is not fetched again
     workers = options.max_workers if options is not None else 4
 
     def run(dst: ContentStore) -> CopyResult:

@@ -34,14 +34,14 @@ from supplychain.attest.vsa import VERIFIER_ID, resource_uri, vsa_facts, vsa_pre
 from supplychain.errors import Error, UsageError
 from supplychain.image.descriptor import MediaType
 from supplychain.image.reference import parse_image_ref
-from supplychain.image.store import ContentStore
+from supplychain.image.store import ContentStore, share_cache
 from supplychain.policy import model as m
 from supplychain.policy.evaluate import PolicyReport
 from supplychain.progress import Progress, SilentProgress
 from supplychain.registry.options import RegistryOptions
 from supplychain.stores import open_store
 from supplychain.strictdoc import MAX_JSON_BYTES, load_json, load_yaml, read_config_file
-from supplychain.verify import load_trusted_root, resolve_once, share_cache
+from supplychain.verify import load_trusted_root, resolve_once
 
 
 @dataclass(frozen=True)

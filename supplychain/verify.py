@@ -31,7 +31,6 @@ from supplychain.errors import (
     SigningError,
     VerificationFailed,
 )
-from supplychain.image.cache import ContentCache
 from supplychain.image.descriptor import (
     Descriptor,
     MediaType,
@@ -40,7 +39,7 @@ from supplychain.image.descriptor import (
     parse_manifest,
 )
 from supplychain.image.reference import ImageRef, parse_image_ref
-from supplychain.image.store import ContentStore
+from supplychain.image.store import ContentStore, share_cache
 from supplychain.image.view import ImageView, View, open_image
 from supplychain.policy import model as m
 from supplychain.policy.evaluate import PolicyReport, evaluate
@@ -362,15 +361,6 @@ def gather_evidence(store: ContentStore, reference: str, digest: str, v: Verific
     verified, rejected = _collect(v, store, targets, progress)
     progress.done("bundles", f"{len(verified)} verified, {len(rejected)} rejected")
     return ImageEvidence(reference, digest, view.is_index, manifests, tuple(verified), tuple(rejected))
-
-
-def share_cache(*stores: ContentStore, list_once: ContentStore | None = None) -> None:
-    """One cache of verified manifests and small blobs for the stores of one run: what resolving
-    read is not fetched again by the view or the copy (each entry was checked against its digest
-    before it was kept). `list_once`: the store whose referrers are listed once per subject."""
-    cache = ContentCache()
-    for store in stores:
-        store.join_run(cache, list_once=store is list_once)
 
 
 def resolve_once(store: ContentStore, ref: ImageRef) -> str:

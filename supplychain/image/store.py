@@ -140,3 +140,12 @@ class LocalStore:
 
     def unlisted_referrers(self, subject: str, wanted: set[str]) -> set[str]:
         return set()
+
+
+def share_cache(*stores: ContentStore, list_once: ContentStore | None = None) -> None:
+    """One cache of verified manifests and small blobs for the stores of one run: what resolving
+    read is not fetched again by the view or the copy (each entry was checked against its digest
+    before it was kept). `list_once`: the store whose referrers are listed once per subject."""
+    cache = ContentCache()
+    for store in stores:
+        store.join_run(cache, list_once=store is list_once)
