@@ -165,20 +165,33 @@ class FaultProxy:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def _body(self) -> bytes:
+            def _body(self) -> bytes | None:
+                """The whole request body, or None when the client broke off before its end (a
+                killed client): such a request is dropped, as a registry drops it, never
+                forwarded as if it were complete."""
                 if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
                     parts = []
                     for _ in range(1_000_000):
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                        line = self.rfile.readline()
+                        if not line.endswith(b"\n"):
+                            return None
+                        size = int(line.split(b";")[0].strip() or b"0", 16)
                         if size == 0:
-                            while self.rfile.readline().strip():
-                                pass
-                            break
-                        parts.append(self.rfile.read(size))
-                        self.rfile.readline()
-                    return b"".join(parts)
+                            while True:
+                                trailer = self.rfile.readline()
+                                if not trailer.endswith(b"\n"):
+                                    return None
+                                if not trailer.strip():
+                                    break
+                            return b"".join(parts)
+                        part = self.rfile.read(size)
+                        if len(part) != size or not self.rfile.readline().endswith(b"\n"):
+                            return None
+                        parts.append(part)
+                    return None
                 length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length else b""
+                data = self.rfile.read(length) if length else b""
+                return data if len(data) == length else None
 
             def _answer(self, status: int, headers: list[tuple[str, str]], data: bytes, length: str | None) -> None:
                 self.send_response(status)
@@ -192,6 +205,9 @@ class FaultProxy:
 
             def _forward(self) -> None:
                 body = self._body()
+                if body is None:
+                    self.close_connection = True
+                    return
                 if proxy.latency:
                     time.sleep(proxy.latency)
                 kind = kind_of(self.command, self.path, body)
