@@ -171,7 +171,8 @@ class _Copier:
         if self.assume_missing:
             present = [False] * len(items)
         else:
-            present = list(self.pool.map(lambda item: self.dst.has_manifest(item[0].desc.digest, item[1]),
+            present = list(self.pool.map(lambda item: self.dst.has_manifest(item[0].desc.digest, item[1],
+                                                                             size=len(item[0].view.raw)),
                                          items))
         missing = [item for item, there in zip(items, present, strict=True) if not there]
         self.counts.add(manifests_skipped=len(items) - len(missing))
@@ -182,7 +183,10 @@ class _Copier:
                     blobs.setdefault(child.digest, child)
         if blobs:
             self.progress.step("blobs", f"{len(blobs)} to {self.dst.describe()}")
-            for future in [self.pool.submit(self.copy_blob, b) for b in blobs.values()]:
+            # Largest first: the long transfers start at once and the short ones fill in beside
+            # them, instead of a big layer queued behind small ones finishing last.
+            ordered = sorted(blobs.values(), key=lambda b: b.size, reverse=True)
+            for future in [self.pool.submit(self.copy_blob, b) for b in ordered]:
                 future.result()
             self.done_blobs.update(blobs)
             self.progress.done("blobs")

@@ -249,7 +249,7 @@ class OCILayout(LocalStore):
         _atomic_write(self.path / "index.json", self._index_bytes(kept))
         return desc.digest
 
-    def has_manifest(self, digest: str, listed: bool = False) -> bool:
+    def has_manifest(self, digest: str, listed: bool = False, size: int | None = None) -> bool:
         if listed:
             return any(e.digest == digest for e in self.entries())
         return self.has_blob(digest)

@@ -38,7 +38,7 @@ class MemoryStore(LocalStore):
     def has_blob(self, digest: str) -> bool:
         return digest in self._blobs or digest in self._manifests
 
-    def has_manifest(self, digest: str, listed: bool = False) -> bool:
+    def has_manifest(self, digest: str, listed: bool = False, size: int | None = None) -> bool:
         return digest in self._manifests
 
     def store_manifest(self, data: bytes, media_type: str) -> str:

@@ -56,9 +56,11 @@ class ContentStore(Protocol):
         """Manifests whose `subject` is `digest` (OCI 1.1 referrers, or the tag fallback); entries
         that did not check out are named in `rejected`."""
 
-    def has_manifest(self, digest: str, listed: bool = False) -> bool:
+    def has_manifest(self, digest: str, listed: bool = False, size: int | None = None) -> bool:
         """True when the manifest is stored (with `listed`: also named at the top level, which
-        only an OCI layout distinguishes - its index.json lists what is not a child)."""
+        only an OCI layout distinguishes - its index.json lists what is not a child). With
+        `size`, a store that says how long what it holds is answers False when that differs
+        (stored under the digest but not those bytes: a registry that did not check them)."""
 
     def store_manifest(self, data: bytes, media_type: str) -> str:
         """Store a manifest without naming it (a child of an index); returns its digest."""
