@@ -136,6 +136,23 @@ def _put_manifest(dst: ContentStore, node: _Node, listed: bool, index: bool = Tr
     dst.write_manifest(data, media_type, index=index)
 
 
+def _levels(items: list[tuple[_Node, bool, bool]]) -> list[list[tuple[_Node, bool, bool]]]:
+    """`items` (children before parents) in levels: a manifest's level is one above the highest
+    of its children among them, so each level can be written once the levels below it are."""
+    level_of: dict[str, int] = {}
+    levels: list[list[tuple[_Node, bool, bool]]] = []
+    for item in items:
+        node = item[0]
+        kids = [c.descriptor.digest for c in node.view.children()]
+        below = [level_of[k] for k in kids if k in level_of]
+        level = max(below, default=-1) + 1
+        level_of[node.desc.digest] = max(level, level_of.get(node.desc.digest, 0))
+        if level == len(levels):
+            levels.append([])
+        levels[level].append(item)
+    return levels
+
+
 class _Copier:
     def __init__(self, src: ContentStore, dst: ContentStore, progress: Progress,
                  pool: ThreadPoolExecutor) -> None:
@@ -190,11 +207,22 @@ class _Copier:
                 future.result()
             self.done_blobs.update(blobs)
             self.progress.done("blobs")
-        # One manifest in flight at a time: an interrupted run leaves at most one write unfinished.
-        for node, listed, is_referrer in missing:
-            _put_manifest(self.dst, node, listed, index=not is_referrer)
-            self.counts.add(manifests_copied=1, referrers_copied=int(is_referrer))
+        for level in _levels(missing):
+            # On a registry the manifests of one level go up together (an interrupted run may
+            # leave several unfinished: a registry keeps none of a write cut short, and one
+            # that keeps it anyway is found out by its length on the next run, `has_manifest`);
+            # a layout writes one at a time (its index file is not shared between threads).
+            if self.dst.shared() and len(level) > 1:
+                list(self.pool.map(self.put, level))
+            else:
+                for item in level:
+                    self.put(item)
         return len(missing)
+
+    def put(self, item: tuple[_Node, bool, bool]) -> None:
+        node, listed, is_referrer = item
+        _put_manifest(self.dst, node, listed, index=not is_referrer)
+        self.counts.add(manifests_copied=1, referrers_copied=int(is_referrer))
 
     def copy_referrers(self, subjects: list[str]) -> None:
         """Referrers of `subjects`, then theirs, level by level (bounded depth); each level's

@@ -155,6 +155,13 @@ def test_nested_index_copies_children_first_and_reads_each_manifest_once(registr
         {"mediaType": MediaType.OCI_INDEX, "digest": inner_digest, "size": len(inner_data)},
         shared.desc.to_dict(), amd.desc.to_dict()]})
     top = src.write_manifest(outer, MediaType.OCI_INDEX, tag="v1")
+    # The levels the copy writes together: every manifest above all of its children.
+    from supplychain.copy import _levels, _walk
+
+    nodes = _walk(src, src.resolve("v1"))
+    levels = [sorted(n.desc.digest for n, _, _ in level)
+              for level in _levels([(n, False, False) for n in nodes])]
+    assert levels == [sorted([amd.digest, arm.digest, shared.digest]), [inner_digest], [top]]
     staging = open_repo(registry, "copy/nested")
     copy_image(src, "v1", staging, None)
 
