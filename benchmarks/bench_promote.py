@@ -38,8 +38,10 @@ def _cli_root() -> str:
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    # Run from the measured checkout: `python -m` puts the working directory ahead of
+    # PYTHONPATH, so from another checkout it would import that one's code.
     return subprocess.Popen([sys.executable, "-m", "supplychain", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
+                            stderr=subprocess.PIPE, text=True, cwd=_cli_root(),
                             env={**os.environ, "PYTHONPATH": _cli_root(), **env})
 
 
