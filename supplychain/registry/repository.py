@@ -466,8 +466,9 @@ class Repository:
             return False
         # A registry that does not check a manifest against the digest it is PUT under may hold
         # a write cut short there: its length tells, and the copy writes the manifest again.
+        # No length, or 0 (a front end that drops it from HEAD answers), tells nothing.
         length = resp.headers.get("Content-Length", "")
-        return size is None or not length.isdigit() or int(length) == size
+        return size is None or not length.isdigit() or int(length) in (0, size)
 
     def resolve(self, identifier: str) -> Descriptor:
         data, media_type, digest = self.read_manifest(identifier)

@@ -319,3 +319,19 @@ def test_referrer_pages_past_the_page_limit_are_an_error_not_fewer_referrers(lia
     with pytest.raises(RegistryError, match="more than 3 pages"):
         repo.referrers(subject)
 
+
+
+def test_a_manifest_held_with_another_length_is_not_taken_as_present(liar: LyingRegistry) -> None:
+    """has_manifest(size=): a HEAD that answers another length than the manifest's means the
+    registry holds other bytes under the digest (a write cut short); no length, or 0, says nothing."""
+    repo = Repository(liar.host, "lies/app", FAST)
+    data = manifest({"annotations": {"n": os.urandom(8).hex()}})
+    digest = liar.put_manifest("v1", data, MediaType.OCI_MANIFEST)
+    assert repo.has_manifest(digest, size=len(data))
+    path = f"/manifests/{digest}$"
+    liar.inject("HEAD", path, 200, headers={"Content-Length": str(len(data) - 3)})
+    assert not repo.has_manifest(digest, size=len(data))
+    liar.inject("HEAD", path, 200, headers={"Content-Length": str(len(data) - 3)})
+    assert repo.has_manifest(digest)            # no size asked for: presence only
+    liar.inject("HEAD", path, 200, headers={"Content-Length": "0"})
+    assert repo.has_manifest(digest, size=len(data))
