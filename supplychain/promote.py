@@ -109,7 +109,7 @@ def _complete_summary(dst: ContentStore, evidence: Any, report: PolicyReport, fo
     """Attach the reused summary's bundle to each platform manifest that lacks it (a run
     interrupted while attaching it); returns how many were attached."""
     from supplychain.image.descriptor import Descriptor, parse_manifest
-    from supplychain.signing.storage import attach_bundle
+    from supplychain.signing.storage import attach_bundles
 
     if not evidence.is_index:
         return 0
@@ -121,9 +121,11 @@ def _complete_summary(dst: ContentStore, evidence: Any, report: PolicyReport, fo
     data, media_type, _ = dst.read_manifest(found.bundle_digest)
     layer = Descriptor.from_dict(parse_manifest(data, media_type)["layers"][0])
     bundle = dst.read_blob(layer)
+    subjects = []
     for mf in missing:
         cdata, cmt, _ = dst.read_manifest(mf.digest)
-        attach_bundle(dst, Descriptor(cmt, mf.digest, len(cdata)), bundle, m.PREDICATE_VSA)
+        subjects.append(Descriptor(cmt, mf.digest, len(cdata)))
+    attach_bundles(dst, subjects, bundle, m.PREDICATE_VSA)
     return len(missing)
 
 

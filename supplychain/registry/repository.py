@@ -539,10 +539,19 @@ class Repository:
         return _referrers.add_to_fallback(self, subject, listed)
 
     def flush_index(self) -> int:
-        """Merge every held entry into its subject's index; returns how many held entries merges
-        added to indexes since the last call (this one's and those that took them along)."""
-        for subject in self.deferred.subjects():
-            _referrers.add_to_fallback(self, subject, [])
+        """Merge every held entry into its subject's index, the subjects side by side (each merge
+        waits to read its write back); returns how many held entries merges added to indexes
+        since the last call (this one's and those that took them along)."""
+        subjects = self.deferred.subjects()
+        if len(subjects) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(8, len(subjects)),
+                                    thread_name_prefix="sccheck-list") as pool:
+                list(pool.map(lambda subject: _referrers.add_to_fallback(self, subject, []), subjects))
+        else:
+            for subject in subjects:
+                _referrers.add_to_fallback(self, subject, [])
         return self.deferred.take_listed()
 
     def delete_manifest(self, digest: str) -> None:

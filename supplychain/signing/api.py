@@ -23,7 +23,7 @@ from supplychain.registry.options import RegistryOptions
 from supplychain.signing.keyless import SignedBundle, load_trust_config, sign_keyless
 from supplychain.signing.keys import load_signing_key, password_from_env
 from supplychain.signing.keysign import sign_with_key
-from supplychain.signing.storage import attach_bundle
+from supplychain.signing.storage import attach_bundles
 from supplychain.signing.tokens import resolve_identity_token
 from supplychain.stores import open_store
 
@@ -124,8 +124,7 @@ def _sign_targets(store: ContentStore, image: ImageRef, digest: str, targets: li
         signed = sign_keyless(statement, token, tc)
     progress.done("sign", f"log index {signed.log_index}" if signed.log_index is not None else "no log entry")
     progress.step("attach", store.describe())
-    written = [attach_bundle(store, t, signed.bundle, predicate_type, fresh=i == 0)
-               for i, t in enumerate(targets)]
+    written = attach_bundles(store, targets, signed.bundle, predicate_type, fresh=True)
     progress.done("attach", written[0])
     return SignResult(
         reference=image.with_digest(digest).by_digest(), digest=digest, predicate_type=predicate_type,
