@@ -79,11 +79,11 @@ def attach_bundles(store: ContentStore, subjects: list[Descriptor], bundle: byte
     if together:
         from concurrent.futures import ThreadPoolExecutor
 
+        from supplychain.registry.referrers import referrer_descriptor  # only a registry lists twice
+
         def index(pair: tuple[Descriptor, tuple[str, bytes]]) -> int:
             subject, (digest, manifest) = pair
-            doc = json.loads(manifest)
-            entry = Descriptor(MediaType.OCI_MANIFEST, digest, len(manifest), dict(doc["annotations"]),
-                               artifact_type=doc["artifactType"])
+            entry = referrer_descriptor(json.loads(manifest), MediaType.OCI_MANIFEST, digest, len(manifest))
             try:
                 return store.index_referrers(subject.digest, [entry])
             except Error as exc:
